@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "kernel_features.h"
+#include "output.h"
+
+#define ENDPOINT_LEN (INET6_ADDRSTRLEN + 8)
+
+static const char *const stage_names[] = { "stack", "queue", "copy", "total" };
+
+void output_init(struct output *out, enum format format, const struct drop_reasons *reasons)
+{
+	out->format = format;
+	out->marks = 0;
+	out->realtime_offset_ns = 0;
+	out->reasons = reasons;
+	out->len = 0;
+	out->err = 0;
+}
+
+int output_flush(struct output *out)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (!out->err && done < out->len) {
+		n = write(STDOUT_FILENO, out->buf + done, out->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			out->err = n < 0 ? -errno : -EIO;
+		else
+			done += n;
+	}
+	out->len = 0;
+	return out->err;
+}
+
+static void reserve(struct output *out, size_t size)
+{
+	if (out->len + size > sizeof(out->buf))
+		output_flush(out);
+}
+
+static void put_bytes(struct output *out, const void *data, size_t size)
+{
+	reserve(out, size);
+	memcpy(out->buf + out->len, data, size);
+	out->len += size;
+}
+
+/* Text lines are short: one formatted line never exceeds a quarter of the buffer. */
+__attribute__((format(printf, 2, 3)))
+static void put_fmt(struct output *out, const char *fmt, ...)
+{
+	size_t room = sizeof(out->buf) / 4;
+	va_list ap;
+	int n;
+
+	reserve(out, room);
+	va_start(ap, fmt);
+	n = vsnprintf(out->buf + out->len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out->len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* JSON string content: the kernel's strings (comm) are bytes, not trusted text. */
+static void put_json_string(struct output *out, const char *s, size_t max)
+{
+	size_t i;
+
+	put_bytes(out, "\"", 1);
+	for (i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\')
+			put_fmt(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			put_fmt(out, "\\u%04x", c);
+		else
+			put_bytes(out, &s[i], 1);
+	}
+	put_bytes(out, "\"", 1);
+}
+
+static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, ip, sizeof(ip));
+	snprintf(buf, ENDPOINT_LEN, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+struct stages {
+	__s64 ns[NR_STAGES];	/* -1: unknown */
+	int slowest;		/* of stack, queue, copy; -1 if none is known */
+};
+
+static __s64 span(__u64 start, __u64 end)
+{
+	return start && end && end >= start ? (__s64)(end - start) : -1;
+}
+
+static void compute_stages(const struct output *out, const struct rec_event *e, struct stages *s)
+{
+	int i;
+
+	s->ns[STAGE_STACK] = span(e->arrive_ns, e->enqueue_ns);
+	s->ns[STAGE_QUEUE] = span(e->enqueue_ns, e->read_ns);
+	s->ns[STAGE_COPY] = out->marks & MARK_READ ? span(e->read_ns, e->return_ns) : -1;
+	s->ns[STAGE_TOTAL] = span(e->arrive_ns, e->return_ns);
+	s->slowest = -1;
+	for (i = STAGE_STACK; i <= STAGE_COPY; i++)
+		if (s->ns[i] >= 0 && (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
+			s->slowest = i;
+}
+
+static void put_json_ns(struct output *out, const char *key, __s64 ns)
+{
+	if (ns < 0)
+		put_fmt(out, ",\"%s\":null", key);
+	else
+		put_fmt(out, ",\"%s\":%lld", key, (long long)ns);
+}
+
+static void put_mark(struct output *out, const char *key, __u64 ns)
+{
+	put_json_ns(out, key, ns ? (__s64)ns : -1);
+}
+
+static void event_json(struct output *out, const struct rec_event *e)
+{
+	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
+	struct stages s;
+
+	compute_stages(out, e, &s);
+	endpoint(src, e->family, e->saddr, e->sport);
+	endpoint(dst, e->family, e->daddr, e->dport);
+	put_fmt(out, "{\"type\":\"event\"");
+	put_mark(out, "arriveNs", e->arrive_ns);
+	put_mark(out, "enqueueNs", e->enqueue_ns);
+	put_mark(out, "readNs", e->read_ns);
+	put_mark(out, "returnNs", e->return_ns);
+	put_json_ns(out, "stackNs", s.ns[STAGE_STACK]);
+	put_json_ns(out, "queueNs", s.ns[STAGE_QUEUE]);
+	put_json_ns(out, "copyNs", s.ns[STAGE_COPY]);
+	put_json_ns(out, "totalNs", s.ns[STAGE_TOTAL]);
+	if (s.slowest < 0)
+		put_fmt(out, ",\"slowestStage\":null");
+	else
+		put_fmt(out, ",\"slowestStage\":\"%s\"", stage_names[s.slowest]);
+	put_fmt(out, ",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u,\"pid\":%u,\"tid\":%u,\"comm\":",
+		e->family == AF_INET6 ? "ipv6" : "ipv4", src, dst, e->len, e->pid, e->tid);
+	put_json_string(out, e->comm, sizeof(e->comm));
+	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n", (unsigned long long)e->cgroup_id);
+}
+
+static void wall_clock(const struct output *out, __u64 mono_ns, char *buf, size_t len)
+{
+	__u64 real = mono_ns + out->realtime_offset_ns;
+	time_t secs = real / 1000000000ULL;
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	snprintf(buf, len, "%02d:%02d:%02d.%06llu", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned long long)(real % 1000000000ULL) / 1000);
+}
+
+static void put_us(struct output *out, __s64 ns)
+{
+	if (ns < 0)
+		put_fmt(out, " %9s", "-");
+	else
+		put_fmt(out, " %9.1f", ns / 1000.0);
+}
+
+static void event_text(struct output *out, const struct rec_event *e)
+{
+	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32], comm[TASK_COMM_LEN + 1] = {};
+	struct stages s;
+	int i;
+
+	compute_stages(out, e, &s);
+	endpoint(src, e->family, e->saddr, e->sport);
+	endpoint(dst, e->family, e->daddr, e->dport);
+	wall_clock(out, e->return_ns ? e->return_ns : e->read_ns, when, sizeof(when));
+	memcpy(comm, e->comm, TASK_COMM_LEN);
+	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid, src, dst, e->len);
+	for (i = STAGE_STACK; i < NR_STAGES; i++)
+		put_us(out, s.ns[i]);
+	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
+}
+
+static void drop_out(struct output *out, struct rec_drop *d)
+{
+	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32];
+
+	snprintf(d->reason_name, sizeof(d->reason_name), "%s", drop_reason_name(out->reasons, d->reason));
+	if (out->format == FORMAT_BIN) {
+		put_bytes(out, d, sizeof(*d));
+		return;
+	}
+	endpoint(src, d->family, d->saddr, d->sport);
+	endpoint(dst, d->family, d->daddr, d->dport);
+	if (out->format == FORMAT_JSON) {
+		put_fmt(out, "{\"type\":\"drop\",\"timeNs\":%llu,\"reason\":\"%s\",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u}\n",
+			(unsigned long long)d->time_ns, d->reason_name, d->family == AF_INET6 ? "ipv6" : "ipv4",
+			src, dst, d->len);
+		return;
+	}
+	wall_clock(out, d->time_ns, when, sizeof(when));
+	put_fmt(out, "%-15s DROP %-20s %-25s %-25s %5u\n", when, d->reason_name, src, dst, d->len);
+}
+
+static void hello_out(struct output *out, const struct rec_hello *h)
+{
+	static const char *const mark_names[] = { "arrive", "enqueue", "read", "return" };
+	int i, first = 1;
+
+	out->marks = h->marks;
+	out->realtime_offset_ns = h->realtime_offset_ns;
+	if (out->format == FORMAT_BIN)
+		return;
+	if (out->format == FORMAT_TEXT) {
+		fprintf(stderr, "Tracing UDP receive latency with the %s plan (kernel %s). Ctrl-C to end.\n",
+			plan_name(h->plan), h->kernel_release);
+		put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s %9s %9s %9s %9s %s\n", "TIME", "COMM", "PID",
+			"SRC", "DST", "LEN", "STACK_us", "QUEUE_us", "COPY_us", "TOTAL_us", "SLOWEST");
+		return;
+	}
+	put_fmt(out, "{\"type\":\"hello\",\"version\":%u,\"plan\":\"%s\",\"marks\":[", h->version, plan_name(h->plan));
+	for (i = 0; i < 4; i++) {
+		if (!(h->marks & (1 << i)))
+			continue;
+		put_fmt(out, "%s\"%s\"", first ? "" : ",", mark_names[i]);
+		first = 0;
+	}
+	put_fmt(out, "],\"kernel\":");
+	put_json_string(out, h->kernel_release, sizeof(h->kernel_release));
+	put_fmt(out, ",\"notes\":");
+	put_json_string(out, h->notes, sizeof(h->notes));
+	put_fmt(out, "}\n");
+}
+
+static void stats_out(struct output *out, const struct rec_stats *s)
+{
+	const char *fmt = out->format == FORMAT_JSON ?
+		"{\"type\":\"stats\",\"timeNs\":%llu,\"matched\":%llu,\"slow\":%llu,\"emitted\":%llu,\"kernelLost\":%llu,"
+		"\"drops\":%llu,\"dropsLost\":%llu,\"stale\":%llu,\"untracked\":%llu}\n" :
+		"# at %llu: matched %llu, slow %llu, emitted %llu, kernel lost %llu, drops %llu (%llu lost), stale %llu, untracked %llu\n";
+
+	put_fmt(out, fmt, (unsigned long long)s->time_ns, (unsigned long long)s->matched,
+		(unsigned long long)s->slow, (unsigned long long)s->emitted, (unsigned long long)s->kernel_lost,
+		(unsigned long long)s->drops, (unsigned long long)s->drops_lost, (unsigned long long)s->stale,
+		(unsigned long long)s->untracked);
+}
+
+static void hist_json(struct output *out, const struct rec_hist *h)
+{
+	int i;
+
+	put_fmt(out, "{\"type\":\"hist\",\"stage\":\"%s\",\"slots\":[", stage_names[h->stage % NR_STAGES]);
+	for (i = 0; i < MAX_SLOTS; i++)
+		put_fmt(out, "%s%llu", i ? "," : "", (unsigned long long)h->slots[i]);
+	put_fmt(out, "]}\n");
+}
+
+void output_record(struct output *out, void *rec)
+{
+	const struct rec_hdr *hdr = rec;
+
+	if (hdr->type == REC_HELLO)
+		hello_out(out, rec);
+	if (hdr->type == REC_DROP) {
+		drop_out(out, rec);
+		return;
+	}
+	if (out->format == FORMAT_BIN) {
+		put_bytes(out, rec, hdr->size);
+		return;
+	}
+	switch (hdr->type) {
+	case REC_EVENT:
+		if (out->format == FORMAT_JSON)
+			event_json(out, rec);
+		else
+			event_text(out, rec);
+		break;
+	case REC_STATS:
+		stats_out(out, rec);
+		break;
+	case REC_HIST:
+		if (out->format == FORMAT_JSON)
+			hist_json(out, rec);
+		break;
+	case REC_DROP_COUNT: {
+		const struct rec_drop_count *dc = rec;
+
+		put_fmt(out, out->format == FORMAT_JSON ?
+			"{\"type\":\"dropCount\",\"reason\":\"%s\",\"count\":%llu}\n" : "# drops %s: %llu\n",
+			dc->reason_name, (unsigned long long)dc->count);
+		break;
+	}
+	case REC_ERROR: {
+		const struct rec_error *e = rec;
+
+		if (out->format == FORMAT_JSON) {
+			put_fmt(out, "{\"type\":\"error\",\"err\":%d,\"message\":", e->err);
+			put_json_string(out, e->message, sizeof(e->message));
+			put_fmt(out, "}\n");
+		}
+		break;
+	}
+	case REC_BYE:
+		if (out->format == FORMAT_JSON)
+			put_fmt(out, "{\"type\":\"bye\",\"status\":%d}\n", ((const struct rec_bye *)rec)->status);
+		break;
+	}
+}

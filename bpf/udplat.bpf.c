@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Per-datagram UDP receive latency, by stage.
+ *
+ * Marks: arrive (skb enters the IP stack), enqueue (queued on the socket),
+ * read (the application dequeued it), return (recvmsg returns). Three attach
+ * plans share the arrive and drop hooks and differ on the socket side; the
+ * loader keeps one plan's programs and disables the others' autoload.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "udplat.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define IP_MF		0x2000
+#define IP_OFFSET	0x1FFF
+#define MSG_PEEK	0x2
+#define MSG_ERRQUEUE	0x2000
+#define QUEUE_WALK_MAX	16
+/* A timestamp older than this at enqueue belongs to a previous skb at the same address. */
+#define STALE_ARRIVE_NS	1000000000ULL
+
+const volatile __u64 min_latency_ns = 0;
+const volatile __u32 nr_ports = 0;
+const volatile __u16 filter_ports[MAX_PORTS] = {};
+const volatile __u16 filter_rport = 0;
+const volatile __u16 filter_family = 0;
+const volatile __u32 nr_laddrs = 0;
+const volatile struct prefix filter_laddrs[MAX_PREFIXES] = {};
+const volatile __u32 nr_raddrs = 0;
+const volatile struct prefix filter_raddrs[MAX_PREFIXES] = {};
+const volatile __u32 filter_pid = 0;
+const volatile bool filter_comm_on = false;
+const volatile char filter_comm[TASK_COMM_LEN] = {};
+const volatile __u64 filter_cgroup_id = 0;
+const volatile __u32 filter_cgroup_level = 0;
+const volatile __u32 filter_netns = 0;
+/* Events are submitted without waking the loader, which drains on a timer; past this many unread bytes, wake it. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* What arrive saw of a datagram, keyed by skb address until it is read or freed. */
+struct skb_info {
+	__u64 arrive_ns;
+	__u64 enqueue_ns;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 len;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+};
+
+/* A datagram between its read and recvmsg's return (fentry and kprobe plans), keyed by thread. */
+struct inflight {
+	struct skb_info info;
+	__u64 read_ns;
+};
+
+/* The tracepoint plan's guess of the skb the next read on a socket dequeues. */
+struct next_read {
+	__u64 skb;
+	__u64 predicted_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct skb_info);
+} tracked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct next_read);
+} next_read SEC(".maps");
+
+/* kprobe plan: the skb being enqueued on this CPU (enqueue runs with BH off, so it cannot migrate or nest). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} enqueue_skb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counters);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_STAGES);
+	__type(key, __u32);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} events SEC(".maps");
+
+static __always_inline struct counters *get_counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline bool port_wanted(__u16 port)
+{
+	int i;
+
+	if (!nr_ports)
+		return true;
+	for (i = 0; i < MAX_PORTS; i++) {
+		if (i >= nr_ports)
+			break;
+		if (filter_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool prefix_match(const volatile struct prefix *p, const __u32 *addr, __u16 family)
+{
+	if (p->family != family)
+		return false;
+	if ((addr[0] & p->mask[0]) != p->addr[0])
+		return false;
+	if (family == AF_INET)
+		return true;
+	return (addr[1] & p->mask[1]) == p->addr[1] &&
+	       (addr[2] & p->mask[2]) == p->addr[2] &&
+	       (addr[3] & p->mask[3]) == p->addr[3];
+}
+
+static __always_inline bool addr_wanted(const volatile struct prefix *list, __u32 nr, const __u8 *addr, __u16 family)
+{
+	__u32 words[4];
+	int i;
+
+	if (!nr)
+		return true;
+	__builtin_memcpy(words, addr, sizeof(words));
+	for (i = 0; i < MAX_PREFIXES; i++) {
+		if (i >= nr)
+			break;
+		if (prefix_match(&list[i], words, family))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool packet_wanted(const struct skb_info *info)
+{
+	if (filter_family && info->family != filter_family)
+		return false;
+	if (!port_wanted(info->dport))
+		return false;
+	if (filter_rport && info->sport != filter_rport)
+		return false;
+	if (!addr_wanted(filter_laddrs, nr_laddrs, info->daddr, info->family))
+		return false;
+	return addr_wanted(filter_raddrs, nr_raddrs, info->saddr, info->family);
+}
+
+static __always_inline bool reader_wanted(__u64 pid_tgid)
+{
+	if (filter_pid && (pid_tgid >> 32) != filter_pid)
+		return false;
+	if (filter_cgroup_id && bpf_get_current_ancestor_cgroup_id(filter_cgroup_level) != filter_cgroup_id)
+		return false;
+	if (filter_comm_on) {
+		char comm[TASK_COMM_LEN];
+		int i;
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (i = 0; i < TASK_COMM_LEN; i++) {
+			if (comm[i] != filter_comm[i])
+				return false;
+			if (!comm[i])
+				break;
+		}
+	}
+	return true;
+}
+
+/* Cheap checks on the socket, from direct loads only: every UDP read and wakeup on the host passes here. */
+static __always_inline bool socket_wanted(const struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_UDP)
+		return false;
+	if (!port_wanted(sk->__sk_common.skc_num))
+		return false;
+	if (filter_netns && sk->__sk_common.skc_net.net->ns.inum != filter_netns)
+		return false;
+	return true;
+}
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	/* slot i holds 2^(i-1) <= v < 2^i; at most 64 iterations, bounded for the verifier */
+	while (v && slot < MAX_SLOTS - 1) {
+		v >>= 1;
+		slot++;
+	}
+	return slot;
+}
+
+static __always_inline void hist_add(__u32 stage, __u64 start, __u64 end)
+{
+	struct hist *h;
+	__u32 slot;
+
+	if (!start || !end || end < start)
+		return;
+	h = bpf_map_lookup_elem(&hists, &stage);
+	if (!h)
+		return;
+	slot = log2_slot(end - start);
+	if (slot < MAX_SLOTS)
+		h->slots[slot]++;
+}
+
+/* Everything a read completes: filter by reader, count, histogram, and emit when slow. */
+static __always_inline void finish(const struct skb_info *info, __u64 read_ns, __u64 return_ns)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct counters *c = get_counters();
+	struct rec_event *e;
+	__u64 first, latency;
+
+	if (!c || !reader_wanted(pid_tgid))
+		return;
+	c->matched++;
+	hist_add(STAGE_STACK, info->arrive_ns, info->enqueue_ns);
+	hist_add(STAGE_QUEUE, info->enqueue_ns, read_ns);
+	if (read_ns != return_ns)
+		hist_add(STAGE_COPY, read_ns, return_ns);
+	hist_add(STAGE_TOTAL, info->arrive_ns, return_ns);
+
+	first = info->arrive_ns ? info->arrive_ns : info->enqueue_ns ? info->enqueue_ns : read_ns;
+	latency = return_ns - first;
+	if (latency < min_latency_ns)
+		return;
+	c->slow++;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		c->kernel_lost++;
+		return;
+	}
+	e->hdr.type = REC_EVENT;
+	e->hdr.size = sizeof(*e);
+	e->reserved = 0;
+	e->arrive_ns = info->arrive_ns;
+	e->enqueue_ns = info->enqueue_ns;
+	e->read_ns = read_ns;
+	e->return_ns = return_ns;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	__builtin_memcpy(e->saddr, info->saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, info->daddr, sizeof(e->daddr));
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->len = info->len;
+	e->sport = info->sport;
+	e->dport = info->dport;
+	e->family = info->family;
+	e->reserved2 = 0;
+	e->reserved3 = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	c->emitted++;
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* ---- arrive: all plans ---- */
+
+struct l3l4 {
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	};
+	struct udphdr udp;	/* right after an IPv4 header without options */
+};
+
+static __always_inline int parse_udp(struct sk_buff *skb, struct skb_info *info)
+{
+	struct l3l4 h;
+	struct udphdr *udp;
+	__u16 proto = skb->protocol;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_probe_read_kernel(&h, sizeof(h.v4) + sizeof(h.udp), skb->data))
+			return -1;
+		if (h.v4.protocol != IPPROTO_UDP || (h.v4.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			return -1;
+		udp = (struct udphdr *)((__u8 *)&h + sizeof(h.v4));
+		if (h.v4.ihl != 5 &&
+		    bpf_probe_read_kernel(udp, sizeof(*udp), skb->data + h.v4.ihl * 4))
+			return -1;
+		info->family = AF_INET;
+		__builtin_memset(info->saddr, 0, sizeof(info->saddr));
+		__builtin_memset(info->daddr, 0, sizeof(info->daddr));
+		__builtin_memcpy(info->saddr, &h.v4.saddr, 4);
+		__builtin_memcpy(info->daddr, &h.v4.daddr, 4);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_probe_read_kernel(&h, sizeof(h), skb->data))
+			return -1;
+		/* Extension headers before UDP are not followed. */
+		if (h.v6.nexthdr != IPPROTO_UDP)
+			return -1;
+		udp = &h.udp;
+		info->family = AF_INET6;
+		__builtin_memcpy(info->saddr, &h.v6.saddr, 16);
+		__builtin_memcpy(info->daddr, &h.v6.daddr, 16);
+	} else {
+		return -1;
+	}
+	info->sport = bpf_ntohs(udp->source);
+	info->dport = bpf_ntohs(udp->dest);
+	info->len = bpf_ntohs(udp->len) - sizeof(*udp);
+	return 0;
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(ul_arrive, struct sk_buff *skb)
+{
+	struct skb_info info;
+	__u64 key = (__u64)skb;
+
+	if (parse_udp(skb, &info) || !packet_wanted(&info))
+		return 0;
+	info.arrive_ns = bpf_ktime_get_ns();
+	info.enqueue_ns = 0;
+	bpf_map_update_elem(&tracked, &key, &info, BPF_ANY);
+	return 0;
+}
+
+/* ---- drops: all plans ---- */
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	__u64 key = (__u64)skb;
+	struct skb_info *info;
+	struct counters *c;
+	struct rec_drop *d;
+	__u32 slot = reason;
+	__u64 *n;
+
+	info = bpf_map_lookup_elem(&tracked, &key);
+	if (!info)
+		return 0;
+	c = get_counters();
+	if (!c)
+		goto out;
+	c->drops++;
+	if (slot >= MAX_DROP_REASONS)
+		slot = MAX_DROP_REASONS - 1;
+	n = bpf_map_lookup_elem(&drop_counts, &slot);
+	if (n)
+		(*n)++;
+	d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
+	if (!d) {
+		c->drops_lost++;
+		goto out;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+	d->hdr.type = REC_DROP;
+	d->hdr.size = sizeof(*d);
+	d->reason = reason;
+	d->time_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(d->saddr, info->saddr, sizeof(d->saddr));
+	__builtin_memcpy(d->daddr, info->daddr, sizeof(d->daddr));
+	d->len = info->len;
+	d->sport = info->sport;
+	d->dport = info->dport;
+	d->family = info->family;
+	bpf_ringbuf_submit(d, 0);
+out:
+	bpf_map_delete_elem(&tracked, &key);
+	return 0;
+}
+
+/* ---- enqueue and read: fentry and kprobe plans ---- */
+
+static __always_inline void mark_enqueued(struct sk_buff *skb)
+{
+	__u64 key = (__u64)skb;
+	struct skb_info *info;
+
+	info = bpf_map_lookup_elem(&tracked, &key);
+	if (info)
+		info->enqueue_ns = bpf_ktime_get_ns();
+}
+
+/* A read dequeued skb: move its marks from the per-skb map to the per-thread one. */
+static __always_inline void take_skb(struct sk_buff *skb)
+{
+	__u64 key = (__u64)skb;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight flight;
+	struct skb_info *info;
+	struct counters *c;
+
+	info = bpf_map_lookup_elem(&tracked, &key);
+	if (!info) {
+		c = get_counters();
+		if (c)
+			c->untracked++;
+		return;
+	}
+	flight.info = *info;
+	flight.read_ns = bpf_ktime_get_ns();
+	bpf_map_delete_elem(&tracked, &key);
+	bpf_map_update_elem(&inflight, &tid, &flight, BPF_ANY);
+}
+
+static __always_inline void mark_returned(int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *flight;
+
+	flight = bpf_map_lookup_elem(&inflight, &tid);
+	if (!flight)
+		return;
+	if (ret >= 0)
+		finish(&flight->info, flight->read_ns, bpf_ktime_get_ns());
+	bpf_map_delete_elem(&inflight, &tid);
+}
+
+SEC("fexit/__udp_enqueue_schedule_skb")
+int BPF_PROG(ul_fx_enqueue, struct sock *sk, struct sk_buff *skb, int ret)
+{
+	if (!ret)
+		mark_enqueued(skb);
+	return 0;
+}
+
+SEC("fexit/__skb_recv_udp")
+int BPF_PROG(ul_fx_dequeue, struct sock *sk, unsigned int flags, int *off, int *err, struct sk_buff *skb)
+{
+	if (skb && !(flags & (MSG_PEEK | MSG_ERRQUEUE)) && socket_wanted(sk))
+		take_skb(skb);
+	return 0;
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(ul_fx_ret4, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+{
+	mark_returned(ret);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(ul_fx_ret6, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+{
+	mark_returned(ret);
+	return 0;
+}
+
+SEC("kprobe/__udp_enqueue_schedule_skb")
+int BPF_KPROBE(ul_kp_enqueue, struct sock *sk, struct sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&enqueue_skb, &zero);
+
+	if (slot)
+		*slot = (__u64)skb;
+	return 0;
+}
+
+SEC("kretprobe/__udp_enqueue_schedule_skb")
+int BPF_KRETPROBE(ul_kr_enqueue, int ret)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&enqueue_skb, &zero);
+
+	if (slot && *slot && !ret)
+		mark_enqueued((struct sk_buff *)*slot);
+	return 0;
+}
+
+/* kprobe plan: the kretprobe on __skb_recv_udp has no arguments, so the entry of recvmsg keeps sk and flags. */
+struct recv_args {
+	__u64 sk;
+	__u32 flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct recv_args);
+} recv_args SEC(".maps");
+
+static __always_inline void save_recv_args(struct sock *sk, int flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct recv_args args = { .sk = (__u64)sk, .flags = flags };
+
+	bpf_map_update_elem(&recv_args, &tid, &args, BPF_ANY);
+}
+
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(ul_kp_recv4, struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	save_recv_args(sk, flags);
+	return 0;
+}
+
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(ul_kp_recv6, struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	save_recv_args(sk, flags);
+	return 0;
+}
+
+SEC("kretprobe/__skb_recv_udp")
+int BPF_KRETPROBE(ul_kr_dequeue, struct sk_buff *skb)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct recv_args *args = bpf_map_lookup_elem(&recv_args, &tid);
+	struct sock *sk;
+
+	if (!args || !skb || (args->flags & (MSG_PEEK | MSG_ERRQUEUE)))
+		return 0;
+	/* A kprobe's socket is not BTF-typed: read what socket_wanted() loads directly. */
+	sk = (struct sock *)args->sk;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP || !port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return 0;
+	if (filter_netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != filter_netns)
+		return 0;
+	take_skb(skb);
+	return 0;
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(ul_kr_ret4, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&recv_args, &tid);
+	mark_returned(ret);
+	return 0;
+}
+
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(ul_kr_ret6, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&recv_args, &tid);
+	mark_returned(ret);
+	return 0;
+}
+
+/* ---- enqueue and read: tracepoint plan (kernel >= 6.3), design.md section 3.1 ---- */
+
+static __always_inline struct sk_buff *reader_queue_head(const struct sock *sk)
+{
+	struct udp_sock *up = (struct udp_sock *)sk;
+	struct sk_buff *head = (struct sk_buff *)&up->reader_queue;
+	struct sk_buff *next = BPF_CORE_READ(up, reader_queue.next);
+
+	return next == head ? NULL : next;
+}
+
+static __always_inline struct sk_buff *receive_queue_head(const struct sock *sk)
+{
+	struct sk_buff *next = sk->sk_receive_queue.next;
+
+	return (void *)next == (void *)&sk->sk_receive_queue ? NULL : next;
+}
+
+/* The skb the next read on sk will dequeue: the reader queue's head, or the receive queue's, which a read splices over. */
+static __always_inline void predict_next_read(const struct sock *sk, __u64 key)
+{
+	struct next_read pred;
+	struct sk_buff *skb = reader_queue_head(sk);
+
+	if (!skb)
+		skb = receive_queue_head(sk);
+	pred.skb = (__u64)skb;
+	pred.predicted_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&next_read, &key, &pred, BPF_ANY);
+}
+
+/* Stamp enqueue on tracked skbs at the tail of a queue, newest first, until one already stamped. */
+static __always_inline int stamp_tail(struct sk_buff *skb, struct sk_buff *head, __u64 now)
+{
+	struct skb_info *info;
+	__u64 key;
+	int i, stamped = 0;
+
+	for (i = 0; i < QUEUE_WALK_MAX; i++) {
+		if (!skb || skb == head)
+			break;
+		key = (__u64)skb;
+		info = bpf_map_lookup_elem(&tracked, &key);
+		if (info) {
+			if (info->enqueue_ns || now - info->arrive_ns > STALE_ARRIVE_NS)
+				break;
+			info->enqueue_ns = now;
+			stamped++;
+		}
+		skb = BPF_CORE_READ(skb, prev);
+	}
+	return stamped;
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(ul_tp_ready, const struct sock *sk)
+{
+	__u64 now, key = (__u64)sk;
+	struct udp_sock *up;
+	struct next_read *pred;
+
+	if (!socket_wanted(sk))
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (!stamp_tail(sk->sk_receive_queue.prev, (struct sk_buff *)&sk->sk_receive_queue, now)) {
+		/* A reader may have spliced the new skbs over already. */
+		up = (struct udp_sock *)sk;
+		stamp_tail(BPF_CORE_READ(up, reader_queue.prev), (struct sk_buff *)&up->reader_queue, now);
+	}
+	/* A reader waiting on an empty queue dequeues what just arrived. */
+	pred = bpf_map_lookup_elem(&next_read, &key);
+	if (!pred || !pred->skb)
+		predict_next_read(sk, key);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
+{
+	__u64 now, key = (__u64)sk, skb_key;
+	struct next_read *pred;
+	struct skb_info *info, copy;
+	struct counters *c;
+
+	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)) || !socket_wanted(sk))
+		return 0;
+	now = bpf_ktime_get_ns();
+	c = get_counters();
+	pred = bpf_map_lookup_elem(&next_read, &key);
+	skb_key = pred ? pred->skb : 0;
+	info = skb_key ? bpf_map_lookup_elem(&tracked, &skb_key) : NULL;
+	if (!info) {
+		if (c)
+			c->untracked++;
+	} else if (info->arrive_ns > pred->predicted_ns || (__u32)ret > info->len) {
+		/* The predicted skb was freed and its address reused by a later datagram. */
+		if (c)
+			c->stale++;
+	} else {
+		copy = *info;
+		bpf_map_delete_elem(&tracked, &skb_key);
+		finish(&copy, now, now);
+	}
+	predict_next_read(sk, key);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,120 @@
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+/** Kernel tests drive real sockets through test/tools/udpwork, which records SO_TIMESTAMPNS as ground truth. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const UDPWORK = `${ROOT}test/tools/build/udpwork`
+export const PROBE = `${ROOT}bpf/build/udplat-probe`
+
+/** One datagram as the receiver saw it: waitNs runs from the kernel's receive timestamp to recvmsg's return. */
+export interface Received {
+  i: number
+  len: number
+  src: string
+  kernelNs: number
+  returnNs: number
+  waitNs: number
+}
+
+export interface Receiver {
+  port: number
+  pid: number
+  /** Every datagram read, once the receiver exits. */
+  done: Promise<Received[]>
+  child: ChildProcessWithoutNullStreams
+}
+
+export interface ReceiverOptions {
+  bind: string
+  count: number
+  delayMs?: number
+  batch?: number
+  timeoutMs?: number
+}
+
+/** JSON lines of a child's stdout, the first one separately (udpwork's "ready" line). */
+function lines (child: ChildProcessWithoutNullStreams): { first: Promise<string>, rest: Promise<string[]> } {
+  const rl = createInterface({ input: child.stdout })
+  const all: string[] = []
+  let resolveFirst: (line: string) => void
+  let rejectFirst: (err: Error) => void
+  const first = new Promise<string>((resolve, reject) => { resolveFirst = resolve; rejectFirst = reject })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  rl.on('line', (line) => { if (all.length === 0) resolveFirst(line); all.push(line) })
+  const rest = new Promise<string[]>((resolve, reject) => {
+    child.on('close', (code) => {
+      if (all.length === 0) rejectFirst(new Error(`exited ${code} without output: ${stderr}`))
+      if (code !== 0) reject(new Error(`exited ${code}: ${stderr}`))
+      else resolve(all.slice(1))
+    })
+  })
+  return { first, rest }
+}
+
+export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
+  const args = ['recv', '--bind', opts.bind, '--count', String(opts.count), '--timeout-ms', String(opts.timeoutMs ?? 10_000)]
+  if (opts.delayMs !== undefined) args.push('--delay-ms', String(opts.delayMs))
+  if (opts.batch !== undefined) args.push('--batch', String(opts.batch))
+  const child = spawn(UDPWORK, args)
+  const out = lines(child)
+  const ready = JSON.parse(await out.first) as { port: number, pid: number }
+  const done = out.rest.then((rest) => rest.map((line) => JSON.parse(line) as Received))
+  return { port: ready.port, pid: ready.pid, done, child }
+}
+
+/** Sends `count` datagrams of `len` bytes; resolves with the sender's source port. */
+export async function send (to: string, count: number, len = 64, intervalUs = 0): Promise<number> {
+  const child = spawn(UDPWORK, ['send', '--to', to, '--count', String(count), '--len', String(len), '--interval-us', String(intervalUs)])
+  const out = lines(child)
+  await out.rest
+  return (JSON.parse(await out.first) as { sport: number }).sport
+}
+
+/** Ids of every BPF program loaded on the host, from bpftool. */
+export function loadedProgramIds (): Set<number> {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{ id: number }>
+  return new Set(progs.map((p) => p.id))
+}
+
+/** Pids of running loaders whose command line contains `pattern` (other tests may run loaders of their own). */
+export function loaderPids (pattern: string): number[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0')
+      return argv[0]?.endsWith('udplat-probe') === true && argv.join(' ').includes(pattern) ? [Number(name)] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+/** The BPF programs a process holds, from the prog_id lines of its file descriptors. */
+export function programIdsOf (pid: number): number[] {
+  const ids: number[] = []
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const match = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))
+      if (match) ids.push(Number(match[1]))
+    } catch { /* closed meanwhile */ }
+  }
+  return [...new Set(ids)].sort((a, b) => a - b)
+}
+
+/** Waits until none of `ids` is loaded: the kernel frees a released program after an RCU grace period. */
+export async function programsGone (ids: number[], timeoutMs = 3000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const loaded = loadedProgramIds()
+    const left = ids.filter((id) => loaded.has(id))
+    if (left.length === 0 || Date.now() > deadline) return left
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+export function percentile (values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
+}

@@ -198,9 +198,11 @@ static void event_text(struct output *out, const struct rec_event *e)
 	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
 }
 
-static void drop_out(struct output *out, struct rec_drop *d)
+/* The ring buffer is mapped read-only: the name goes into a copy. */
+static void drop_out(struct output *out, const struct rec_drop *rec)
 {
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32];
+	struct rec_drop copy = *rec, *d = &copy;
 
 	snprintf(d->reason_name, sizeof(d->reason_name), "%s", drop_reason_name(out->reasons, d->reason));
 	if (out->format == FORMAT_BIN) {
@@ -272,7 +274,7 @@ static void hist_json(struct output *out, const struct rec_hist *h)
 	put_fmt(out, "]}\n");
 }
 
-void output_record(struct output *out, void *rec)
+void output_record(struct output *out, const void *rec)
 {
 	const struct rec_hdr *hdr = rec;
 

@@ -21,7 +21,7 @@ struct output {
 
 void output_init(struct output *out, enum format format, const struct drop_reasons *reasons);
 /* Takes any record of udplat.h; a drop record gets its reason name filled in. */
-void output_record(struct output *out, void *rec);
+void output_record(struct output *out, const void *rec);
 int output_flush(struct output *out);
 
 #endif /* __OUTPUT_H */

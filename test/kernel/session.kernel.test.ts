@@ -62,7 +62,7 @@ describe.each([
     // arrive, drop, and the tracepoint plan's sk_data_ready and sock_recv_length
     expect(programs).toHaveLength(4)
 
-    await Promise.all([send(to(traced.port), count, 100), send(to(other.port), count, 200)])
+    await Promise.all([send(to(traced.port), count, { len: 100 }), send(to(other.port), count, { len: 200 })])
     const truth = await traced.done
     await other.done
     expect(truth).toHaveLength(count)

@@ -31,7 +31,13 @@ export interface ReceiverOptions {
   count: number
   delayMs?: number
   batch?: number
+  rcvbufBytes?: number
+  noRead?: boolean
   timeoutMs?: number
+  /** A command prefix, such as `ip netns exec NAME`. */
+  prefix?: string[]
+  /** Another copy of udpwork, for a different command name. */
+  binary?: string
 }
 
 /** JSON lines of a child's stdout, the first one separately (udpwork's "ready" line). */
@@ -58,16 +64,30 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   const args = ['recv', '--bind', opts.bind, '--count', String(opts.count), '--timeout-ms', String(opts.timeoutMs ?? 10_000)]
   if (opts.delayMs !== undefined) args.push('--delay-ms', String(opts.delayMs))
   if (opts.batch !== undefined) args.push('--batch', String(opts.batch))
-  const child = spawn(UDPWORK, args)
+  if (opts.rcvbufBytes !== undefined) args.push('--rcvbuf', String(opts.rcvbufBytes))
+  if (opts.noRead === true) args.push('--no-read')
+  const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
+  const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)
   const ready = JSON.parse(await out.first) as { port: number, pid: number }
   const done = out.rest.then((rest) => rest.map((line) => JSON.parse(line) as Received))
   return { port: ready.port, pid: ready.pid, done, child }
 }
 
-/** Sends `count` datagrams of `len` bytes; resolves with the sender's source port. */
-export async function send (to: string, count: number, len = 64, intervalUs = 0): Promise<number> {
-  const child = spawn(UDPWORK, ['send', '--to', to, '--count', String(count), '--len', String(len), '--interval-us', String(intervalUs)])
+export interface SendOptions {
+  len?: number
+  intervalUs?: number
+  /** Source ADDR:PORT. */
+  bind?: string
+  prefix?: string[]
+}
+
+/** Sends `count` datagrams; resolves with the sender's source port. */
+export async function send (to: string, count: number, opts: SendOptions = {}): Promise<number> {
+  const args = ['send', '--to', to, '--count', String(count), '--len', String(opts.len ?? 64), '--interval-us', String(opts.intervalUs ?? 0)]
+  if (opts.bind !== undefined) args.push('--bind', opts.bind)
+  const argv = [...(opts.prefix ?? []), UDPWORK, ...args]
+  const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)
   await out.rest
   return (JSON.parse(await out.first) as { sport: number }).sport

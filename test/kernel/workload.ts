@@ -31,6 +31,7 @@ export interface ReceiverOptions {
   count: number
   delayMs?: number
   batch?: number
+  recvmmsg?: boolean
   rcvbufBytes?: number
   noRead?: boolean
   timeoutMs?: number
@@ -66,6 +67,7 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   if (opts.batch !== undefined) args.push('--batch', String(opts.batch))
   if (opts.rcvbufBytes !== undefined) args.push('--rcvbuf', String(opts.rcvbufBytes))
   if (opts.noRead === true) args.push('--no-read')
+  if (opts.recvmmsg === true) args.push('--recvmmsg')
   const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <mntent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,7 +15,6 @@
 #include <arpa/inet.h>
 #include "args.h"
 
-#define CGROUP2_ROOT "/sys/fs/cgroup"
 
 static const char usage[] =
 "Usage: udplat-probe [OPTIONS]\n"
@@ -180,6 +180,27 @@ static int parse_prefix(const char *s, struct prefix *p)
 	return 0;
 }
 
+/* Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts. */
+static int cgroup2_root(char *root, size_t len)
+{
+	struct mntent *m;
+	FILE *f;
+	int err = -1;
+
+	f = setmntent("/proc/self/mounts", "r");
+	if (!f)
+		return -1;
+	while ((m = getmntent(f))) {
+		if (!strcmp(m->mnt_type, "cgroup2")) {
+			snprintf(root, len, "%s", m->mnt_dir);
+			err = 0;
+			break;
+		}
+	}
+	endmntent(f);
+	return err;
+}
+
 static __u64 cgroup_id_of(const char *path)
 {
 	struct {
@@ -204,10 +225,9 @@ static int match_cgroup(const char *path, const struct stat *st, int type, struc
 	return 1;
 }
 
-/* Depth below the cgroup2 root: bpf_get_current_ancestor_cgroup_id() takes it. */
-static __u32 cgroup_level(const char *path)
+/* Depth of a path below the cgroup2 root: bpf_get_current_ancestor_cgroup_id() takes it. */
+static __u32 cgroup_level(const char *rel)
 {
-	const char *rel = path + strlen(CGROUP2_ROOT);
 	__u32 level = 0;
 
 	for (; *rel; rel++)
@@ -216,21 +236,25 @@ static __u32 cgroup_level(const char *path)
 	return level;
 }
 
-/* An absolute path under CGROUP2_ROOT, a cgroup path as /proc/PID/cgroup shows it, or an id. */
+/* A cgroup path as /proc/PID/cgroup shows it ("/system.slice/x.service"), the same under the mount point, or an id. */
 static int parse_cgroup(const char *s, struct config *cfg, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char root[PATH_MAX], path[PATH_MAX];
 	unsigned long long id;
+	size_t root_len;
 
+	if (cgroup2_root(root, sizeof(root)))
+		return fail(err, errlen, "failed to find the cgroup v2 mount in /proc/self/mounts");
+	root_len = strlen(root);
 	if (!parse_uint(s, UINT64_MAX, &id)) {
 		wanted_cgroup_id = id;
-		if (nftw(CGROUP2_ROOT, match_cgroup, 16, FTW_PHYS) != 1)
-			return fail(err, errlen, "no cgroup v2 with id %llu under %s", id, CGROUP2_ROOT);
+		if (nftw(root, match_cgroup, 16, FTW_PHYS) != 1)
+			return fail(err, errlen, "no cgroup v2 with id %llu under %s", id, root);
 		snprintf(path, sizeof(path), "%s", found_cgroup);
-	} else if (!strncmp(s, CGROUP2_ROOT "/", strlen(CGROUP2_ROOT) + 1) || !strcmp(s, CGROUP2_ROOT)) {
+	} else if (!strncmp(s, root, root_len) && (s[root_len] == '/' || !s[root_len])) {
 		snprintf(path, sizeof(path), "%s", s);
 	} else if (s[0] == '/') {
-		snprintf(path, sizeof(path), "%s%s", CGROUP2_ROOT, s);
+		snprintf(path, sizeof(path), "%s%s", root, s);
 	} else {
 		return fail(err, errlen, "bad --cgroup '%s': want an absolute path or an id", s);
 	}
@@ -239,7 +263,7 @@ static int parse_cgroup(const char *s, struct config *cfg, char *err, size_t err
 	cfg->cgroup_id = cgroup_id_of(path);
 	if (!cfg->cgroup_id)
 		return fail(err, errlen, "failed to resolve cgroup '%s': %s", path, strerror(errno));
-	cfg->cgroup_level = cgroup_level(path);
+	cfg->cgroup_level = cgroup_level(path + root_len);
 	return 0;
 }
 

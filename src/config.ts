@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface Config {
+  host: string
+  port: number
+  /** Bearer token required on /v1; undefined means no authentication (loopback only). */
+  token: string | undefined
+  probePath: string
+  maxSessions: number
+  maxBufferedEvents: number
+  logLevel: LogLevel
+  /** How long a loader may take to attach its probes and say hello. */
+  loaderStartTimeoutMs: number
+  /** How long a loader may take to exit after SIGTERM before it gets SIGKILL. */
+  loaderStopGraceMs: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url))
+const MIN_TOKEN_LENGTH = 16
+
+// The token has no flag on purpose: command lines are visible to every user in ps.
+const FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  probe: { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'max-buffered-events': { type: 'string' },
+  'log-level': { type: 'string' },
+  'token-file': { type: 'string' }
+} as const
+
+/** Builds the one configuration object from CLI flags (which win) and environment variables. */
+export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  let flags
+  try {
+    flags = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const setting = (flag: keyof typeof FLAGS, name: string): [string, string | undefined] =>
+    flags[flag] !== undefined ? [`--${flag}`, flags[flag]] : [name, env[name]]
+
+  const host = setting('host', 'UDPLAT_HOST')[1] ?? '127.0.0.1'
+  const token = readToken(env.UDPLAT_TOKEN, setting('token-file', 'UDPLAT_TOKEN_FILE'))
+  if (token === undefined && !isLoopback(host)) {
+    throw new ConfigError(`refusing to listen on ${host} without a token: set UDPLAT_TOKEN or UDPLAT_TOKEN_FILE`)
+  }
+  return {
+    host,
+    port: integer(setting('port', 'UDPLAT_PORT'), 9470, 0, 65535),
+    token,
+    probePath: setting('probe', 'UDPLAT_PROBE')[1] ?? `${PACKAGE_ROOT}bpf/build/udplat-probe`,
+    maxSessions: integer(setting('max-sessions', 'UDPLAT_MAX_SESSIONS'), 32, 1, 1024),
+    maxBufferedEvents: integer(setting('max-buffered-events', 'UDPLAT_MAX_BUFFERED_EVENTS'), 1_000_000, 100, 100_000_000),
+    logLevel: logLevel(setting('log-level', 'UDPLAT_LOG_LEVEL')),
+    loaderStartTimeoutMs: 10_000,
+    loaderStopGraceMs: 5_000
+  }
+}
+
+export function isLoopback (host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+function integer ([name, raw]: [string, string | undefined], fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+  }
+  return value
+}
+
+function logLevel ([name, raw]: [string, string | undefined]): LogLevel {
+  if (raw === undefined || raw === '') return 'info'
+  const level = LOG_LEVELS.find((known) => known === raw)
+  if (level === undefined) throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)
+  return level
+}
+
+function readToken (inline: string | undefined, [fileSetting, file]: [string, string | undefined]): string | undefined {
+  if (inline && file) throw new ConfigError(`set UDPLAT_TOKEN or ${fileSetting}, not both`)
+  let token = inline
+  if (file) {
+    try {
+      token = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      throw new ConfigError(`cannot read ${fileSetting} ${file}: ${(err as Error).message}`)
+    }
+  }
+  if (token === undefined || (token === '' && !file)) return undefined
+  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new ConfigError(`the token must be at least ${MIN_TOKEN_LENGTH} characters without whitespace`)
+  }
+  return token
+}

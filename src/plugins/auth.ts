@@ -1,0 +1,31 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import fp from 'fastify-plugin'
+import { Unauthorized } from '../errors.js'
+import { problemResponses } from '../schemas/problem.js'
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+/**
+ * Bearer-token authentication for the routes registered after it in the same scope.
+ * Every such route documents the scheme and its 401; the check runs when a token is configured.
+ */
+export default fp(async (app) => {
+  app.addHook('onRoute', (route) => {
+    route.schema = {
+      ...route.schema,
+      security: [{ bearerAuth: [] }],
+      response: { ...problemResponses(401), ...(route.schema?.response as object | undefined) }
+    }
+  })
+  const { token } = app.config
+  if (token === undefined) return
+  const expected = digest(token)
+  app.addHook('onRequest', async (request, reply) => {
+    const [scheme, presented] = (request.headers.authorization ?? '').split(' ')
+    // Comparing digests keeps the comparison constant-time whatever the presented length.
+    if (scheme?.toLowerCase() !== 'bearer' || presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+      reply.header('www-authenticate', 'Bearer realm="udplat"')
+      throw new Unauthorized()
+    }
+  })
+}, { name: 'auth', dependencies: ['config'] })

@@ -1,0 +1,20 @@
+import fp from 'fastify-plugin'
+import { SessionManager } from '../sessions/manager.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessions: SessionManager
+  }
+}
+
+/** The session manager as `app.sessions`; closing the app stops every loader. */
+export default fp(async (app) => {
+  const { config } = app
+  const manager = new SessionManager(
+    { probePath: config.probePath, startTimeoutMs: config.loaderStartTimeoutMs, stopGraceMs: config.loaderStopGraceMs },
+    { maxSessions: config.maxSessions, maxBufferedEvents: config.maxBufferedEvents },
+    app.log
+  )
+  app.decorate('sessions', manager)
+  app.addHook('onClose', async () => manager.stopAll())
+}, { name: 'sessions', dependencies: ['config'] })

@@ -1,0 +1,27 @@
+import type { Filter } from '../schemas/session.js'
+
+export interface ProbeSpec {
+  plan: 'auto' | 'fentry' | 'kprobe' | 'tracepoint'
+  thresholdUs: number
+  filter: Filter
+}
+
+const FAMILY_ARGS = { ipv4: '4', ipv6: '6' } as const
+
+/** The loader's command line (bpf/args.c) for one session. */
+export function probeArgs ({ plan, thresholdUs, filter }: ProbeSpec): string[] {
+  const args = ['--format', 'bin', '--plan', plan, '--threshold-us', String(thresholdUs)]
+  const add = (flag: string, values: Array<string | number> | string | number | undefined) => {
+    for (const value of [values ?? []].flat()) args.push(flag, String(value))
+  }
+  add('--port', filter.ports)
+  add('--laddr', filter.localAddrs)
+  add('--raddr', filter.remoteAddrs)
+  add('--rport', filter.remotePort)
+  add('--pid', filter.pid)
+  add('--comm', filter.comm)
+  add('--cgroup', filter.cgroup)
+  add('--netns', filter.netns)
+  add('--family', filter.family && FAMILY_ARGS[filter.family])
+  return args
+}

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { ref, SessionParams } from '../../../schemas/common.js'
+import { problemResponses } from '../../../schemas/problem.js'
+import { CreateSession, ListSessionsQuery, Session, SessionList } from '../../../schemas/session.js'
+
+/** /v1/sessions and /v1/sessions/{id}. */
+const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'Start a session',
+      description: 'Answers once the probes are attached (state `running`), or with a problem that says why they could not be, leaving nothing behind.',
+      body: CreateSession,
+      response: {
+        201: {
+          ...ref(Session),
+          description: 'The running session',
+          headers: { location: { type: 'string', description: 'The session\'s URL' } }
+        },
+        ...problemResponses(400, 429, 500, 503)
+      }
+    },
+    // Every field has a default, so a bare POST starts a session too.
+    preValidation: async (request) => { request.body ??= {} }
+  }, async (request, reply) => {
+    const session = await app.sessions.create(request.body)
+    return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session.toResource())
+  })
+
+  app.get('', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'List sessions',
+      querystring: ListSessionsQuery,
+      response: { 200: SessionList, ...problemResponses(400, 500) }
+    }
+  }, async (request) => ({ sessions: app.sessions.list(request.query.state).map((session) => session.toResource()) }))
+
+  app.get('/:id', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'Get a session, with its current counts',
+      params: SessionParams,
+      response: { 200: ref(Session), ...problemResponses(400, 404, 500) }
+    }
+  }, async (request) => app.sessions.get(request.params.id).toResource())
+
+  app.delete('/:id', {
+    schema: {
+      tags: ['sessions'],
+      summary: 'Stop a session and remove it',
+      description: 'Stops the probes, waits for the loader to exit, and forgets the session and its events.',
+      params: SessionParams,
+      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(400, 404, 500) }
+    }
+  }, async (request, reply) => {
+    await app.sessions.delete(request.params.id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default sessionRoutes

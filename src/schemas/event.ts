@@ -1,0 +1,64 @@
+import { Type, type Static } from 'typebox'
+import { DateTime, Nullable, Port, ref } from './common.js'
+import { Family } from './session.js'
+
+export const STAGES = ['stack', 'queue', 'copy'] as const
+
+const Endpoint = Type.Object({
+  address: Type.String({ description: 'IPv4 dotted quad or IPv6 text form' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 })
+}, { additionalProperties: false })
+
+const Seq = Type.Integer({ minimum: 1, description: 'Per-session sequence number, from 1, never reused' })
+const Time = { ...DateTime, description: 'When the datagram was last seen (RFC 3339, nanoseconds)' }
+const StageNs = (description: string) => Nullable(Type.Integer({ minimum: 0, description: `${description}; null when the plan cannot see a needed mark` }))
+
+export const LatencyEvent = Type.Object({
+  seq: Seq,
+  type: Type.Literal('latency'),
+  time: Time,
+  latencyNs: Type.Integer({ minimum: 0, description: 'totalNs when known, else last seen mark minus first seen mark' }),
+  slowestStage: Nullable(Type.Enum(STAGES)),
+  stages: Type.Object({
+    stackNs: StageNs('enqueue - arrive'),
+    queueNs: StageNs('read - enqueue'),
+    copyNs: StageNs('return - read'),
+    totalNs: StageNs('return - arrive')
+  }, { additionalProperties: false }),
+  family: Family,
+  src: Endpoint,
+  dst: Endpoint,
+  len: Type.Integer({ minimum: 0, description: 'UDP payload bytes' }),
+  pid: Type.Integer({ description: 'Reader tgid' }),
+  tid: Type.Integer(),
+  comm: Type.String(),
+  cgroupId: Type.String({ pattern: '^[0-9]+$', description: 'Reader cgroup v2 id, exact, in decimal' })
+}, { $id: 'LatencyEvent', additionalProperties: false })
+
+export const DropEvent = Type.Object({
+  seq: Seq,
+  type: Type.Literal('drop'),
+  time: Time,
+  reason: Type.String({ description: 'enum skb_drop_reason name without SKB_DROP_REASON_', examples: ['SOCKET_RCVBUFF'] }),
+  family: Family,
+  src: Endpoint,
+  dst: Endpoint,
+  len: Type.Integer({ minimum: 0 })
+}, { $id: 'DropEvent', additionalProperties: false })
+
+export type LatencyEvent = Static<typeof LatencyEvent>
+export type DropEvent = Static<typeof DropEvent>
+export type SessionEvent = LatencyEvent | DropEvent
+
+export const EventPage = Type.Object({
+  events: Type.Array(Type.Union([ref(LatencyEvent), ref(DropEvent)])),
+  nextAfter: Type.Integer({ minimum: 0, description: 'Pass as `after` to get the events that follow' }),
+  evicted: Type.Integer({ minimum: 0, description: 'Events between the cursor and the first returned that the buffer no longer holds' })
+}, { additionalProperties: false })
+
+export const EVENTS_QUERY_DEFAULTS = { after: 0, limit: 100 } as const
+
+export const EventsQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: EVENTS_QUERY_DEFAULTS.limit }))
+}, { additionalProperties: false })

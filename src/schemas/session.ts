@@ -1,0 +1,88 @@
+import { Type, type Static } from 'typebox'
+import { DateTime, Nullable, Port, ref } from './common.js'
+
+/** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
+export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', bufferEvents: 10_000, ttlSeconds: 3600 } as const
+
+export const PLANS = ['fentry', 'kprobe', 'tracepoint'] as const
+export const MARKS = ['arrive', 'enqueue', 'read', 'return'] as const
+export const SESSION_STATES = ['starting', 'running', 'stopping', 'stopped', 'expired', 'failed'] as const
+
+export const Plan = Type.Enum(PLANS, { description: 'Attach plan: which kernel hooks see the marks' })
+export const PlanRequest = Type.Enum(['auto', ...PLANS], { default: SESSION_DEFAULTS.plan, description: '`auto` lets the loader pick fentry, then kprobe, then tracepoint' })
+export const SessionState = Type.Enum(SESSION_STATES)
+export const Family = Type.Enum(['ipv4', 'ipv6'])
+
+const Prefixes = (side: string) => Type.Array(Type.String({ format: 'cidr', maxLength: 64 }), {
+  maxItems: 8,
+  uniqueItems: true,
+  description: `${side} address prefixes (IPv4 or IPv6 CIDR); a datagram matches any of them`
+})
+
+/** Which datagrams a session sees: every given field must match. */
+export const Filter = Type.Object({
+  ports: Type.Optional(Type.Array(Port, { minItems: 1, maxItems: 16, uniqueItems: true, description: 'Local ports; a datagram matches any of them' })),
+  localAddrs: Type.Optional(Prefixes('Local')),
+  remoteAddrs: Type.Optional(Prefixes('Remote')),
+  remotePort: Type.Optional(Port),
+  pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304, description: 'Reading process id (tgid)' })),
+  comm: Type.Optional(Type.String({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading task name, at most 15 bytes' })),
+  cgroup: Type.Optional(Type.String({ format: 'cgroup', maxLength: 4096, description: 'Reader cgroup v2: absolute path or numeric id' })),
+  netns: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Network namespace inode number' })),
+  family: Type.Optional(Family)
+}, { $id: 'Filter', additionalProperties: false })
+
+export type Filter = Static<typeof Filter>
+
+export const CreateSession = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Free text to recognise the session by' })),
+  filter: Type.Optional(ref(Filter)),
+  thresholdUs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000_000, default: SESSION_DEFAULTS.thresholdUs, description: 'A datagram whose latency reaches this many microseconds becomes an event' })),
+  plan: Type.Optional(PlanRequest),
+  bufferEvents: Type.Optional(Type.Integer({ minimum: 100, maximum: 1_000_000, default: SESSION_DEFAULTS.bufferEvents, description: 'How many events the service keeps; older ones are evicted' })),
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, default: SESSION_DEFAULTS.ttlSeconds, description: 'The session expires this long after it was created' }))
+}, { additionalProperties: false })
+
+export type CreateSession = Static<typeof CreateSession>
+
+const Count = (description: string) => Type.Integer({ minimum: 0, description })
+
+export const Counts = Type.Object({
+  matched: Count('Datagrams read that passed the filter (kernel)'),
+  slow: Count('Of those, at or over the threshold (kernel); slow = emitted + kernelLost'),
+  emitted: Count('Slow events that reached the loader'),
+  kernelLost: Count('Slow events lost in the kernel: ring buffer full'),
+  evicted: Count('Events pushed out of the service buffer'),
+  drops: Count('Dropped datagrams that passed the filter'),
+  dropsLost: Count('Drop events lost in the kernel: ring buffer full'),
+  dropsByReason: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Drops per kernel drop reason (enum skb_drop_reason name)' }),
+  stale: Count('Timestamps discarded as belonging to a reused skb'),
+  untracked: Count('Reads whose datagram had no arrive or enqueue mark')
+}, { additionalProperties: false })
+
+export const Session = Type.Object({
+  id: Type.String(),
+  name: Nullable(Type.String()),
+  state: SessionState,
+  createdAt: DateTime,
+  startedAt: Nullable(DateTime),
+  expiresAt: DateTime,
+  filter: ref(Filter),
+  thresholdUs: Type.Integer(),
+  planRequested: PlanRequest,
+  plan: Nullable(Plan),
+  marks: Type.Array(Type.Enum(MARKS), { description: 'Marks the plan sees; stages needing the others are null' }),
+  kernelRelease: Nullable(Type.String()),
+  notes: Nullable(Type.String({ description: 'Why the loader did not choose other plans' })),
+  bufferEvents: Type.Integer(),
+  ttlSeconds: Type.Integer(),
+  error: Nullable(Type.String({ description: 'Why the session failed' })),
+  lastSeq: Type.Integer({ minimum: 0, description: 'Sequence number of the newest event, 0 before the first' }),
+  counts: Counts
+}, { $id: 'Session', additionalProperties: false })
+
+export type Session = Static<typeof Session>
+
+export const SessionList = Type.Object({ sessions: Type.Array(ref(Session)) }, { additionalProperties: false })
+
+export const ListSessionsQuery = Type.Object({ state: Type.Optional(SessionState) }, { additionalProperties: false })

@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, isLoopback, loadConfig } from '../src/config.js'
+
+const TOKEN = 'correct-horse-battery-staple'
+
+describe('loadConfig', () => {
+  it('defaults to serving loopback with the loader built in bpf/', () => {
+    expect(loadConfig([], {})).toEqual({
+      host: '127.0.0.1',
+      port: 9470,
+      token: undefined,
+      probePath: fileURLToPath(new URL('../bpf/build/udplat-probe', import.meta.url)),
+      maxSessions: 32,
+      maxBufferedEvents: 1_000_000,
+      logLevel: 'info',
+      loaderStartTimeoutMs: 10_000,
+      loaderStopGraceMs: 5_000
+    })
+  })
+
+  it('reads the environment', () => {
+    expect(loadConfig([], {
+      UDPLAT_HOST: '::1',
+      UDPLAT_PORT: '0',
+      UDPLAT_PROBE: '/opt/udplat-probe',
+      UDPLAT_MAX_SESSIONS: '4',
+      UDPLAT_MAX_BUFFERED_EVENTS: '5000',
+      UDPLAT_LOG_LEVEL: 'debug',
+      UDPLAT_TOKEN: TOKEN
+    })).toMatchObject({ host: '::1', port: 0, probePath: '/opt/udplat-probe', maxSessions: 4, maxBufferedEvents: 5000, logLevel: 'debug', token: TOKEN })
+  })
+
+  it('lets flags override the environment', () => {
+    const config = loadConfig(['--port', '8080', '--max-sessions=2', '--log-level', 'warn'], { UDPLAT_PORT: '9000', UDPLAT_MAX_SESSIONS: '8' })
+    expect(config).toMatchObject({ port: 8080, maxSessions: 2, logLevel: 'warn' })
+  })
+
+  it('reads the token from a file, trimmed', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'udplat-config-')), 'token')
+    writeFileSync(file, `${TOKEN}\n`)
+    expect(loadConfig(['--token-file', file], {}).token).toBe(TOKEN)
+    expect(loadConfig([], { UDPLAT_TOKEN_FILE: file }).token).toBe(TOKEN)
+  })
+
+  it.each([
+    [[], { UDPLAT_PORT: '65536' }, 'UDPLAT_PORT must be an integer from 0 to 65535, got "65536"'],
+    [['--port', '80a'], {}, '--port must be an integer from 0 to 65535, got "80a"'],
+    [[], { UDPLAT_MAX_SESSIONS: '0' }, 'UDPLAT_MAX_SESSIONS must be an integer from 1'],
+    [[], { UDPLAT_MAX_BUFFERED_EVENTS: '-5' }, 'UDPLAT_MAX_BUFFERED_EVENTS must be an integer'],
+    [[], { UDPLAT_LOG_LEVEL: 'loud' }, 'UDPLAT_LOG_LEVEL must be one of'],
+    [['--verbose'], {}, "Unknown option '--verbose'"],
+    [[], { UDPLAT_HOST: '0.0.0.0' }, 'refusing to listen on 0.0.0.0 without a token'],
+    [[], { UDPLAT_TOKEN: 'short' }, 'the token must be at least 16 characters'],
+    [[], { UDPLAT_TOKEN: TOKEN, UDPLAT_TOKEN_FILE: '/x' }, 'set UDPLAT_TOKEN or UDPLAT_TOKEN_FILE, not both'],
+    [[], { UDPLAT_TOKEN_FILE: '/nonexistent/token' }, 'cannot read UDPLAT_TOKEN_FILE /nonexistent/token']
+  ])('rejects %j %j', (argv, env, message) => {
+    expect(() => loadConfig(argv, env)).toThrow(ConfigError)
+    expect(() => loadConfig(argv, env)).toThrow(message)
+  })
+
+  it('listens beyond loopback with a token', () => {
+    expect(loadConfig([], { UDPLAT_HOST: '0.0.0.0', UDPLAT_TOKEN: TOKEN }).host).toBe('0.0.0.0')
+  })
+})
+
+describe('isLoopback', () => {
+  it.each([['127.0.0.1', true], ['127.1.2.3', true], ['::1', true], ['localhost', true], ['0.0.0.0', false], ['::', false], ['10.0.0.1', false], ['127.example.com', false]])('%s → %s', (host, loopback) => {
+    expect(isLoopback(host)).toBe(loopback)
+  })
+})

@@ -1,0 +1,70 @@
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { LightMyRequestResponse } from 'fastify'
+import { afterEach, expect, vi } from 'vitest'
+import { buildApp } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+
+export const FAKE_PROBE = fileURLToPath(new URL('./fake-probe.mjs', import.meta.url))
+
+/** A configuration for tests: the fake loader, short timeouts, defaults otherwise. */
+export function testConfig (overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig([], {}), probePath: FAKE_PROBE, loaderStartTimeoutMs: 2000, loaderStopGraceMs: 500, ...overrides }
+}
+
+const apps: Array<ReturnType<typeof buildApp>> = []
+
+/** An app closed (every loader stopped) after each test. */
+export async function testApp (overrides: Partial<Config> = {}) {
+  const app = buildApp(testConfig(overrides))
+  apps.push(app)
+  await app.ready()
+  return app
+}
+
+type App = Awaited<ReturnType<typeof testApp>>
+
+/** Asserts an RFC 9457 problem+json response and returns its body. */
+export function expectProblem (res: LightMyRequestResponse, status: number, code: string): { detail: string, instance: string } {
+  expect(res.statusCode).toBe(status)
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  const problem = res.json()
+  expect(problem).toMatchObject({ status, code, type: expect.stringMatching(/^urn:udplat:problem:/), title: expect.any(String) })
+  return problem
+}
+
+/** Polls GET /v1/sessions/{id} until `check` passes; returns the session that passed it. */
+export async function waitForSession (app: App, id: string, check: (session: any) => void, timeout = 2000) {
+  return vi.waitFor(async () => {
+    const session = (await app.inject({ url: `/v1/sessions/${id}` })).json()
+    check(session)
+    return session
+  }, { timeout })
+}
+
+type ProbeMode = 'run' | 'error' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage'
+
+let infoFiles = 0
+
+/**
+ * How the next fake loaders behave (they inherit this process's environment).
+ * Returns a reader of what the last one started reported: its pid and command line.
+ */
+export function fakeProbe (mode: ProbeMode, { events = 0, drops = 0 }: { events?: number, drops?: number } = {}) {
+  const infoFile = join(tmpdir(), `udplat-fake-probe-${process.pid}-${++infoFiles}.json`)
+  rmSync(infoFile, { force: true })
+  Object.assign(process.env, {
+    FAKE_PROBE_MODE: mode,
+    FAKE_PROBE_EVENTS: String(events),
+    FAKE_PROBE_DROPS: String(drops),
+    FAKE_PROBE_INFO: infoFile
+  })
+  return (): { pid: number, argv: string[] } => JSON.parse(readFileSync(infoFile, 'utf8'))
+}
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()))
+  fakeProbe('run')
+})

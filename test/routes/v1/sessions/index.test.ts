@@ -1,0 +1,306 @@
+import { describe, expect, it } from 'vitest'
+import { expectProblem, fakeProbe, testApp, waitForSession } from '../../../helpers/app.js'
+
+type App = Awaited<ReturnType<typeof testApp>>
+
+const create = (app: App, body: object = {}) => app.inject({ method: 'POST', url: '/v1/sessions', payload: body })
+
+/** True while a process with this pid exists. */
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('POST /v1/sessions', () => {
+  it('answers 201 with a running session, its Location and the plan from hello', async () => {
+    const app = await testApp()
+    const res = await create(app, { name: 'dns', filter: { ports: [53] }, plan: 'kprobe' })
+    expect(res.statusCode).toBe(201)
+    const session = res.json()
+    expect(res.headers.location).toBe(`/v1/sessions/${session.id}`)
+    expect(session).toMatchObject({
+      name: 'dns',
+      state: 'running',
+      filter: { ports: [53] },
+      thresholdUs: 3000,
+      planRequested: 'kprobe',
+      plan: 'kprobe',
+      marks: ['arrive', 'enqueue', 'read', 'return'],
+      kernelRelease: '6.18.0-fake',
+      notes: 'fake loader',
+      bufferEvents: 10000,
+      ttlSeconds: 3600,
+      error: null,
+      lastSeq: 0
+    })
+    expect(session.id).toMatch(/^[A-Za-z0-9_-]{21}$/)
+    expect(Date.parse(session.expiresAt) - Date.parse(session.createdAt)).toBe(3600_000)
+    expect(Date.parse(session.startedAt)).toBeGreaterThanOrEqual(Date.parse(session.createdAt))
+  })
+
+  it('starts a session with every default from a bare POST', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions' })
+    expect(res.statusCode).toBe(201)
+    expect(res.json()).toMatchObject({ filter: {}, thresholdUs: 3000, planRequested: 'auto', bufferEvents: 10000, ttlSeconds: 3600 })
+    expect(probe().argv).toEqual(['--format', 'bin', '--plan', 'auto', '--threshold-us', '3000'])
+  })
+
+  it('passes the filter to the loader as its command line', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const res = await create(app, {
+      thresholdUs: 250,
+      filter: {
+        ports: [53, 5353],
+        localAddrs: ['127.0.0.0/8', '::1/128'],
+        remoteAddrs: ['10.0.0.0/8'],
+        remotePort: 40000,
+        pid: 42,
+        comm: 'unbound',
+        cgroup: '/system.slice/unbound.service',
+        netns: 4026531840,
+        family: 'ipv6'
+      }
+    })
+    expect(res.statusCode).toBe(201)
+    expect(probe().argv).toEqual([
+      '--format', 'bin', '--plan', 'auto', '--threshold-us', '250',
+      '--port', '53', '--port', '5353',
+      '--laddr', '127.0.0.0/8', '--laddr', '::1/128',
+      '--raddr', '10.0.0.0/8',
+      '--rport', '40000', '--pid', '42', '--comm', 'unbound',
+      '--cgroup', '/system.slice/unbound.service', '--netns', '4026531840', '--family', '6'
+    ])
+  })
+
+  it.each([
+    [{ thresholdUs: -1 }, 'body/thresholdUs must be >= 0'],
+    [{ thresholdUs: 1.5 }, 'body/thresholdUs must be integer'],
+    [{ plan: 'uprobe' }, 'body/plan'],
+    [{ bufferEvents: 10 }, 'body/bufferEvents must be >= 100'],
+    [{ ttlSeconds: 0 }, 'body/ttlSeconds must be >= 1'],
+    [{ name: 'x'.repeat(65) }, 'body/name must NOT have more than 64 characters'],
+    [{ colour: 'red' }, 'body/colour must NOT have additional properties'],
+    [{ filter: { port: 53 } }, 'body/filter/port must NOT have additional properties'],
+    [{ filter: { ports: [0] } }, 'body/filter/ports/0 must be >= 1'],
+    [{ filter: { ports: [70000] } }, 'body/filter/ports/0 must be <= 65535'],
+    [{ filter: { ports: [53, 53] } }, 'body/filter/ports must NOT have duplicate items'],
+    [{ filter: { ports: Array.from({ length: 17 }, (_, i) => i + 1) } }, 'body/filter/ports must NOT have more than 16 items'],
+    [{ filter: { localAddrs: ['10.0.0.0'] } }, 'body/filter/localAddrs/0 must match format "cidr"'],
+    [{ filter: { localAddrs: ['10.0.0.0/33'] } }, 'body/filter/localAddrs/0 must match format "cidr"'],
+    [{ filter: { remoteAddrs: ['300.0.0.0/8'] } }, 'body/filter/remoteAddrs/0 must match format "cidr"'],
+    [{ filter: { remoteAddrs: ['2001:db8::/129'] } }, 'body/filter/remoteAddrs/0 must match format "cidr"'],
+    [{ filter: { localAddrs: Array.from({ length: 9 }, (_, i) => `10.${i}.0.0/16`) } }, 'body/filter/localAddrs must NOT have more than 8 items'],
+    [{ filter: { comm: 'sixteen-chars-xx' } }, 'body/filter/comm must NOT have more than 15 characters'],
+    [{ filter: { comm: 'ééééééééé' } }, 'body/filter/comm must match format "comm"'],
+    [{ filter: { cgroup: 'system.slice' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { cgroup: '/a/../b' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { cgroup: '18446744073709551616' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { family: 'ipx' } }, 'body/filter/family'],
+    [{ filter: { pid: 0 } }, 'body/filter/pid must be >= 1']
+  ])('rejects %j as problem+json 400 naming the field', async (body, detail) => {
+    const app = await testApp()
+    const problem = expectProblem(await create(app, body), 400, 'UDPLAT_VALIDATION')
+    expect(problem.detail).toContain(detail)
+    expect(problem.instance).toBe('/v1/sessions')
+  })
+
+  it('accepts a cgroup given as a numeric id and IPv6 prefixes', async () => {
+    const app = await testApp()
+    const res = await create(app, { filter: { cgroup: '18446744073709551615', remoteAddrs: ['2001:db8::/32', '0.0.0.0/0'] } })
+    expect(res.statusCode).toBe(201)
+  })
+
+  it('rejects a body that is not JSON as problem+json', async () => {
+    const app = await testApp()
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: '{', headers: { 'content-type': 'application/json' } })
+    expectProblem(res, 400, 'UDPLAT_BAD_REQUEST')
+  })
+
+  it('fails with the loader\'s error record as the reason and leaves nothing behind', async () => {
+    fakeProbe('error')
+    const app = await testApp()
+    const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
+    expect(problem.detail).toBe('failed to load BPF object: Operation not permitted')
+    expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
+  })
+
+  it('fails when the loader exits without any record, quoting its stderr', async () => {
+    fakeProbe('silent')
+    const app = await testApp()
+    const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
+    expect(problem.detail).toBe('the loader exited with code 3 before attaching its probes: fake: crashed before attaching')
+    expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
+  })
+
+  it('fails when the loader binary is missing', async () => {
+    const app = await testApp({ probePath: '/nonexistent/udplat-probe' })
+    const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
+    expect(problem.detail).toBe('cannot run the loader /nonexistent/udplat-probe: no such file')
+  })
+
+  it('fails when the loader is not executable', async () => {
+    const app = await testApp({ probePath: new URL('../../../fixtures/records.bin', import.meta.url).pathname })
+    const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
+    expect(problem.detail).toMatch(/^cannot run the loader .*records\.bin: permission denied$/)
+  })
+
+  it('kills a loader that never says hello and fails', async () => {
+    const probe = fakeProbe('no-hello')
+    const app = await testApp({ loaderStartTimeoutMs: 300 })
+    const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
+    expect(problem.detail).toBe('the loader did not attach its probes within 300 ms')
+    expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
+    expect(alive(probe().pid)).toBe(false)
+  })
+
+  it('refuses sessions beyond UDPLAT_MAX_SESSIONS with 429', async () => {
+    const app = await testApp({ maxSessions: 2 })
+    expect((await create(app)).statusCode).toBe(201)
+    expect((await create(app)).statusCode).toBe(201)
+    const problem = expectProblem(await create(app), 429, 'UDPLAT_SESSION_LIMIT')
+    expect(problem.detail).toContain('at most 2 sessions')
+  })
+
+  it('refuses a buffer beyond what UDPLAT_MAX_BUFFERED_EVENTS leaves, and frees it on delete', async () => {
+    const app = await testApp({ maxBufferedEvents: 1000 })
+    const first = (await create(app, { bufferEvents: 600 })).json()
+    const problem = expectProblem(await create(app, { bufferEvents: 500 }), 429, 'UDPLAT_BUFFER_LIMIT')
+    expect(problem.detail).toBe('bufferEvents 500 exceeds the 400 events left under UDPLAT_MAX_BUFFERED_EVENTS')
+    expect((await create(app, { bufferEvents: 400 })).statusCode).toBe(201)
+    await app.inject({ method: 'DELETE', url: `/v1/sessions/${first.id}` })
+    expect((await create(app, { bufferEvents: 500 })).statusCode).toBe(201)
+  })
+})
+
+describe('GET /v1/sessions', () => {
+  it('lists sessions, filtered by state', async () => {
+    const app = await testApp()
+    const a = (await create(app, { name: 'a' })).json()
+    const b = (await create(app, { name: 'b' })).json()
+    await app.inject({ method: 'DELETE', url: `/v1/sessions/${a.id}` })
+    fakeProbe('die-after-hello')
+    const c = (await create(app, { name: 'c' })).json()
+    await waitForSession(app, c.id, (session) => expect(session.state).toBe('failed'))
+
+    const all = (await app.inject({ url: '/v1/sessions' })).json()
+    expect(all.sessions.map((s: { id: string }) => s.id)).toEqual([b.id, c.id])
+    const running = (await app.inject({ url: '/v1/sessions?state=running' })).json()
+    expect(running.sessions.map((s: { id: string }) => s.id)).toEqual([b.id])
+  })
+
+  it('rejects an unknown state', async () => {
+    const app = await testApp()
+    const problem = expectProblem(await app.inject({ url: '/v1/sessions?state=sleeping' }), 400, 'UDPLAT_VALIDATION')
+    expect(problem.detail).toContain('querystring/state')
+  })
+})
+
+describe('GET /v1/sessions/{id}', () => {
+  it('returns the session with counts from the latest stats', async () => {
+    fakeProbe('run', { events: 3, drops: 2 })
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    const session = await waitForSession(app, id, (s) => expect(s.counts.drops).toBe(2))
+    expect(session.lastSeq).toBe(5)
+    expect(session.counts).toEqual({
+      matched: 30,
+      slow: 3,
+      emitted: 3,
+      kernelLost: 0,
+      evicted: 0,
+      drops: 2,
+      dropsLost: 0,
+      dropsByReason: { SOCKET_RCVBUFF: 2 },
+      stale: 0,
+      untracked: 0
+    })
+  })
+
+  it('answers 404 problem+json for an unknown id', async () => {
+    const app = await testApp()
+    const problem = expectProblem(await app.inject({ url: '/v1/sessions/nope' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
+    expect(problem).toMatchObject({ detail: 'no session with id nope', instance: '/v1/sessions/nope' })
+  })
+
+  it('marks a session whose loader dies as failed, with the reason', async () => {
+    fakeProbe('die-after-hello', { events: 2 })
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+    expect(session).toMatchObject({ state: 'failed', error: 'ring buffer poll failed: Bad address', lastSeq: 2 })
+  })
+
+  it('fails a session whose loader sends a malformed record, and kills the loader', async () => {
+    const probe = fakeProbe('garbage', { events: 1 })
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 600', lastSeq: 1 })
+    expect(alive(probe().pid)).toBe(false)
+  })
+
+  it('expires a session when its TTL runs out, stopping the loader, and keeps it readable', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const { id } = (await create(app, { ttlSeconds: 1 })).json()
+    const expired = await waitForSession(app, id, (s) => expect(s.state).toBe('expired'), 3000)
+    expect(expired.error).toBeNull()
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expired.expiresAt))
+    expect(alive(probe().pid)).toBe(false)
+  })
+})
+
+describe('DELETE /v1/sessions/{id}', () => {
+  it('stops the loader, waits for it to exit and removes the session', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    const { pid } = probe()
+    expect(alive(pid)).toBe(true)
+    const res = await app.inject({ method: 'DELETE', url: `/v1/sessions/${id}` })
+    expect(res.statusCode).toBe(204)
+    expect(res.body).toBe('')
+    expect(alive(pid)).toBe(false)
+    expectProblem(await app.inject({ url: `/v1/sessions/${id}` }), 404, 'UDPLAT_SESSION_NOT_FOUND')
+  })
+
+  it('kills a loader that ignores SIGTERM after the grace period', async () => {
+    const probe = fakeProbe('ignore-term')
+    const app = await testApp({ loaderStopGraceMs: 200 })
+    const { id } = (await create(app)).json()
+    const { pid } = probe()
+    const res = await app.inject({ method: 'DELETE', url: `/v1/sessions/${id}` })
+    expect(res.statusCode).toBe(204)
+    expect(alive(pid)).toBe(false)
+  })
+
+  it('removes an ended session', async () => {
+    fakeProbe('die-after-hello')
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+    expect((await app.inject({ method: 'DELETE', url: `/v1/sessions/${id}` })).statusCode).toBe(204)
+    expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
+  })
+
+  it('answers 404 problem+json for an unknown id', async () => {
+    const app = await testApp()
+    expectProblem(await app.inject({ method: 'DELETE', url: '/v1/sessions/nope' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
+  })
+
+  it('stops every loader when the app closes', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    await create(app)
+    const { pid } = probe()
+    await app.close()
+    expect(alive(pid)).toBe(false)
+  })
+})

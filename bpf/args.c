@@ -37,6 +37,7 @@ static const char usage[] =
 "      --stats-interval-ms N  how often json and bin output carry counters (default 1000)\n"
 "      --ringbuf-kb N       ring buffer size, a power of two >= 4 (default 1024)\n"
 "  -d, --duration SECONDS   stop after this long (default: at SIGINT or SIGTERM)\n"
+"      --list-plans         print the attach plans this kernel allows (JSON) and exit\n"
 "  -v, --verbose            libbpf debug output on stderr\n"
 "  -h, --help               this text\n";
 
@@ -53,6 +54,7 @@ enum {
 	OPT_PLAN,
 	OPT_STATS_INTERVAL,
 	OPT_RINGBUF_KB,
+	OPT_LIST_PLANS,
 };
 
 static const struct option options[] = {
@@ -72,6 +74,7 @@ static const struct option options[] = {
 	{ "stats-interval-ms", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
 	{ "duration", required_argument, NULL, 'd' },
+	{ "list-plans", no_argument, NULL, OPT_LIST_PLANS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -383,6 +386,9 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 			if (parse_uint(optarg, 86400 * 365, &v) || !v)
 				return fail(err, errlen, "bad --duration '%s': want seconds > 0", optarg);
 			cfg->duration_s = v;
+			break;
+		case OPT_LIST_PLANS:
+			cfg->list_plans = true;
 			break;
 		case 'v':
 			cfg->verbose = true;

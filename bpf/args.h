@@ -35,6 +35,7 @@ struct config {
 	__u32 ringbuf_bytes;
 	__u32 duration_s;	/* 0: until SIGINT or SIGTERM */
 	bool verbose;
+	bool list_plans;	/* print which plans this kernel allows, as JSON, and exit */
 };
 
 /* Fills cfg from argv; on failure returns -1 with a message in err. */

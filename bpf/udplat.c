@@ -207,6 +207,35 @@ static void emit_stats(struct udplat_bpf *skel, __u64 *scratch, int ncpus)
 	}
 }
 
+/* {"kernel":"6.18.0","btf":true,"auto":"tracepoint","plans":[{"name":"fentry","available":false,"reason":"…"},…]} */
+static int list_plans(const struct btf *vmlinux)
+{
+	static const enum plan plans[] = { PLAN_FENTRY, PLAN_KPROBE, PLAN_TRACEPOINT };
+	char why[160], notes[NOTES_LEN];
+	struct utsname uts;
+	size_t i;
+
+	uname(&uts);
+	printf("{\"kernel\":\"%s\",\"btf\":%s,\"auto\":", uts.release, vmlinux ? "true" : "false");
+	if (!vmlinux) {
+		printf("null,\"plans\":[]}\n");
+		return 1;
+	}
+	i = choose_plan(vmlinux, notes, sizeof(notes));
+	printf(i == PLAN_AUTO ? "null" : "\"%s\"", plan_name(i));
+	printf(",\"plans\":[");
+	for (i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+		bool ok = plan_available(vmlinux, plans[i], why, sizeof(why));
+
+		printf("%s{\"name\":\"%s\",\"available\":%s", i ? "," : "", plan_name(plans[i]), ok ? "true" : "false");
+		if (!ok)
+			printf(",\"reason\":\"%s\"", why);
+		printf("}");
+	}
+	printf("]}\n");
+	return fflush(stdout) ? 1 : 0;
+}
+
 static void emit_hello(enum plan plan, const char *notes)
 {
 	struct rec_hello hello = { .hdr = { REC_HELLO, sizeof(hello) } };
@@ -256,9 +285,17 @@ int main(int argc, char **argv)
 	libbpf_set_print(print_libbpf);
 
 	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux && cfg.list_plans) {
+		err = list_plans(NULL);
+		goto cleanup;
+	}
 	if (!vmlinux) {
 		err = -errno;
 		report_error(err, "failed to load kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(-err));
+		goto cleanup;
+	}
+	if (cfg.list_plans) {
+		err = list_plans(vmlinux);
 		goto cleanup;
 	}
 	drop_reasons_load(&reasons, vmlinux);

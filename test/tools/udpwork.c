@@ -1,0 +1,619 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * udpwork: UDP workloads with ground truth for udplat's tests.
+ *
+ *   recv   read datagrams after a known delay and print, per datagram, the
+ *          kernel's own receive timestamp (SO_TIMESTAMPNS) and the time
+ *          recvmsg returned: the latency udplat must report
+ *   send   send N numbered datagrams at a fixed interval
+ *   flood  send as fast as possible for a fixed time
+ *   sink   count datagrams received for a fixed time
+ *
+ * Every subcommand prints JSON lines on stdout and diagnostics on stderr.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_DATAGRAM_LEN	65535
+#define MAX_BATCH		1024
+#define ADDR_STR_LEN		(INET6_ADDRSTRLEN + 8)	/* "[addr]:port" */
+#define NSEC_PER_SEC		1000000000LL
+#define NSEC_PER_MSEC		1000000LL
+#define NSEC_PER_USEC		1000LL
+
+struct endpoint {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct options {
+	struct endpoint bind;
+	struct endpoint to;
+	bool has_bind;
+	bool has_to;
+	long count;		/* datagrams; -1: unlimited */
+	long delay_ms;
+	long batch;
+	bool use_recvmmsg;
+	long rcvbuf_bytes;	/* 0: kernel default */
+	bool no_read;
+	long timeout_ms;	/* -1: none */
+	long len;
+	long interval_us;
+	long seconds;
+};
+
+static const char *prog = "udpwork";
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "%s: failed to %s: %s\n", prog, what, strerror(errno));
+	exit(1);
+}
+
+static void usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "%s: %s%s%s\n", prog, msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr,
+		"usage: udpwork recv --bind ADDR:PORT [--count N] [--delay-ms D] [--batch K]\n"
+		"                    [--recvmmsg] [--rcvbuf BYTES] [--no-read] [--timeout-ms T]\n"
+		"       udpwork send --to ADDR:PORT [--count N] [--len L] [--interval-us I]\n"
+		"                    [--bind ADDR:PORT]\n"
+		"       udpwork flood --to ADDR:PORT --seconds S [--len L]\n"
+		"       udpwork sink --bind ADDR:PORT --seconds S\n"
+		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n");
+	exit(2);
+}
+
+static long long clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static long parse_long(const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max)
+		usage_error("invalid number", arg);
+	return v;
+}
+
+/* "1.2.3.4:P" or "[v6]:P" */
+static void parse_endpoint(const char *arg, struct endpoint *ep)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon, *start = arg;
+	size_t host_len;
+	long port;
+
+	memset(ep, 0, sizeof(*ep));
+	colon = strrchr(arg, ':');
+	if (!colon)
+		usage_error("address needs a port", arg);
+	if (*arg == '[') {
+		if (colon == arg || colon[-1] != ']')
+			usage_error("invalid IPv6 address", arg);
+		start = arg + 1;
+		host_len = colon - 1 - start;
+	} else {
+		host_len = colon - start;
+	}
+	if (host_len >= sizeof(host))
+		usage_error("invalid address", arg);
+	memcpy(host, start, host_len);
+	host[host_len] = '\0';
+	port = parse_long(colon + 1, 0, 65535);
+
+	if (*arg == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			usage_error("invalid IPv6 address", arg);
+		ep->len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ep->ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			usage_error("invalid IPv4 address", arg);
+		ep->len = sizeof(*sin);
+	}
+}
+
+static int endpoint_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static void format_endpoint(const struct sockaddr_storage *ss, char *buf)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+			  host, sizeof(host));
+		snprintf(buf, ADDR_STR_LEN, "[%s]:%d", host, endpoint_port(ss));
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+			  host, sizeof(host));
+		snprintf(buf, ADDR_STR_LEN, "%s:%d", host, endpoint_port(ss));
+	}
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("get socket name");
+	return endpoint_port(&ss);
+}
+
+static int open_socket(const struct endpoint *ep)
+{
+	int fd = socket(ep->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fail("create socket");
+	return fd;
+}
+
+static int open_bound_socket(const struct endpoint *ep, long rcvbuf_bytes)
+{
+	int fd = open_socket(ep);
+	int one = 1, bytes = rcvbuf_bytes;
+
+	if (rcvbuf_bytes &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)))
+		fail("set SO_RCVBUF");
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
+		fail("set SO_TIMESTAMPNS");
+	if (bind(fd, (const struct sockaddr *)&ep->ss, ep->len))
+		fail("bind socket");
+	return fd;
+}
+
+static void sleep_ns(long long ns)
+{
+	struct timespec ts = { .tv_sec = ns / NSEC_PER_SEC,
+			       .tv_nsec = ns % NSEC_PER_SEC };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Sleeps until CLOCK_MONOTONIC reaches deadline_ns. */
+static void sleep_until_ns(long long deadline_ns)
+{
+	struct timespec ts = { .tv_sec = deadline_ns / NSEC_PER_SEC,
+			       .tv_nsec = deadline_ns % NSEC_PER_SEC };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Waits until fd is readable; false once deadline_ns (-1: none) has passed. */
+static bool wait_readable(int fd, long long deadline_ns)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long long left_ns;
+	int ret;
+
+	do {
+		left_ns = deadline_ns < 0 ? -1 : deadline_ns - clock_ns(CLOCK_MONOTONIC);
+		if (deadline_ns >= 0 && left_ns <= 0)
+			return false;
+		ret = poll(&pfd, 1, left_ns < 0 ? -1 : (int)((left_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC));
+	} while (ret == 0 || (ret < 0 && errno == EINTR));
+	if (ret < 0)
+		fail("poll socket");
+	return true;
+}
+
+/* One datagram's receive buffers, and when its read returned. */
+struct rx_slot {
+	struct sockaddr_storage src;
+	struct iovec iov;
+	char cmsg[CMSG_SPACE(sizeof(struct timespec))];
+	long long return_ns;		/* CLOCK_REALTIME */
+	long long return_mono_ns;	/* CLOCK_MONOTONIC */
+	unsigned char data[MAX_DATAGRAM_LEN];
+};
+
+static struct rx_slot *rx_slots;
+static struct mmsghdr *rx_msgs;
+
+/*
+ * Writes every page of the buffers now: a page fault while recvmsg copies
+ * the source address out would land between the kernel's return and our
+ * timestamp (tens of microseconds under qemu TCG).
+ */
+static void alloc_rx(int n)
+{
+	rx_slots = malloc(n * sizeof(*rx_slots));
+	rx_msgs = malloc(n * sizeof(*rx_msgs));
+	if (!rx_slots || !rx_msgs)
+		fail("allocate receive buffers");
+	memset(rx_slots, 0xff, n * sizeof(*rx_slots));
+	memset(rx_msgs, 0xff, n * sizeof(*rx_msgs));
+}
+
+static void prepare_rx(int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct rx_slot *slot = &rx_slots[i];
+		struct msghdr *msg = &rx_msgs[i].msg_hdr;
+
+		slot->iov.iov_base = slot->data;
+		slot->iov.iov_len = sizeof(slot->data);
+		memset(msg, 0, sizeof(*msg));
+		msg->msg_name = &slot->src;
+		msg->msg_namelen = sizeof(slot->src);
+		msg->msg_iov = &slot->iov;
+		msg->msg_iovlen = 1;
+		msg->msg_control = slot->cmsg;
+		msg->msg_controllen = sizeof(slot->cmsg);
+	}
+}
+
+static long long kernel_timestamp_ns(struct msghdr *msg)
+{
+	struct cmsghdr *cmsg;
+	struct timespec ts;
+
+	for (cmsg = CMSG_FIRSTHDR(msg); cmsg; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&ts, CMSG_DATA(cmsg), sizeof(ts));
+			return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+		}
+	}
+	return -1;
+}
+
+/* The payload starts with the sender's index as a big-endian u32. */
+static long payload_seq(const unsigned char *data, size_t len)
+{
+	uint32_t seq;
+
+	if (len < sizeof(seq))
+		return -1;
+	memcpy(&seq, data, sizeof(seq));
+	return ntohl(seq);
+}
+
+static void print_datagram(long i, struct rx_slot *slot, struct msghdr *msg,
+			   size_t len)
+{
+	long long kernel_ns = kernel_timestamp_ns(msg);
+	char src[ADDR_STR_LEN];
+	long seq = payload_seq(slot->data, len);
+
+	format_endpoint(&slot->src, src);
+	printf("{\"i\":%ld,\"len\":%zu,\"src\":\"%s\",", i, len, src);
+	if (seq >= 0)
+		printf("\"seq\":%ld,", seq);
+	else
+		printf("\"seq\":null,");
+	if (kernel_ns >= 0)
+		printf("\"kernelNs\":%lld,\"returnNs\":%lld,\"waitNs\":%lld,",
+		       kernel_ns, slot->return_ns, slot->return_ns - kernel_ns);
+	else
+		printf("\"kernelNs\":null,\"returnNs\":%lld,\"waitNs\":null,",
+		       slot->return_ns);
+	printf("\"returnMonoNs\":%lld}\n", slot->return_mono_ns);
+	fflush(stdout);
+}
+
+/*
+ * Reads up to n datagrams, with one recvmmsg or with n recvmsg back to back,
+ * stopping early at deadline_ns; returns how many it read.
+ */
+static int read_batch(int fd, int n, bool use_recvmmsg, long long deadline_ns,
+		      long first_index)
+{
+	int got = 0;
+
+	prepare_rx(n);
+	if (use_recvmmsg) {
+		if (!wait_readable(fd, deadline_ns))
+			return 0;
+		got = recvmmsg(fd, rx_msgs, n, MSG_WAITFORONE, NULL);
+		if (got < 0)
+			fail("receive datagrams");
+		rx_slots[0].return_ns = clock_ns(CLOCK_REALTIME);
+		rx_slots[0].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+		for (int i = 1; i < got; i++) {
+			rx_slots[i].return_ns = rx_slots[0].return_ns;
+			rx_slots[i].return_mono_ns = rx_slots[0].return_mono_ns;
+		}
+	} else {
+		for (; got < n && wait_readable(fd, deadline_ns); got++) {
+			ssize_t len = recvmsg(fd, &rx_msgs[got].msg_hdr, 0);
+
+			rx_slots[got].return_ns = clock_ns(CLOCK_REALTIME);
+			rx_slots[got].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+			if (len < 0)
+				fail("receive datagram");
+			rx_msgs[got].msg_len = len;
+		}
+	}
+	for (int i = 0; i < got; i++)
+		print_datagram(first_index + i, &rx_slots[i], &rx_msgs[i].msg_hdr,
+			       rx_msgs[i].msg_len);
+	return got;
+}
+
+static int cmd_recv(const struct options *o)
+{
+	long long deadline_ns = -1;
+	long received = 0;
+	int fd;
+
+	if (!o->has_bind)
+		usage_error("recv needs --bind", NULL);
+	if (o->no_read && o->timeout_ms < 0)
+		usage_error("--no-read needs --timeout-ms", NULL);
+	if (o->timeout_ms >= 0)
+		deadline_ns = clock_ns(CLOCK_MONOTONIC) + o->timeout_ms * NSEC_PER_MSEC;
+
+	alloc_rx(o->batch);
+	fd = open_bound_socket(&o->bind, o->rcvbuf_bytes);
+	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld}\n",
+	       bound_port(fd), getpid(), (long)syscall(SYS_gettid));
+	fflush(stdout);
+
+	if (o->no_read) {
+		sleep_until_ns(deadline_ns);
+		return 0;
+	}
+	while (o->count < 0 || received < o->count) {
+		long want = o->batch;
+		int got;
+
+		if (o->count >= 0 && o->count - received < want)
+			want = o->count - received;
+		if (o->delay_ms)
+			sleep_ns(o->delay_ms * NSEC_PER_MSEC);
+		got = read_batch(fd, want, o->use_recvmmsg, deadline_ns, received);
+		received += got;
+		/* recvmmsg may return fewer than asked; zero means timed out */
+		if (!got || (got < want && !o->use_recvmmsg))
+			break;
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_send(const struct options *o)
+{
+	static unsigned char payload[MAX_DATAGRAM_LEN];
+	long long next_ns;
+	int fd;
+
+	if (!o->has_to)
+		usage_error("send needs --to", NULL);
+	fd = open_socket(&o->to);
+	if (o->has_bind && bind(fd, (const struct sockaddr *)&o->bind.ss, o->bind.len))
+		fail("bind socket");
+
+	memset(payload, '.', sizeof(payload));
+	next_ns = clock_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < o->count; i++) {
+		uint32_t seq = htonl(i);
+
+		if (i && o->interval_us) {
+			next_ns += o->interval_us * NSEC_PER_USEC;
+			sleep_until_ns(next_ns);
+		}
+		if ((size_t)o->len >= sizeof(seq))
+			memcpy(payload, &seq, sizeof(seq));
+		if (sendto(fd, payload, o->len, 0,
+			   (const struct sockaddr *)&o->to.ss, o->to.len) < 0)
+			fail("send datagram");
+	}
+	printf("{\"sent\":%ld,\"sport\":%d}\n", o->count, bound_port(fd));
+	fflush(stdout);
+	close(fd);
+	return 0;
+}
+
+static int cmd_flood(const struct options *o)
+{
+	static unsigned char payload[MAX_DATAGRAM_LEN];
+	long long start_ns, end_ns, now_ns;
+	unsigned long long sent = 0, errors = 0;
+	int fd;
+
+	if (!o->has_to || o->seconds <= 0)
+		usage_error("flood needs --to and --seconds", NULL);
+	fd = open_socket(&o->to);
+	memset(payload, '.', sizeof(payload));
+	start_ns = clock_ns(CLOCK_MONOTONIC);
+	end_ns = start_ns + o->seconds * NSEC_PER_SEC;
+	do {
+		/* Reading the clock every 64 sends keeps it off the profile. */
+		for (int i = 0; i < 64; i++) {
+			if (sendto(fd, payload, o->len, 0,
+				   (const struct sockaddr *)&o->to.ss, o->to.len) < 0)
+				errors++;	/* ENOBUFS, ECONNREFUSED: keep going */
+			else
+				sent++;
+		}
+		now_ns = clock_ns(CLOCK_MONOTONIC);
+	} while (now_ns < end_ns);
+	printf("{\"sent\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,\"sport\":%d}\n",
+	       sent, errors, (now_ns - start_ns) / 1e9,
+	       sent * 1e9 / (now_ns - start_ns), bound_port(fd));
+	fflush(stdout);
+	close(fd);
+	return 0;
+}
+
+static int cmd_sink(const struct options *o)
+{
+	static unsigned char buf[MAX_DATAGRAM_LEN];
+	unsigned long long received = 0, bytes = 0;
+	long long start_ns, end_ns;
+	int fd;
+
+	if (!o->has_bind || o->seconds <= 0)
+		usage_error("sink needs --bind and --seconds", NULL);
+	fd = open_bound_socket(&o->bind, o->rcvbuf_bytes);
+	printf("{\"ready\":true,\"port\":%d,\"pid\":%d}\n", bound_port(fd), getpid());
+	fflush(stdout);
+	start_ns = clock_ns(CLOCK_MONOTONIC);
+	end_ns = start_ns + o->seconds * NSEC_PER_SEC;
+	while (wait_readable(fd, end_ns)) {
+		/* Drain what is queued without a poll per datagram. */
+		for (;;) {
+			ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (len < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				fail("receive datagram");
+			}
+			received++;
+			bytes += len;
+		}
+	}
+	printf("{\"received\":%llu,\"bytes\":%llu,\"seconds\":%ld,\"perSecond\":%.0f}\n",
+	       received, bytes, o->seconds, (double)received / o->seconds);
+	fflush(stdout);
+	close(fd);
+	return 0;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_BIND = 256, OPT_TO, OPT_COUNT, OPT_DELAY_MS, OPT_BATCH,
+	       OPT_RECVMMSG, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
+	       OPT_INTERVAL_US, OPT_SECONDS };
+	static const struct option longopts[] = {
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "delay-ms", required_argument, NULL, OPT_DELAY_MS },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "recvmmsg", no_argument, NULL, OPT_RECVMMSG },
+		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
+		{ "no-read", no_argument, NULL, OPT_NO_READ },
+		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS },
+		{ "len", required_argument, NULL, OPT_LEN },
+		{ "interval-us", required_argument, NULL, OPT_INTERVAL_US },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_BIND:
+			parse_endpoint(optarg, &o->bind);
+			o->has_bind = true;
+			break;
+		case OPT_TO:
+			parse_endpoint(optarg, &o->to);
+			o->has_to = true;
+			break;
+		case OPT_COUNT:
+			o->count = parse_long(optarg, 0, LONG_MAX);
+			break;
+		case OPT_DELAY_MS:
+			o->delay_ms = parse_long(optarg, 0, 3600 * 1000);
+			break;
+		case OPT_BATCH:
+			o->batch = parse_long(optarg, 1, MAX_BATCH);
+			break;
+		case OPT_RECVMMSG:
+			o->use_recvmmsg = true;
+			break;
+		case OPT_RCVBUF:
+			o->rcvbuf_bytes = parse_long(optarg, 1, INT_MAX);
+			break;
+		case OPT_NO_READ:
+			o->no_read = true;
+			break;
+		case OPT_TIMEOUT_MS:
+			o->timeout_ms = parse_long(optarg, 0, LONG_MAX / NSEC_PER_MSEC);
+			break;
+		case OPT_LEN:
+			o->len = parse_long(optarg, 0, MAX_DATAGRAM_LEN);
+			break;
+		case OPT_INTERVAL_US:
+			o->interval_us = parse_long(optarg, 0, 3600 * 1000000L);
+			break;
+		case OPT_SECONDS:
+			o->seconds = parse_long(optarg, 1, 24 * 3600);
+			break;
+		default:
+			usage_error("invalid option", NULL);
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument", argv[optind]);
+	if (o->has_bind && o->has_to && o->bind.ss.ss_family != o->to.ss.ss_family)
+		usage_error("--bind and --to must be the same family", NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(const struct options *o);
+	} cmds[] = {
+		{ "recv", cmd_recv },
+		{ "send", cmd_send },
+		{ "flood", cmd_flood },
+		{ "sink", cmd_sink },
+	};
+	struct options o = {
+		.count = -1,
+		.batch = 1,
+		.timeout_ms = -1,
+		.len = 64,
+	};
+	bool is_send;
+
+	if (argc < 2)
+		usage_error("missing subcommand", NULL);
+	is_send = !strcmp(argv[1], "send");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		parse_options(argc - 1, argv + 1, &o);
+		if (is_send && o.count < 0)
+			o.count = 1;
+		return cmds[i].run(&o);
+	}
+	usage_error("unknown subcommand", argv[1]);
+	return 2;
+}

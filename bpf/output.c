@@ -253,15 +253,15 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 
 static void stats_out(struct output *out, const struct rec_stats *s)
 {
-	const char *fmt = out->format == FORMAT_JSON ?
-		"{\"type\":\"stats\",\"timeNs\":%llu,\"matched\":%llu,\"slow\":%llu,\"emitted\":%llu,\"kernelLost\":%llu,"
+	if (out->format == FORMAT_JSON)
+		put_fmt(out, "{\"type\":\"stats\",\"timeNs\":%llu,", (unsigned long long)s->time_ns);
+	put_fmt(out, out->format == FORMAT_JSON ?
+		"\"matched\":%llu,\"slow\":%llu,\"emitted\":%llu,\"kernelLost\":%llu,"
 		"\"drops\":%llu,\"dropsLost\":%llu,\"stale\":%llu,\"untracked\":%llu}\n" :
-		"# at %llu: matched %llu, slow %llu, emitted %llu, kernel lost %llu, drops %llu (%llu lost), stale %llu, untracked %llu\n";
-
-	put_fmt(out, fmt, (unsigned long long)s->time_ns, (unsigned long long)s->matched,
-		(unsigned long long)s->slow, (unsigned long long)s->emitted, (unsigned long long)s->kernel_lost,
-		(unsigned long long)s->drops, (unsigned long long)s->drops_lost, (unsigned long long)s->stale,
-		(unsigned long long)s->untracked);
+		"# matched %llu, slow %llu, emitted %llu, kernel lost %llu, drops %llu (%llu lost), stale %llu, untracked %llu\n",
+		(unsigned long long)s->matched, (unsigned long long)s->slow, (unsigned long long)s->emitted,
+		(unsigned long long)s->kernel_lost, (unsigned long long)s->drops, (unsigned long long)s->drops_lost,
+		(unsigned long long)s->stale, (unsigned long long)s->untracked);
 }
 
 static void hist_json(struct output *out, const struct rec_hist *h)

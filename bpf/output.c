@@ -14,8 +14,10 @@
 
 static const char *const stage_names[] = { "stack", "queue", "copy", "total" };
 
-void output_init(struct output *out, enum format format, const struct drop_reasons *reasons)
+void output_init(struct output *out, enum format format, const struct drop_reasons *reasons,
+		 volatile sig_atomic_t *stop)
 {
+	out->stop = stop;
 	out->format = format;
 	out->marks = 0;
 	out->realtime_offset_ns = 0;
@@ -31,7 +33,7 @@ int output_flush(struct output *out)
 
 	while (!out->err && done < out->len) {
 		n = write(STDOUT_FILENO, out->buf + done, out->len - done);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !*out->stop)
 			continue;
 		if (n <= 0)
 			out->err = n < 0 ? -errno : -EIO;

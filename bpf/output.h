@@ -2,6 +2,7 @@
 #ifndef __OUTPUT_H
 #define __OUTPUT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include "args.h"
 #include "drop_reasons.h"
@@ -16,10 +17,13 @@ struct output {
 	const struct drop_reasons *reasons;
 	size_t len;
 	int err;		/* first write error (negative errno): output is gone */
+	/* Set by a signal: a write blocked on a reader that stopped reading gives up instead of retrying. */
+	volatile sig_atomic_t *stop;
 	char buf[OUTPUT_BUF_LEN];
 };
 
-void output_init(struct output *out, enum format format, const struct drop_reasons *reasons);
+void output_init(struct output *out, enum format format, const struct drop_reasons *reasons,
+		 volatile sig_atomic_t *stop);
 /* Takes any record of udplat.h; a drop record gets its reason name filled in. */
 void output_record(struct output *out, const void *rec);
 int output_flush(struct output *out);

@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	err = parse_args(argc, argv, &cfg, msg, sizeof(msg));
-	output_init(&out, cfg.format, &reasons);
+	output_init(&out, cfg.format, &reasons, &exiting);
 	if (err > 0)
 		return 0;
 	if (err) {

@@ -14,11 +14,17 @@ export interface Config {
   probePath: string
   maxSessions: number
   maxBufferedEvents: number
+  /** How long a session that ended (stopped, expired, failed) stays readable before it is removed. */
+  retentionSeconds: number
   logLevel: LogLevel
   /** How long a loader may take to attach its probes and say hello. */
   loaderStartTimeoutMs: number
   /** How long a loader may take to exit after SIGTERM before it gets SIGKILL. */
   loaderStopGraceMs: number
+  /** An idle event stream gets a comment this often, so proxies and clients see it alive. */
+  heartbeatMs: number
+  /** How long `udplat-probe --list-plans` output is reused by /v1/host and /readyz. */
+  hostInfoCacheMs: number
 }
 
 export class ConfigError extends Error {
@@ -35,6 +41,7 @@ const FLAGS = {
   probe: { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-buffered-events': { type: 'string' },
+  'retention-seconds': { type: 'string' },
   'log-level': { type: 'string' },
   'token-file': { type: 'string' }
 } as const
@@ -62,9 +69,13 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     probePath: setting('probe', 'UDPLAT_PROBE')[1] ?? `${PACKAGE_ROOT}bpf/build/udplat-probe`,
     maxSessions: integer(setting('max-sessions', 'UDPLAT_MAX_SESSIONS'), 32, 1, 1024),
     maxBufferedEvents: integer(setting('max-buffered-events', 'UDPLAT_MAX_BUFFERED_EVENTS'), 1_000_000, 100, 100_000_000),
+    retentionSeconds: integer(setting('retention-seconds', 'UDPLAT_RETENTION_SECONDS'), 3600, 0, 30 * 24 * 3600),
     logLevel: logLevel(setting('log-level', 'UDPLAT_LOG_LEVEL')),
     loaderStartTimeoutMs: 10_000,
-    loaderStopGraceMs: 5_000
+    // Short enough that SIGTERM, the grace and SIGKILL fit in the service's own 5 s to exit.
+    loaderStopGraceMs: 3_000,
+    heartbeatMs: 15_000,
+    hostInfoCacheMs: 5_000
   }
 }
 

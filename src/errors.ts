@@ -1,13 +1,21 @@
 import createError from '@fastify/error'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { PROBLEM_CONTENT_TYPE, type Problem } from './schemas/problem.js'
+import { PROBLEM_CONTENT_TYPE, problemSchema, type ProblemDetails } from './schemas/problem.js'
 
-const TITLES = new Map<string, string>()
+/** What the OpenAPI document says about one kind of problem. */
+export interface ProblemKind {
+  readonly code: string
+  readonly statusCode: number
+  readonly title: string
+}
+
+const KINDS = new Map<string, ProblemKind>()
 
 /** Declares an error with a stable code; its message (printf-style) becomes the problem's detail. */
 function problem<Args extends unknown[]> (code: string, statusCode: number, title: string, message: string) {
-  TITLES.set(code, title)
-  return createError<string, Args>(code, message, statusCode)
+  const kind = { code, statusCode, title }
+  KINDS.set(code, kind)
+  return Object.assign(createError<string, Args>(code, message, statusCode), { kind })
 }
 
 export const ValidationFailed = problem<[string]>('UDPLAT_VALIDATION', 400, 'Invalid request', '%s')
@@ -15,20 +23,33 @@ export const BadRequest = problem<[string]>('UDPLAT_BAD_REQUEST', 400, 'Bad requ
 export const Unauthorized = problem<[]>('UDPLAT_UNAUTHORIZED', 401, 'Unauthorized', 'a valid bearer token is required')
 export const RouteNotFound = problem<[string, string]>('UDPLAT_ROUTE_NOT_FOUND', 404, 'Route not found', 'no route for %s %s')
 export const SessionNotFound = problem<[string]>('UDPLAT_SESSION_NOT_FOUND', 404, 'Session not found', 'no session with id %s')
+export const BodyTooLarge = problem<[string]>('UDPLAT_BODY_TOO_LARGE', 413, 'Request body too large', '%s')
+export const UnsupportedMediaType = problem<[string]>('UDPLAT_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type', '%s')
 export const SessionLimit = problem<[number]>('UDPLAT_SESSION_LIMIT', 429, 'Too many sessions',
   'at most %d sessions may be active at once (UDPLAT_MAX_SESSIONS)')
 export const BufferLimit = problem<[number, number]>('UDPLAT_BUFFER_LIMIT', 429, 'Event buffer limit reached',
   'bufferEvents %d exceeds the %d events left under UDPLAT_MAX_BUFFERED_EVENTS')
-export const LoaderFailed = problem<[string]>('UDPLAT_LOADER_FAILED', 503, 'The loader could not attach the probes', '%s')
 export const Internal = problem<[]>('UDPLAT_INTERNAL', 500, 'Internal error', 'internal error')
+export const LoaderFailed = problem<[string]>('UDPLAT_LOADER_FAILED', 503, 'The loader could not attach the probes', '%s')
+export const LoaderUnavailable = problem<[string]>('UDPLAT_LOADER_UNAVAILABLE', 503, 'The loader cannot describe this host', '%s')
+export const NotReady = problem<[string]>('UDPLAT_NOT_READY', 503, 'Not ready to start sessions', '%s')
+
+/** The Problem schema, its `code` limited to the codes declared above. */
+export const Problem = problemSchema([...KINDS.keys()])
+
+/** The framework's own errors that keep a status and code of their own. */
+const FRAMEWORK_ERRORS: Record<string, (message: string) => FastifyError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (message) => new BodyTooLarge(message),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (message) => new UnsupportedMediaType(message)
+}
 
 /** Turns any error into problem details; only errors declared above keep their detail at 5xx. */
-export function toProblem (error: FastifyError, request: FastifyRequest): Problem {
-  const known = TITLES.has(error.code) ? error : fromFramework(error)
+export function toProblem (error: FastifyError, request: FastifyRequest): ProblemDetails {
+  const known = KINDS.has(error.code) ? error : fromFramework(error)
   const status = known.statusCode ?? 500
   return {
     type: `urn:udplat:problem:${known.code.replace(/^UDPLAT_/, '').toLowerCase().replaceAll('_', '-')}`,
-    title: TITLES.get(known.code) ?? 'Error',
+    title: KINDS.get(known.code)?.title ?? 'Error',
     status,
     detail: known.message,
     instance: request.url.split('?')[0] ?? request.url,
@@ -43,12 +64,27 @@ function fromFramework (error: FastifyError): FastifyError {
     const field = `${error.validationContext ?? ''}${first?.instancePath ?? ''}${extra?.additionalProperty ? `/${extra.additionalProperty}` : ''}`
     return new ValidationFailed(`${field} ${first?.message ?? 'is invalid'}`)
   }
+  const framework = FRAMEWORK_ERRORS[error.code]
+  if (framework !== undefined) return framework(error.message)
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) return Object.assign(new BadRequest(error.message), { statusCode: status })
   return new Internal()
 }
 
-export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+/**
+ * Documents a route's error responses, one per status, naming every code it may answer with:
+ * `...problemResponses(ValidationFailed, SessionNotFound)`.
+ */
+export function problemResponses (...errors: Array<{ kind: ProblemKind }>): Record<number, unknown> {
+  const byStatus = new Map<number, ProblemKind[]>()
+  for (const { kind } of [...errors, Internal]) byStatus.set(kind.statusCode, [...(byStatus.get(kind.statusCode) ?? []), kind])
+  return Object.fromEntries([...byStatus].map(([status, kinds]) => [status, {
+    description: kinds.map((kind) => `\`${kind.code}\`: ${kind.title}`).join('; '),
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } }
+  }]))
+}
+
+export function sendProblem (reply: FastifyReply, problem: ProblemDetails): FastifyReply {
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
-import { Unauthorized } from '../errors.js'
-import { problemResponses } from '../schemas/problem.js'
+import { problemResponses, Unauthorized } from '../errors.js'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
@@ -14,7 +13,7 @@ export default fp(async (app) => {
     route.schema = {
       ...route.schema,
       security: [{ bearerAuth: [] }],
-      response: { ...problemResponses(401), ...(route.schema?.response as object | undefined) }
+      response: { ...problemResponses(Unauthorized), ...(route.schema?.response as object | undefined) }
     }
   })
   const { token } = app.config

@@ -12,9 +12,10 @@ export default fp(async (app) => {
   const { config } = app
   const manager = new SessionManager(
     { probePath: config.probePath, startTimeoutMs: config.loaderStartTimeoutMs, stopGraceMs: config.loaderStopGraceMs },
-    { maxSessions: config.maxSessions, maxBufferedEvents: config.maxBufferedEvents },
+    { maxSessions: config.maxSessions, maxBufferedEvents: config.maxBufferedEvents, retentionSeconds: config.retentionSeconds },
     app.log
   )
   app.decorate('sessions', manager)
-  app.addHook('onClose', async () => manager.stopAll())
+  // Before the server waits for open requests: event streams and long polls end once their session has.
+  app.addHook('preClose', async () => manager.stopAll())
 }, { name: 'sessions', dependencies: ['config'] })

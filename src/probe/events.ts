@@ -1,5 +1,5 @@
 import type { DropEvent, LatencyEvent } from '../schemas/event.js'
-import type { DropRecord, EventRecord } from './records.js'
+import type { DropRecord, EventRecord, MarkName, StageName } from './records.js'
 
 const NS_PER_S = 1_000_000_000
 
@@ -21,14 +21,28 @@ export function realtimeClock (realtimeOffsetNs: bigint): (monotonicNs: number) 
 
 type Clock = ReturnType<typeof realtimeClock>
 
-/** The mark differences of one datagram; null where a needed mark is 0 (not seen by the plan). */
-export function latencyOf (rec: EventRecord): Pick<LatencyEvent, 'latencyNs' | 'slowestStage' | 'stages'> {
-  const span = (from: number, to: number) => (from !== 0 && to !== 0 ? Math.max(0, to - from) : null)
+/** Which stages a plan measures, from the marks its hello says it sees as moments of their own. */
+export type MeasuredStages = Record<StageName, boolean>
+
+export function measuredStages (marks: readonly MarkName[]): MeasuredStages {
+  const sees = (mark: MarkName) => marks.includes(mark)
+  return {
+    stack: sees('arrive') && sees('enqueue'),
+    // A plan without a read moment of its own stamps read at return: the queue then runs to return.
+    queue: sees('enqueue') && (sees('read') || sees('return')),
+    copy: sees('read') && sees('return'),
+    total: sees('arrive') && sees('return')
+  }
+}
+
+/** The mark differences of one datagram; null where the plan does not measure the stage or a mark is 0. */
+export function latencyOf (rec: EventRecord, measured: MeasuredStages): Pick<LatencyEvent, 'latencyNs' | 'slowestStage' | 'stages'> {
+  const span = (stage: StageName, from: number, to: number) => (measured[stage] && from !== 0 && to !== 0 ? Math.max(0, to - from) : null)
   const stages = {
-    stackNs: span(rec.arriveNs, rec.enqueueNs),
-    queueNs: span(rec.enqueueNs, rec.readNs),
-    copyNs: span(rec.readNs, rec.returnNs),
-    totalNs: span(rec.arriveNs, rec.returnNs)
+    stackNs: span('stack', rec.arriveNs, rec.enqueueNs),
+    queueNs: span('queue', rec.enqueueNs, rec.readNs),
+    copyNs: span('copy', rec.readNs, rec.returnNs),
+    totalNs: span('total', rec.arriveNs, rec.returnNs)
   }
   const seen = [rec.arriveNs, rec.enqueueNs, rec.readNs, rec.returnNs].filter((mark) => mark !== 0)
   const latencyNs = stages.totalNs ?? (seen.length > 0 ? Math.max(...seen) - Math.min(...seen) : 0)
@@ -45,12 +59,12 @@ function lastMarkNs (rec: EventRecord): number {
   return rec.returnNs || rec.readNs || rec.enqueueNs || rec.arriveNs
 }
 
-export function toLatencyEvent (rec: EventRecord, seq: number, clock: Clock): LatencyEvent {
+export function toLatencyEvent (rec: EventRecord, seq: number, clock: Clock, measured: MeasuredStages): LatencyEvent {
   return {
     seq,
     type: 'latency',
     time: clock(lastMarkNs(rec)),
-    ...latencyOf(rec),
+    ...latencyOf(rec, measured),
     family: rec.family,
     src: { address: rec.saddr, port: rec.sport },
     dst: { address: rec.daddr, port: rec.dport },

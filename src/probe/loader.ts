@@ -14,6 +14,8 @@ export interface LoaderOptions {
   log: FastifyBaseLogger
   startTimeoutMs: number
   stopGraceMs: number
+  /** Aborting it before the hello kills the loader and fails the start. */
+  signal?: AbortSignal
 }
 
 export interface LoaderListener {
@@ -59,7 +61,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
   }
 
   child.once('error', (err: NodeJS.ErrnoException) => {
-    failure ??= `cannot run the loader ${probePath}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`
+    failure ??= cannotRun(probePath, err)
   })
   child.stderr.setEncoding('utf8')
   lines(child.stderr, (line) => {
@@ -69,6 +71,8 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
 
   return new Promise((resolve, reject) => {
     const startTimer = setTimeout(() => abort(`the loader did not attach its probes within ${startTimeoutMs} ms`), startTimeoutMs)
+    const onAbort = () => { if (phase === 'starting') abort('the session was stopped before its probes were attached') }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
 
     const handle = (record: ProbeRecord) => {
       if (record.type === 'error') {
@@ -100,6 +104,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
 
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(startTimer)
+      options.signal?.removeEventListener('abort', onAbort)
       const reason = failure ?? describeExit(code, signal, phase === 'starting', stderrTail)
       if (phase === 'starting') {
         phase = 'ended'
@@ -125,6 +130,11 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
     }
     await exited
   }
+}
+
+/** Why the loader binary could not be run at all. */
+export function cannotRun (probePath: string, err: NodeJS.ErrnoException): string {
+  return `cannot run the loader ${probePath}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`
 }
 
 function describeExit (code: number | null, signal: NodeJS.Signals | null, starting: boolean, stderrTail: string): string {

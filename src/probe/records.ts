@@ -40,7 +40,7 @@ const MAX_SLOTS = 40
 
 const PLAN_NAMES = [undefined, 'fentry', 'kprobe', 'tracepoint'] as const
 const MARK_NAMES = ['arrive', 'enqueue', 'read', 'return'] as const
-const STAGE_NAMES = ['stack', 'queue', 'copy', 'total'] as const
+export const STAGE_NAMES = ['stack', 'queue', 'copy', 'total'] as const
 
 export type PlanName = 'fentry' | 'kprobe' | 'tracepoint'
 export type MarkName = (typeof MARK_NAMES)[number]

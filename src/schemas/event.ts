@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { DateTime, Nullable, Port, ref } from './common.js'
-import { Family } from './session.js'
+import { Family, SessionState } from './session.js'
 
 export const STAGES = ['stack', 'queue', 'copy'] as const
 
@@ -56,9 +56,42 @@ export const EventPage = Type.Object({
   evicted: Type.Integer({ minimum: 0, description: 'Events between the cursor and the first returned that the buffer no longer holds' })
 }, { additionalProperties: false })
 
-export const EVENTS_QUERY_DEFAULTS = { after: 0, limit: 100 } as const
+export const EVENTS_QUERY_DEFAULTS = { after: 0, limit: 100, waitMs: 0 } as const
+export const MAX_WAIT_MS = 30_000
 
 export const EventsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: EVENTS_QUERY_DEFAULTS.limit }))
+  after: Type.Optional(Type.Integer({ minimum: 0, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq (for a stream, `Last-Event-ID` wins over it)' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: EVENTS_QUERY_DEFAULTS.limit, description: 'At most this many events per page (polling only)' })),
+  waitMs: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: MAX_WAIT_MS,
+    default: EVENTS_QUERY_DEFAULTS.waitMs,
+    description: 'Long-poll: when no event follows the cursor, wait this long for one before answering with an empty page; an ended session answers at once (polling only)'
+  }))
 }, { additionalProperties: false })
+
+export const StreamQuery = Type.Object({ after: EventsQuery.properties.after }, { additionalProperties: false })
+
+export const StreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this seq: EventSource sends it when it reconnects' }))
+})
+
+/** SSE only: events between the cursor and `nextSeq` that the bounded buffer evicted before this client read them. */
+export const LostEvent = Type.Object({
+  count: Type.Integer({ minimum: 1, description: 'Events skipped, exactly' }),
+  nextSeq: Type.Integer({ minimum: 1, description: 'Seq of the next event sent' })
+}, { $id: 'LostEvent', additionalProperties: false })
+
+/** SSE only: the session's state, first on every stream, again when it changes; the last one ends the stream. */
+export const StateEvent = Type.Object({
+  state: SessionState,
+  error: Nullable(Type.String({ description: 'Why the session failed; null otherwise' }))
+}, { $id: 'StateEvent', additionalProperties: false })
+
+export const SSE_DESCRIPTION = [
+  'Server-Sent Events. Each frame has `event:` and `data:` (one JSON object):',
+  '`latency` and `drop` (data: LatencyEvent, DropEvent; `id:` is the seq),',
+  '`lost` (data: LostEvent; `id:` is nextSeq - 1) when this client fell behind the bounded buffer and continues at the oldest retained event,',
+  '`state` (data: StateEvent; no `id:`) first and whenever the state changes.',
+  'Comment lines (`: heartbeat`) keep an idle stream alive. The stream ends after the session has ended and every event was sent.'
+].join(' ')

@@ -4,6 +4,12 @@ import { DateTime, Nullable, Port, ref } from './common.js'
 /** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
 export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', bufferEvents: 10_000, ttlSeconds: 3600 } as const
 
+/** Bounds of POST /v1/sessions fields that GET /v1/host reports as limits. */
+export const SESSION_BOUNDS = {
+  bufferEvents: { min: 100, max: 1_000_000, default: SESSION_DEFAULTS.bufferEvents },
+  ttlSeconds: { min: 1, max: 7 * 24 * 3600, default: SESSION_DEFAULTS.ttlSeconds }
+} as const
+
 export const PLANS = ['fentry', 'kprobe', 'tracepoint'] as const
 export const MARKS = ['arrive', 'enqueue', 'read', 'return'] as const
 export const SESSION_STATES = ['starting', 'running', 'stopping', 'stopped', 'expired', 'failed'] as const
@@ -39,8 +45,18 @@ export const CreateSession = Type.Object({
   filter: Type.Optional(ref(Filter)),
   thresholdUs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000_000, default: SESSION_DEFAULTS.thresholdUs, description: 'A datagram whose latency reaches this many microseconds becomes an event' })),
   plan: Type.Optional(PlanRequest),
-  bufferEvents: Type.Optional(Type.Integer({ minimum: 100, maximum: 1_000_000, default: SESSION_DEFAULTS.bufferEvents, description: 'How many events the service keeps; older ones are evicted' })),
-  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, default: SESSION_DEFAULTS.ttlSeconds, description: 'The session expires this long after it was created' }))
+  bufferEvents: Type.Optional(Type.Integer({
+    minimum: SESSION_BOUNDS.bufferEvents.min,
+    maximum: SESSION_BOUNDS.bufferEvents.max,
+    default: SESSION_DEFAULTS.bufferEvents,
+    description: 'How many events the service keeps; older ones are evicted. The sum over all sessions is limited by UDPLAT_MAX_BUFFERED_EVENTS'
+  })),
+  ttlSeconds: Type.Optional(Type.Integer({
+    minimum: SESSION_BOUNDS.ttlSeconds.min,
+    maximum: SESSION_BOUNDS.ttlSeconds.max,
+    default: SESSION_DEFAULTS.ttlSeconds,
+    description: 'The session expires (state `expired`) this long after it was created'
+  }))
 }, { additionalProperties: false })
 
 export type CreateSession = Static<typeof CreateSession>
@@ -66,6 +82,7 @@ export const Session = Type.Object({
   state: SessionState,
   createdAt: DateTime,
   startedAt: Nullable(DateTime),
+  endedAt: Nullable({ ...DateTime, description: 'When the loader exited; an ended session is removed UDPLAT_RETENTION_SECONDS later' }),
   expiresAt: DateTime,
   filter: ref(Filter),
   thresholdUs: Type.Integer(),

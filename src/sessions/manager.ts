@@ -10,22 +10,25 @@ export interface SessionLimits {
   maxSessions: number
   /** Sum of bufferEvents over every session kept, ended ones included. */
   maxBufferedEvents: number
+  /** How long an ended session stays readable. */
+  retentionSeconds: number
 }
 
 /** Creates, finds and ends sessions, within the service's limits. */
 export class SessionManager {
   readonly #sessions = new Map<string, Session>()
+  readonly #retention = new Map<string, NodeJS.Timeout>()
 
   constructor (
     private readonly loader: LoaderSettings,
-    private readonly limits: SessionLimits,
+    readonly limits: SessionLimits,
     private readonly log: FastifyBaseLogger
   ) {}
 
   /** Resolves with a running session, or rejects and keeps nothing. */
   async create (request: CreateSession): Promise<Session> {
     const id = nanoid()
-    const session = new Session(id, request, this.log.child({ sessionId: id }))
+    const session = new Session(id, request, this.log.child({ sessionId: id }), (ended) => this.#retain(ended))
     this.#checkLimits(session.spec.bufferEvents)
     this.#sessions.set(id, session)
     try {
@@ -49,24 +52,44 @@ export class SessionManager {
     return session
   }
 
+  /** Events all kept sessions may buffer, ended ones included. */
+  get reservedEvents (): number {
+    return this.list().reduce((sum, session) => sum + session.spec.bufferEvents, 0)
+  }
+
   /** Stops the session's loader, waits for it to exit, then forgets the session. */
   async delete (id: string): Promise<void> {
     await this.get(id).stop()
-    this.#sessions.delete(id)
+    this.#forget(id)
   }
 
   /** Stops every loader; for shutdown. */
   async stopAll (): Promise<void> {
     await Promise.all(this.list().map((session) => session.stop()))
+    for (const timer of this.#retention.values()) clearTimeout(timer)
+  }
+
+  #forget (id: string): void {
+    clearTimeout(this.#retention.get(id))
+    this.#retention.delete(id)
+    this.#sessions.delete(id)
+  }
+
+  /** An ended session stays readable for the retention period, unless deleted first. */
+  #retain (session: Session): void {
+    const timer = setTimeout(() => {
+      this.log.info({ sessionId: session.id, state: session.state }, 'removing an ended session after its retention period')
+      this.#forget(session.id)
+    }, this.limits.retentionSeconds * 1000)
+    timer.unref()
+    this.#retention.set(session.id, timer)
   }
 
   #checkLimits (bufferEvents: number): void {
-    const sessions = this.list()
-    if (sessions.filter((session) => session.active).length >= this.limits.maxSessions) {
+    if (this.list().filter((session) => session.active).length >= this.limits.maxSessions) {
       throw new SessionLimit(this.limits.maxSessions)
     }
-    const reserved = sessions.reduce((sum, session) => sum + session.spec.bufferEvents, 0)
-    const left = this.limits.maxBufferedEvents - reserved
+    const left = this.limits.maxBufferedEvents - this.reservedEvents
     if (bufferEvents > left) throw new BufferLimit(bufferEvents, left)
   }
 }

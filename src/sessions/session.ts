@@ -1,11 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { realtimeClock, toDropEvent, toLatencyEvent } from '../probe/events.js'
+import { measuredStages, realtimeClock, toDropEvent, toLatencyEvent, type MeasuredStages } from '../probe/events.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
-import type { HelloRecord, StatsRecord } from '../probe/records.js'
+import { STAGE_NAMES, type HelloRecord, type StageName, type StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
 import type { SessionEvent } from '../schemas/event.js'
+import type { Histogram } from '../schemas/histogram.js'
 import { SESSION_DEFAULTS, type CreateSession, type Session as SessionResource } from '../schemas/session.js'
+import { Changes } from './changes.js'
 import { EventLog } from './event-log.js'
+import { stageHistogram } from './histogram.js'
 
 export type SessionState = SessionResource['state']
 
@@ -15,24 +18,41 @@ export interface LoaderSettings {
   stopGraceMs: number
 }
 
+const NO_STAGES: MeasuredStages = { stack: false, queue: false, copy: false, total: false }
+
 /** One capture: its loader process, its state, its counters and its buffered events. */
 export class Session {
   readonly createdAt = new Date()
   readonly expiresAt: Date
   readonly spec: Required<Omit<CreateSession, 'name'>> & { name: string | null }
   readonly events: EventLog<SessionEvent>
+  /** Fires on every new event and every new state. */
+  readonly changes = new Changes()
+  /** Event streams reading this session: how many are open, and how many events they skipped as too slow. */
+  readonly streams = { open: 0, lost: 0 }
   #state: SessionState = 'starting'
   #startedAt: Date | null = null
+  #endedAt: Date | null = null
   #error: string | null = null
   #hello: HelloRecord | undefined
+  #measured: MeasuredStages = NO_STAGES
   #clock: ((monotonicNs: number) => string) | undefined
   #stats: StatsRecord | undefined
+  #histStats: StatsRecord | undefined
+  #hists: Partial<Record<StageName, number[]>> = {}
   #dropsByReason: Record<string, number> = {}
+  #dropEvents = 0
   #loader: Promise<RunningLoader | undefined> = Promise.resolve(undefined)
+  readonly #abortStart = new AbortController()
   #ttlTimer: NodeJS.Timeout | undefined
   #endState: 'stopped' | 'expired' = 'stopped'
 
-  constructor (readonly id: string, request: CreateSession, private readonly log: FastifyBaseLogger) {
+  constructor (
+    readonly id: string,
+    request: CreateSession,
+    private readonly log: FastifyBaseLogger,
+    private readonly onEnded: (session: Session) => void = () => {}
+  ) {
     this.spec = {
       name: request.name ?? null,
       filter: request.filter ?? {},
@@ -49,6 +69,19 @@ export class Session {
 
   get active (): boolean { return this.#state === 'starting' || this.#state === 'running' || this.#state === 'stopping' }
 
+  get error (): string | null { return this.#error }
+
+  get plan (): HelloRecord['plan'] | null { return this.#hello?.plan ?? null }
+
+  get stats (): StatsRecord | undefined { return this.#stats }
+
+  get dropsByReason (): Readonly<Record<string, number>> { return this.#dropsByReason }
+
+  /** Events buffered since the start, evicted ones included, by type. */
+  get eventCounts (): { latency: number, drop: number } {
+    return { latency: this.events.lastSeq - this.#dropEvents, drop: this.#dropEvents }
+  }
+
   /** Resolves once the probes are attached; rejects with a LoaderStartError when they could not be. */
   async start (settings: LoaderSettings): Promise<void> {
     const starting = startLoader({
@@ -56,7 +89,8 @@ export class Session {
       args: probeArgs(this.spec),
       log: this.log,
       startTimeoutMs: settings.startTimeoutMs,
-      stopGraceMs: settings.stopGraceMs
+      stopGraceMs: settings.stopGraceMs,
+      signal: this.#abortStart.signal
     }, {
       onHello: (hello) => this.#onHello(hello),
       onRecord: (record) => this.#onRecord(record),
@@ -66,15 +100,32 @@ export class Session {
     await starting
   }
 
-  /** Stops the loader if it runs; `expired` when the TTL ran out. Never rejects. */
+  /** Stops the loader if it runs, or keeps it from starting; `expired` when the TTL ran out. Never rejects. */
   async stop (endState: 'stopped' | 'expired' = 'stopped'): Promise<void> {
+    if (this.#state === 'starting') this.#abortStart.abort()
     const loader = await this.#loader
     if (this.#state === 'running') {
-      this.#state = 'stopping'
+      this.#setState('stopping')
       this.#endState = endState
       clearTimeout(this.#ttlTimer)
     }
     await loader?.stop()
+  }
+
+  /** Per-stage histograms over every matching datagram, as the loader last reported them. */
+  histogram (): Histogram {
+    const stages = Object.fromEntries(STAGE_NAMES.map((stage) =>
+      [stage, stageHistogram(this.#hists[stage] ?? [], this.#measured[stage])])) as Histogram['stages']
+    const at = this.#histStats
+    return { updatedAt: at && this.#clock ? this.#clock(at.timeNs) : null, matched: at?.matched ?? 0, stages }
+  }
+
+  /** The latest cumulative log2 slots of each stage the plan measures. */
+  get stageSlots (): Array<[StageName, readonly number[]]> {
+    return STAGE_NAMES.flatMap((stage) => {
+      const slots = this.#hists[stage]
+      return this.#measured[stage] && slots !== undefined ? [[stage, slots] as [StageName, number[]]] : []
+    })
   }
 
   toResource (): SessionResource {
@@ -86,6 +137,7 @@ export class Session {
       state: this.#state,
       createdAt: this.createdAt.toISOString(),
       startedAt: this.#startedAt?.toISOString() ?? null,
+      endedAt: this.#endedAt?.toISOString() ?? null,
       expiresAt: this.expiresAt.toISOString(),
       filter: this.spec.filter,
       thresholdUs: this.spec.thresholdUs,
@@ -113,11 +165,17 @@ export class Session {
     }
   }
 
+  #setState (state: SessionState): void {
+    this.#state = state
+    this.changes.notify()
+  }
+
   #onHello (hello: HelloRecord): void {
     this.#hello = hello
+    this.#measured = measuredStages(hello.marks)
     this.#clock = realtimeClock(hello.realtimeOffsetNs)
-    this.#state = 'running'
     this.#startedAt = new Date()
+    this.#setState('running')
     this.#ttlTimer = setTimeout(() => {
       this.log.info('session expired')
       void this.stop('expired')
@@ -131,31 +189,39 @@ export class Session {
     if (clock === undefined) return
     switch (record.type) {
       case 'event':
-        this.events.append((seq) => toLatencyEvent(record, seq, clock))
+        this.events.append((seq) => toLatencyEvent(record, seq, clock, this.#measured))
+        this.changes.notify()
         break
       case 'drop':
         this.events.append((seq) => toDropEvent(record, seq, clock))
+        this.#dropEvents++
+        this.changes.notify()
         break
       case 'stats':
         this.#stats = record
         break
+      case 'hist':
+        // The loader sends the histograms right after the stats they go with.
+        this.#hists[record.stage] = record.slots
+        this.#histStats = this.#stats
+        break
       case 'drop_count':
         this.#dropsByReason[record.reasonName || `reason ${record.reason}`] = record.count
-        break
-      case 'hist': // not served yet
         break
     }
   }
 
   #onExit (failure: string | null): void {
     clearTimeout(this.#ttlTimer)
+    this.#endedAt = new Date()
     if (failure === null) {
-      this.#state = this.#endState
-      this.log.info({ state: this.#state }, 'session ended')
+      this.log.info({ state: this.#endState }, 'session ended')
+      this.#setState(this.#endState)
     } else {
-      this.#state = 'failed'
       this.#error = failure
       this.log.warn({ error: failure }, 'session failed')
+      this.#setState('failed')
     }
+    this.onEnded(this)
   }
 }

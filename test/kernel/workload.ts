@@ -35,6 +35,14 @@ export interface ReceiverOptions {
   rcvbufBytes?: number
   noRead?: boolean
   timeoutMs?: number
+  /** MSG_PEEK reads before each read. */
+  peek?: number
+  /** Connect the socket to this ADDR:PORT (the sender must bind it). */
+  connect?: string
+  /** Reader threads per socket; with threads or reuseport, each datagram's line names its socket and tid. */
+  threads?: number
+  /** Sockets bound to the port with SO_REUSEPORT, each with its own reader threads. */
+  reuseport?: number
   /** A command prefix, such as `ip netns exec NAME`. */
   prefix?: string[]
   /** Another copy of udpwork, for a different command name. */
@@ -68,6 +76,10 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   if (opts.rcvbufBytes !== undefined) args.push('--rcvbuf', String(opts.rcvbufBytes))
   if (opts.noRead === true) args.push('--no-read')
   if (opts.recvmmsg === true) args.push('--recvmmsg')
+  if (opts.peek !== undefined) args.push('--peek', String(opts.peek))
+  if (opts.connect !== undefined) args.push('--connect', opts.connect)
+  if (opts.threads !== undefined) args.push('--threads', String(opts.threads))
+  if (opts.reuseport !== undefined) args.push('--reuseport', String(opts.reuseport))
   const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)

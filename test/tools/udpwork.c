@@ -4,8 +4,11 @@
  *
  *   recv   read datagrams after a known delay and print, per datagram, the
  *          kernel's own receive timestamp (SO_TIMESTAMPNS) and the time
- *          recvmsg returned: the latency udplat must report
- *   send   send N numbered datagrams at a fixed interval
+ *          recvmsg returned: the latency udplat must report; optionally
+ *          peeking first, on a connected socket, or with several reader
+ *          threads on one socket or on an SO_REUSEPORT group
+ *   send   send N numbered datagrams at a fixed interval, optionally in
+ *          bursts and with a length that identifies each one
  *   flood  send as fast as possible for a fixed time
  *   sink   count datagrams received for a fixed time
  *
@@ -19,6 +22,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,9 @@
 #define NSEC_PER_SEC		1000000000LL
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_USEC		1000LL
+#define MAX_READERS		64
+/* How often a reader thread blocked in recvmsg looks whether it should stop. */
+#define READER_WAKE_MS		20
 
 struct endpoint {
 	struct sockaddr_storage ss;
@@ -52,7 +59,14 @@ struct options {
 	long rcvbuf_bytes;	/* 0: kernel default */
 	bool no_read;
 	long timeout_ms;	/* -1: none */
+	long peeks;		/* MSG_PEEK reads before each read */
+	struct endpoint connect;
+	bool has_connect;
+	long sockets;		/* 0: one socket without SO_REUSEPORT */
+	long threads;		/* reader threads per socket */
 	long len;
+	long len_cycle;		/* datagram i is len + i % len_cycle bytes */
+	long burst;		/* datagrams sent back to back per interval */
 	long interval_us;
 	long seconds;
 };
@@ -71,11 +85,19 @@ static void usage_error(const char *msg, const char *arg)
 	fprintf(stderr,
 		"usage: udpwork recv --bind ADDR:PORT [--count N] [--delay-ms D] [--batch K]\n"
 		"                    [--recvmmsg] [--rcvbuf BYTES] [--no-read] [--timeout-ms T]\n"
+		"                    [--peek P] [--connect ADDR:PORT]\n"
+		"                    [--threads T] [--reuseport S]\n"
 		"       udpwork send --to ADDR:PORT [--count N] [--len L] [--interval-us I]\n"
-		"                    [--bind ADDR:PORT]\n"
+		"                    [--bind ADDR:PORT] [--len-cycle C] [--burst B]\n"
 		"       udpwork flood --to ADDR:PORT --seconds S [--len L]\n"
 		"       udpwork sink --bind ADDR:PORT --seconds S\n"
-		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n");
+		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n"
+		"recv --peek P: peek P times (MSG_PEEK) before each read; --connect: connect\n"
+		"the socket to the sender's ADDR:PORT; --reuseport S: S sockets on the port\n"
+		"with SO_REUSEPORT; --threads T: T threads reading each socket. With\n"
+		"--threads or --reuseport, readers print when they exit, with socket and tid.\n"
+		"send --len-cycle C: datagram i is L + i %% C bytes; --burst B: B datagrams\n"
+		"back to back every I microseconds\n");
 	exit(2);
 }
 
@@ -185,7 +207,8 @@ static int open_socket(const struct endpoint *ep)
 	return fd;
 }
 
-static int open_bound_socket(const struct endpoint *ep, long rcvbuf_bytes)
+static int open_bound_socket(const struct endpoint *ep, long rcvbuf_bytes,
+			     bool reuseport)
 {
 	int fd = open_socket(ep);
 	int one = 1, bytes = rcvbuf_bytes;
@@ -195,8 +218,23 @@ static int open_bound_socket(const struct endpoint *ep, long rcvbuf_bytes)
 		fail("set SO_RCVBUF");
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
 		fail("set SO_TIMESTAMPNS");
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		fail("set SO_REUSEPORT");
 	if (bind(fd, (const struct sockaddr *)&ep->ss, ep->len))
 		fail("bind socket");
+	return fd;
+}
+
+/* The receiving socket: bound, and connected when asked. */
+static int open_recv_socket(const struct options *o, const struct endpoint *ep,
+			    bool reuseport)
+{
+	int fd = open_bound_socket(ep, o->rcvbuf_bytes, reuseport);
+
+	if (o->has_connect &&
+	    connect(fd, (const struct sockaddr *)&o->connect.ss, o->connect.len))
+		fail("connect socket");
 	return fd;
 }
 
@@ -265,22 +303,31 @@ static void alloc_rx(int n)
 	memset(rx_msgs, 0xff, n * sizeof(*rx_msgs));
 }
 
+static void prepare_slot(struct rx_slot *slot, struct msghdr *msg)
+{
+	slot->iov.iov_base = slot->data;
+	slot->iov.iov_len = sizeof(slot->data);
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_name = &slot->src;
+	msg->msg_namelen = sizeof(slot->src);
+	msg->msg_iov = &slot->iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = slot->cmsg;
+	msg->msg_controllen = sizeof(slot->cmsg);
+}
+
 static void prepare_rx(int n)
 {
-	for (int i = 0; i < n; i++) {
-		struct rx_slot *slot = &rx_slots[i];
-		struct msghdr *msg = &rx_msgs[i].msg_hdr;
+	for (int i = 0; i < n; i++)
+		prepare_slot(&rx_slots[i], &rx_msgs[i].msg_hdr);
+}
 
-		slot->iov.iov_base = slot->data;
-		slot->iov.iov_len = sizeof(slot->data);
-		memset(msg, 0, sizeof(*msg));
-		msg->msg_name = &slot->src;
-		msg->msg_namelen = sizeof(slot->src);
-		msg->msg_iov = &slot->iov;
-		msg->msg_iovlen = 1;
-		msg->msg_control = slot->cmsg;
-		msg->msg_controllen = sizeof(slot->cmsg);
-	}
+/* Looks at the next datagram without dequeuing it; msg stays ready for the read. */
+static ssize_t peek_datagram(int fd, const struct msghdr *msg)
+{
+	struct msghdr peek = *msg;
+
+	return recvmsg(fd, &peek, MSG_PEEK);
 }
 
 static long long kernel_timestamp_ns(struct msghdr *msg)
@@ -309,26 +356,53 @@ static long payload_seq(const unsigned char *data, size_t len)
 	return ntohl(seq);
 }
 
-static void print_datagram(long i, struct rx_slot *slot, struct msghdr *msg,
-			   size_t len)
-{
-	long long kernel_ns = kernel_timestamp_ns(msg);
-	char src[ADDR_STR_LEN];
-	long seq = payload_seq(slot->data, len);
+/* One datagram read, as printed; socket and tid only when there are several readers. */
+struct datagram {
+	long i;
+	size_t len;
+	struct sockaddr_storage src;
+	long seq;
+	long long kernel_ns;
+	long long return_ns;
+	long long return_mono_ns;
+	int socket;		/* -1: the only reader */
+	long tid;
+};
 
-	format_endpoint(&slot->src, src);
-	printf("{\"i\":%ld,\"len\":%zu,\"src\":\"%s\",", i, len, src);
-	if (seq >= 0)
-		printf("\"seq\":%ld,", seq);
+static void record_datagram(struct datagram *d, long i, const struct rx_slot *slot,
+			    struct msghdr *msg, size_t len)
+{
+	d->i = i;
+	d->len = len;
+	d->src = slot->src;
+	d->seq = payload_seq(slot->data, len);
+	d->kernel_ns = kernel_timestamp_ns(msg);
+	d->return_ns = slot->return_ns;
+	d->return_mono_ns = slot->return_mono_ns;
+	d->socket = -1;
+	d->tid = 0;
+}
+
+static void print_datagram(const struct datagram *d)
+{
+	char src[ADDR_STR_LEN];
+
+	format_endpoint(&d->src, src);
+	printf("{\"i\":%ld,\"len\":%zu,\"src\":\"%s\",", d->i, d->len, src);
+	if (d->seq >= 0)
+		printf("\"seq\":%ld,", d->seq);
 	else
 		printf("\"seq\":null,");
-	if (kernel_ns >= 0)
+	if (d->kernel_ns >= 0)
 		printf("\"kernelNs\":%lld,\"returnNs\":%lld,\"waitNs\":%lld,",
-		       kernel_ns, slot->return_ns, slot->return_ns - kernel_ns);
+		       d->kernel_ns, d->return_ns, d->return_ns - d->kernel_ns);
 	else
 		printf("\"kernelNs\":null,\"returnNs\":%lld,\"waitNs\":null,",
-		       slot->return_ns);
-	printf("\"returnMonoNs\":%lld}\n", slot->return_mono_ns);
+		       d->return_ns);
+	printf("\"returnMonoNs\":%lld", d->return_mono_ns);
+	if (d->socket >= 0)
+		printf(",\"socket\":%d,\"tid\":%ld", d->socket, d->tid);
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -336,9 +410,10 @@ static void print_datagram(long i, struct rx_slot *slot, struct msghdr *msg,
  * Reads up to n datagrams, with one recvmmsg or with n recvmsg back to back,
  * stopping early at deadline_ns; returns how many it read.
  */
-static int read_batch(int fd, int n, bool use_recvmmsg, long long deadline_ns,
-		      long first_index)
+static int read_batch(int fd, int n, bool use_recvmmsg, long peeks,
+		      long long deadline_ns, long first_index)
 {
+	struct datagram d;
 	int got = 0;
 
 	prepare_rx(n);
@@ -356,8 +431,12 @@ static int read_batch(int fd, int n, bool use_recvmmsg, long long deadline_ns,
 		}
 	} else {
 		for (; got < n && wait_readable(fd, deadline_ns); got++) {
-			ssize_t len = recvmsg(fd, &rx_msgs[got].msg_hdr, 0);
+			ssize_t len;
 
+			for (long p = 0; p < peeks; p++)
+				if (peek_datagram(fd, &rx_msgs[got].msg_hdr) < 0)
+					fail("peek at datagram");
+			len = recvmsg(fd, &rx_msgs[got].msg_hdr, 0);
 			rx_slots[got].return_ns = clock_ns(CLOCK_REALTIME);
 			rx_slots[got].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
 			if (len < 0)
@@ -365,10 +444,158 @@ static int read_batch(int fd, int n, bool use_recvmmsg, long long deadline_ns,
 			rx_msgs[got].msg_len = len;
 		}
 	}
-	for (int i = 0; i < got; i++)
-		print_datagram(first_index + i, &rx_slots[i], &rx_msgs[i].msg_hdr,
-			       rx_msgs[i].msg_len);
+	for (int i = 0; i < got; i++) {
+		record_datagram(&d, first_index + i, &rx_slots[i],
+				&rx_msgs[i].msg_hdr, rx_msgs[i].msg_len);
+		print_datagram(&d);
+	}
 	return got;
+}
+
+/* A reader thread of --threads or --reuseport, and what it read. */
+struct reader {
+	pthread_t thread;
+	const struct options *o;
+	int fd;
+	int socket;
+	struct rx_slot *slot;
+	struct datagram *got;
+	long nr_got;
+	long cap;
+};
+
+static long readers_received;
+static bool readers_done;
+static long long readers_deadline_ns = -1;
+
+static bool readers_should_stop(void)
+{
+	return __atomic_load_n(&readers_done, __ATOMIC_RELAXED) ||
+	       (readers_deadline_ns >= 0 && clock_ns(CLOCK_MONOTONIC) >= readers_deadline_ns);
+}
+
+static void keep_datagram(struct reader *r, const struct datagram *d)
+{
+	if (r->nr_got == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1024;
+		r->got = realloc(r->got, r->cap * sizeof(*r->got));
+		if (!r->got)
+			fail("allocate datagram records");
+	}
+	r->got[r->nr_got++] = *d;
+}
+
+/*
+ * Blocks in recvmsg, as a multi-threaded server does; SO_RCVTIMEO wakes it
+ * to look whether the readers are done. Keeps what it read for printing at
+ * the end, so output does not serialize the readers.
+ */
+static void *reader_run(void *arg)
+{
+	struct reader *r = arg;
+	const struct options *o = r->o;
+	long tid = syscall(SYS_gettid);
+	bool delayed = false;
+	struct msghdr msg;
+	struct datagram d;
+	ssize_t len;
+	long i;
+
+	while (!readers_should_stop()) {
+		if (o->delay_ms && !delayed)
+			sleep_ns(o->delay_ms * NSEC_PER_MSEC);
+		delayed = true;
+		prepare_slot(r->slot, &msg);
+		len = 0;
+		for (long p = 0; p < o->peeks && len >= 0; p++)
+			len = peek_datagram(r->fd, &msg);
+		if (len >= 0)
+			len = recvmsg(r->fd, &msg, 0);
+		r->slot->return_ns = clock_ns(CLOCK_REALTIME);
+		r->slot->return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fail("receive datagram");
+		}
+		delayed = false;
+		i = __atomic_fetch_add(&readers_received, 1, __ATOMIC_RELAXED);
+		record_datagram(&d, i, r->slot, &msg, len);
+		d.socket = r->socket;
+		d.tid = tid;
+		keep_datagram(r, &d);
+		if (o->count >= 0 && i + 1 >= o->count)
+			__atomic_store_n(&readers_done, true, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void set_endpoint_port(struct endpoint *ep, int port)
+{
+	if (ep->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ep->ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&ep->ss)->sin_port = htons(port);
+}
+
+/* --threads readers on each of the --reuseport sockets (or on one socket). */
+static int recv_with_readers(const struct options *o, long long deadline_ns)
+{
+	struct timeval wake = { .tv_usec = READER_WAKE_MS * 1000 };
+	long nr_sockets = o->sockets ? o->sockets : 1;
+	long nr_readers = nr_sockets * o->threads;
+	struct endpoint ep = o->bind;
+	struct reader *readers;
+	struct datagram *all;
+	int fds[MAX_READERS] = { 0 };
+	long n;
+
+	readers = calloc(nr_readers, sizeof(*readers));
+	if (!readers)
+		fail("allocate readers");
+	for (long s = 0; s < nr_sockets; s++) {
+		fds[s] = open_recv_socket(o, &ep, o->sockets > 0);
+		if (setsockopt(fds[s], SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof(wake)))
+			fail("set SO_RCVTIMEO");
+		/* The rest of the group joins the port the first one got. */
+		set_endpoint_port(&ep, bound_port(fds[0]));
+	}
+	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld}\n",
+	       bound_port(fds[0]), getpid(), (long)syscall(SYS_gettid));
+	fflush(stdout);
+
+	readers_deadline_ns = deadline_ns;
+	for (long k = 0; k < nr_readers; k++) {
+		struct reader *r = &readers[k];
+
+		r->o = o;
+		r->socket = k / o->threads;
+		r->fd = fds[r->socket];
+		/* Written now, as alloc_rx does, to keep page faults out of the reads. */
+		r->slot = malloc(sizeof(*r->slot));
+		if (!r->slot)
+			fail("allocate receive buffers");
+		memset(r->slot, 0xff, sizeof(*r->slot));
+		errno = pthread_create(&r->thread, NULL, reader_run, r);
+		if (errno)
+			fail("start reader thread");
+	}
+	for (long k = 0; k < nr_readers; k++)
+		pthread_join(readers[k].thread, NULL);
+
+	/* Every read took a distinct index below readers_received: print in that order. */
+	n = readers_received;
+	all = calloc(n ? n : 1, sizeof(*all));
+	if (!all)
+		fail("allocate datagram records");
+	for (long k = 0; k < nr_readers; k++)
+		for (long j = 0; j < readers[k].nr_got; j++)
+			all[readers[k].got[j].i] = readers[k].got[j];
+	for (long j = 0; j < n; j++)
+		print_datagram(&all[j]);
+	for (long s = 0; s < nr_sockets; s++)
+		close(fds[s]);
+	return 0;
 }
 
 static int cmd_recv(const struct options *o)
@@ -381,11 +608,20 @@ static int cmd_recv(const struct options *o)
 		usage_error("recv needs --bind", NULL);
 	if (o->no_read && o->timeout_ms < 0)
 		usage_error("--no-read needs --timeout-ms", NULL);
+	if (o->peeks && o->use_recvmmsg)
+		usage_error("--peek needs single reads, not --recvmmsg", NULL);
+	if ((o->threads > 1 || o->sockets) &&
+	    (o->batch > 1 || o->use_recvmmsg || o->no_read))
+		usage_error("--threads and --reuseport read one datagram at a time: no --batch, --recvmmsg or --no-read", NULL);
+	if ((o->sockets ? o->sockets : 1) * o->threads > MAX_READERS)
+		usage_error("too many readers", NULL);
 	if (o->timeout_ms >= 0)
 		deadline_ns = clock_ns(CLOCK_MONOTONIC) + o->timeout_ms * NSEC_PER_MSEC;
+	if (o->threads > 1 || o->sockets)
+		return recv_with_readers(o, deadline_ns);
 
 	alloc_rx(o->batch);
-	fd = open_bound_socket(&o->bind, o->rcvbuf_bytes);
+	fd = open_recv_socket(o, &o->bind, false);
 	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld}\n",
 	       bound_port(fd), getpid(), (long)syscall(SYS_gettid));
 	fflush(stdout);
@@ -402,7 +638,8 @@ static int cmd_recv(const struct options *o)
 			want = o->count - received;
 		if (o->delay_ms)
 			sleep_ns(o->delay_ms * NSEC_PER_MSEC);
-		got = read_batch(fd, want, o->use_recvmmsg, deadline_ns, received);
+		got = read_batch(fd, want, o->use_recvmmsg, o->peeks, deadline_ns,
+				 received);
 		received += got;
 		/* recvmmsg may return fewer than asked; zero means timed out */
 		if (!got || (got < want && !o->use_recvmmsg))
@@ -426,16 +663,19 @@ static int cmd_send(const struct options *o)
 
 	memset(payload, '.', sizeof(payload));
 	next_ns = clock_ns(CLOCK_MONOTONIC);
+	if (o->len + o->len_cycle - 1 > MAX_DATAGRAM_LEN)
+		usage_error("--len plus --len-cycle is too long", NULL);
 	for (long i = 0; i < o->count; i++) {
 		uint32_t seq = htonl(i);
+		long len = o->len + i % o->len_cycle;
 
-		if (i && o->interval_us) {
+		if (i && o->interval_us && i % o->burst == 0) {
 			next_ns += o->interval_us * NSEC_PER_USEC;
 			sleep_until_ns(next_ns);
 		}
-		if ((size_t)o->len >= sizeof(seq))
+		if ((size_t)len >= sizeof(seq))
 			memcpy(payload, &seq, sizeof(seq));
-		if (sendto(fd, payload, o->len, 0,
+		if (sendto(fd, payload, len, 0,
 			   (const struct sockaddr *)&o->to.ss, o->to.len) < 0)
 			fail("send datagram");
 	}
@@ -486,7 +726,7 @@ static int cmd_sink(const struct options *o)
 
 	if (!o->has_bind || o->seconds <= 0)
 		usage_error("sink needs --bind and --seconds", NULL);
-	fd = open_bound_socket(&o->bind, o->rcvbuf_bytes);
+	fd = open_bound_socket(&o->bind, o->rcvbuf_bytes, false);
 	printf("{\"ready\":true,\"port\":%d,\"pid\":%d}\n", bound_port(fd), getpid());
 	fflush(stdout);
 	start_ns = clock_ns(CLOCK_MONOTONIC);
@@ -516,7 +756,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_BIND = 256, OPT_TO, OPT_COUNT, OPT_DELAY_MS, OPT_BATCH,
 	       OPT_RECVMMSG, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
-	       OPT_INTERVAL_US, OPT_SECONDS };
+	       OPT_INTERVAL_US, OPT_SECONDS, OPT_PEEK, OPT_CONNECT, OPT_THREADS,
+	       OPT_REUSEPORT, OPT_LEN_CYCLE, OPT_BURST };
 	static const struct option longopts[] = {
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -530,6 +771,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "len", required_argument, NULL, OPT_LEN },
 		{ "interval-us", required_argument, NULL, OPT_INTERVAL_US },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "peek", required_argument, NULL, OPT_PEEK },
+		{ "connect", required_argument, NULL, OPT_CONNECT },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "reuseport", required_argument, NULL, OPT_REUSEPORT },
+		{ "len-cycle", required_argument, NULL, OPT_LEN_CYCLE },
+		{ "burst", required_argument, NULL, OPT_BURST },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -574,6 +821,25 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_SECONDS:
 			o->seconds = parse_long(optarg, 1, 24 * 3600);
 			break;
+		case OPT_PEEK:
+			o->peeks = parse_long(optarg, 0, 1000);
+			break;
+		case OPT_CONNECT:
+			parse_endpoint(optarg, &o->connect);
+			o->has_connect = true;
+			break;
+		case OPT_THREADS:
+			o->threads = parse_long(optarg, 1, MAX_READERS);
+			break;
+		case OPT_REUSEPORT:
+			o->sockets = parse_long(optarg, 1, MAX_READERS);
+			break;
+		case OPT_LEN_CYCLE:
+			o->len_cycle = parse_long(optarg, 1, MAX_DATAGRAM_LEN);
+			break;
+		case OPT_BURST:
+			o->burst = parse_long(optarg, 1, LONG_MAX);
+			break;
 		default:
 			usage_error("invalid option", NULL);
 		}
@@ -582,6 +848,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage_error("unexpected argument", argv[optind]);
 	if (o->has_bind && o->has_to && o->bind.ss.ss_family != o->to.ss.ss_family)
 		usage_error("--bind and --to must be the same family", NULL);
+	if (o->has_bind && o->has_connect && o->bind.ss.ss_family != o->connect.ss.ss_family)
+		usage_error("--bind and --connect must be the same family", NULL);
 }
 
 int main(int argc, char **argv)
@@ -599,7 +867,10 @@ int main(int argc, char **argv)
 		.count = -1,
 		.batch = 1,
 		.timeout_ms = -1,
+		.threads = 1,
 		.len = 64,
+		.len_cycle = 1,
+		.burst = 1,
 	};
 	bool is_send;
 

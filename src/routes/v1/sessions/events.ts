@@ -1,23 +1,77 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { Type } from 'typebox'
+import { problemResponses, SessionNotFound, ValidationFailed } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
-import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery } from '../../../schemas/event.js'
-import { problemResponses } from '../../../schemas/problem.js'
+import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery, SSE_DESCRIPTION, StreamHeaders, StreamQuery } from '../../../schemas/event.js'
+import { EventStream } from '../../../sessions/event-stream.js'
+import type { Session } from '../../../sessions/session.js'
 
-/** /v1/sessions/{id}/events: cursor polling over the session's buffered events. */
+const EVENT_STREAM = 'text/event-stream'
+const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
+
+/** /v1/sessions/{id}/events: cursor polling, long-polling and Server-Sent Events over the session's buffered events. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { heartbeatMs } = app.config
+
+  function stream (reply: FastifyReply, session: Session, after: number): FastifyReply {
+    return reply
+      .header('content-type', `${EVENT_STREAM}; charset=utf-8`)
+      .header('cache-control', 'no-cache')
+      .header('x-accel-buffering', 'no')
+      .send(new EventStream(session, after, heartbeatMs))
+  }
+
   app.get('/:id/events', {
     schema: {
       tags: ['events'],
-      summary: 'Read events after a cursor',
-      description: 'Events are numbered from 1 per session. Pass the returned `nextAfter` as `after` to continue; `evicted` counts the events after the cursor that the bounded buffer no longer holds.',
+      summary: 'Read events after a cursor, or stream them',
+      description: [
+        'Events are numbered from 1 per session.',
+        'As JSON: pass the returned `nextAfter` as `after` to continue; `evicted` counts the events after the cursor that the bounded buffer no longer holds; `waitMs` long-polls.',
+        `With \`Accept: ${EVENT_STREAM}\`: a stream from \`after\` or \`Last-Event-ID\`, as GET /v1/sessions/{id}/events/stream.`
+      ].join(' '),
       params: SessionParams,
       querystring: EventsQuery,
-      response: { 200: EventPage, ...problemResponses(400, 404, 500) }
+      headers: StreamHeaders,
+      response: {
+        200: { description: 'A page of events, or a stream', content: { 'application/json': { schema: EventPage }, ...streamContent } },
+        ...problemResponses(ValidationFailed, SessionNotFound)
+      }
     }
-  }, async (request) => {
-    const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit } = request.query
-    const page = app.sessions.get(request.params.id).events.read(after, limit)
-    return { events: page.items, nextAfter: page.nextAfter, evicted: page.evicted }
+  }, async (request, reply) => {
+    const session = app.sessions.get(request.params.id)
+    const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit, waitMs = EVENTS_QUERY_DEFAULTS.waitMs } = request.query
+    if (request.headers.accept?.includes(EVENT_STREAM) === true) return stream(reply, session, request.headers['last-event-id'] ?? after)
+
+    let page = session.events.read(after, limit)
+    if (page.items.length === 0 && waitMs > 0 && session.active) {
+      const closed = new AbortController()
+      reply.raw.once('close', () => closed.abort())
+      const deadline = Date.now() + waitMs
+      while (page.items.length === 0 && session.active && await session.changes.wait(deadline - Date.now(), closed.signal)) {
+        page = session.events.read(after, limit)
+      }
+    }
+    return reply.type('application/json').send({ events: page.items, nextAfter: page.nextAfter, evicted: page.evicted })
+  })
+
+  app.get('/:id/events/stream', {
+    schema: {
+      tags: ['events'],
+      summary: 'Stream events (Server-Sent Events)',
+      description: 'The stream starts after `after`, or after `Last-Event-ID` when given (EventSource sends it when it reconnects).',
+      params: SessionParams,
+      querystring: StreamQuery,
+      headers: StreamHeaders,
+      response: {
+        200: { description: 'The stream', content: streamContent },
+        ...problemResponses(ValidationFailed, SessionNotFound)
+      }
+    }
+  }, async (request, reply) => {
+    const session = app.sessions.get(request.params.id)
+    return stream(reply, session, request.headers['last-event-id'] ?? request.query.after ?? EVENTS_QUERY_DEFAULTS.after)
   })
 }
 

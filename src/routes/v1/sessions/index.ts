@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import {
+  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
+} from '../../../errors.js'
 import { ref, SessionParams } from '../../../schemas/common.js'
-import { problemResponses } from '../../../schemas/problem.js'
 import { CreateSession, ListSessionsQuery, Session, SessionList } from '../../../schemas/session.js'
 
 /** /v1/sessions and /v1/sessions/{id}. */
@@ -18,7 +20,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           description: 'The running session',
           headers: { location: { type: 'string', description: 'The session\'s URL' } }
         },
-        ...problemResponses(400, 429, 500, 503)
+        ...problemResponses(ValidationFailed, BadRequest, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
       }
     },
     // Every field has a default, so a bare POST starts a session too.
@@ -33,7 +35,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['sessions'],
       summary: 'List sessions',
       querystring: ListSessionsQuery,
-      response: { 200: SessionList, ...problemResponses(400, 500) }
+      response: { 200: SessionList, ...problemResponses(ValidationFailed) }
     }
   }, async (request) => ({ sessions: app.sessions.list(request.query.state).map((session) => session.toResource()) }))
 
@@ -42,7 +44,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['sessions'],
       summary: 'Get a session, with its current counts',
       params: SessionParams,
-      response: { 200: ref(Session), ...problemResponses(400, 404, 500) }
+      response: { 200: ref(Session), ...problemResponses(ValidationFailed, SessionNotFound) }
     }
   }, async (request) => app.sessions.get(request.params.id).toResource())
 
@@ -52,7 +54,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Stop a session and remove it',
       description: 'Stops the probes, waits for the loader to exit, and forgets the session and its events.',
       params: SessionParams,
-      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(400, 404, 500) }
+      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(ValidationFailed, SessionNotFound) }
     }
   }, async (request, reply) => {
     await app.sessions.delete(request.params.id)

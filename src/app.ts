@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -9,19 +10,24 @@ import type { Config } from './config.js'
 import { Problem, setProblemHandlers } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
+import hostPlugin from './plugins/host.js'
+import metricsPlugin from './plugins/metrics.js'
 import sessionsPlugin from './plugins/sessions.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import openapiRoutes from './routes/openapi.js'
+import hostRoutes from './routes/v1/host.js'
 import eventRoutes from './routes/v1/sessions/events.js'
+import histogramRoutes from './routes/v1/sessions/histogram.js'
 import sessionRoutes from './routes/v1/sessions/index.js'
-import { DropEvent, LatencyEvent } from './schemas/event.js'
+import { DropEvent, LatencyEvent, LostEvent, StateEvent } from './schemas/event.js'
 import { addFormats, FORMATS } from './schemas/formats.js'
 import { Filter, Session } from './schemas/session.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** Schemas that routes reference with `ref()`; they become components.schemas in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, Filter, Session, LatencyEvent, DropEvent]
+const SHARED_SCHEMAS = [Problem, Filter, Session, LatencyEvent, DropEvent, LostEvent, StateEvent]
 
 export interface AppOptions {
   config: Config
@@ -42,24 +48,50 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
       tags: [
         { name: 'sessions', description: 'A session attaches probes for one filter until it is deleted or expires' },
-        { name: 'events', description: 'Slow datagrams and drops seen by a session' },
-        { name: 'health', description: 'Liveness, without authentication' }
+        { name: 'events', description: 'Slow datagrams and drops seen by a session, polled or streamed' },
+        { name: 'host', description: 'What this host\'s kernel allows, and the service\'s limits' },
+        { name: 'metrics', description: 'Prometheus' },
+        { name: 'health', description: 'Liveness and readiness, without authentication' }
       ]
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(sessionsPlugin)
+  await app.register(hostPlugin)
+  await app.register(metricsPlugin)
   setProblemHandlers(app)
 
   await app.register(healthRoutes)
   await app.register(openapiRoutes)
-  await app.register(async (v1) => {
-    await v1.register(authPlugin)
-    await v1.register(sessionRoutes, { prefix: '/sessions' })
-    await v1.register(eventRoutes, { prefix: '/sessions' })
-  }, { prefix: '/v1' })
+  await app.register(async (authenticated) => {
+    await authenticated.register(authPlugin)
+    await authenticated.register(metricsRoutes)
+    await authenticated.register(async (v1) => {
+      await v1.register(hostRoutes)
+      await v1.register(sessionRoutes, { prefix: '/sessions' })
+      await v1.register(eventRoutes, { prefix: '/sessions' })
+      await v1.register(histogramRoutes, { prefix: '/sessions' })
+    }, { prefix: '/v1' })
+  })
 }, { name: 'udplat' })
+
+const ajvCompiler = AjvCompiler()
+
+/** What fastify passes to a validator compiler (@fastify/ajv-compiler's types say otherwise). */
+type CompileValidator = (route: { httpPart?: string }) => unknown
+
+/**
+ * Query strings, params and headers are text, so their schemas coerce ("5" is 5); a JSON body
+ * says what it means, so "250" where a number belongs is an error.
+ */
+const buildValidator: BuildCompilerFromPool = (externalSchemas, options = {}) => {
+  const coercing = ajvCompiler(externalSchemas, options) as unknown as CompileValidator
+  const strictOptions = { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options
+  const strict = ajvCompiler(externalSchemas, strictOptions) as unknown as CompileValidator
+  const compile: CompileValidator = (route) => (route.httpPart === 'body' ? strict : coercing)(route)
+  return compile as unknown as ReturnType<BuildCompilerFromPool>
+}
 
 /**
  * A Fastify instance with the whole service registered, not yet listening.
@@ -73,6 +105,7 @@ export function buildApp (config: Config, serverOptions: FastifyHttpOptions<Serv
       customOptions: { removeAdditional: false },
       plugins: [addFormats]
     },
+    schemaController: { compilersFactory: { buildValidator } },
     // The serializer checks anyOf branches with its own Ajv, which must know the formats too.
     serializerOpts: { ajv: { formats: FORMATS } }
   }).withTypeProvider<TypeBoxTypeProvider>()

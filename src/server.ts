@@ -2,6 +2,9 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 
+/** SIGTERM to exit: every loader gets SIGTERM, then SIGKILL after its grace (3 s), and the process exits within 5 s. */
+const SHUTDOWN_MS = 4_500
+
 let config: Config
 try {
   config = loadConfig()
@@ -17,11 +20,11 @@ const app = buildApp(config, {
   return503OnClosing: true
 })
 
-// Long enough for every loader to get SIGTERM, its grace period, and SIGKILL.
-closeWithGrace({ delay: config.loaderStopGraceMs + 5_000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: SHUTDOWN_MS }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error')
   else app.log.info({ signal }, 'closing: stopping every loader')
   await app.close()
 })
 
+// Fastify logs "Server listening at <url>": with UDPLAT_PORT=0 that is how to find the port.
 await app.listen({ host: config.host, port: config.port })

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { FastifyBaseLogger } from 'fastify'
 import {
-  RecordParser,
+  RecordError, RecordParser,
   type DropCountRecord, type DropRecord, type EventRecord, type HelloRecord, type HistRecord, type ProbeRecord, type StatsRecord
 } from './records.js'
 
@@ -92,14 +92,14 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (corrupt) return
-      let records: ProbeRecord[]
       try {
-        records = parser.push(chunk)
+        for (const record of parser.push(chunk)) handle(record)
       } catch (err) {
+        if (!(err instanceof RecordError)) throw err
         corrupt = true
-        return abort(`the loader sent a malformed record: ${(err as Error).message}`)
+        for (const record of err.records) handle(record)
+        abort(`the loader sent a malformed record: ${err.message}`)
       }
-      for (const record of records) handle(record)
     })
 
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {

@@ -130,6 +130,8 @@ export type ProbeRecord =
 
 export class RecordError extends Error {
   override name = 'RecordError'
+  /** The records of the same push that came before the bad one, still valid. */
+  records: ProbeRecord[] = []
 }
 
 /** Feed it stdout chunks in order; it returns the records completed so far. */
@@ -143,14 +145,20 @@ export class RecordParser {
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     const records: ProbeRecord[] = []
     let offset = 0
+    const fail = (message: string) => Object.assign(new RecordError(message), { records })
     while (buf.length - offset >= HEADER_SIZE) {
       const type = view.getUint16(offset, true)
       const size = view.getUint16(offset + 2, true)
       const expected = RECORD_SIZES[type]
-      if (expected === undefined) throw new RecordError(`unknown record type ${type} at byte ${this.#streamOffset + offset}`)
-      if (size !== expected) throw new RecordError(`record type ${type} has size ${size}, expected ${expected}`)
+      if (expected === undefined) throw fail(`unknown record type ${type} at byte ${this.#streamOffset + offset}`)
+      if (size !== expected) throw fail(`record type ${type} has size ${size}, expected ${expected}`)
       if (buf.length - offset < size) break
-      records.push(decode(type, new Reader(view, buf, offset)))
+      try {
+        records.push(decode(type, new Reader(view, buf, offset)))
+      } catch (err) {
+        if (err instanceof RecordError) err.records = records
+        throw err
+      }
       offset += size
     }
     // Copy the tail: a subarray would pin the whole chunk until the next push.

@@ -1,15 +1,45 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { NotReady, problemResponses } from '../errors.js'
+import { PlanListError, type HostPlans } from '../probe/plans.js'
+import type { PlanName } from '../probe/records.js'
+import { Plan } from '../schemas/session.js'
 
-/** Liveness: answers while the process serves HTTP; never needs a token. */
+/** The plan a session would get, or NotReady saying why no session could start on this host. */
+function readyPlan (host: HostPlans): PlanName {
+  if (!host.btf) throw new NotReady(`kernel ${host.kernel} has no BTF (/sys/kernel/btf/vmlinux), which every attach plan needs`)
+  if (host.auto === null) {
+    throw new NotReady(`no attach plan is available on kernel ${host.kernel}: ${host.plans.map(({ name, reason }) => `${name}: ${reason ?? 'unavailable'}`).join('; ')}`)
+  }
+  return host.auto
+}
+
+/** Liveness and readiness; neither needs a token. */
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
     schema: {
       tags: ['health'],
-      summary: 'Liveness',
+      summary: 'Liveness: the process serves HTTP',
       response: { 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }) }
     }
   }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: the loader runs and the kernel has BTF and an attach plan',
+      description: 'From `udplat-probe --list-plans`, reused for a few seconds.',
+      response: {
+        200: Type.Object({ status: Type.Literal('ready'), kernel: Type.String(), autoPlan: Plan }, { additionalProperties: false }),
+        ...problemResponses(NotReady)
+      }
+    }
+  }, async () => {
+    const host = await app.host.plans().catch((err: unknown) => {
+      throw err instanceof PlanListError ? new NotReady(err.message) : err
+    })
+    return { status: 'ready' as const, kernel: host.kernel, autoPlan: readyPlan(host) }
+  })
 }
 
 export default healthRoutes

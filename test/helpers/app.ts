@@ -48,19 +48,31 @@ type ProbeMode = 'run' | 'error' | 'silent' | 'no-hello' | 'die-after-hello' | '
 
 let infoFiles = 0
 
+/** The hello's marks bitmask of the tracepoint plan: arrive, enqueue and return, no read of its own. */
+export const TRACEPOINT_MARKS = 0b1011
+
+export interface FakeProbeOptions {
+  events?: number
+  drops?: number
+  /** The hello's marks bitmask; every mark by default. */
+  marks?: number
+  /** What --list-plans prints. */
+  plans?: 'tracepoint' | 'no-btf' | 'none' | 'garbage'
+}
+
+/** The environment that makes fake loaders behave so. */
+export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = 0b1111, plans = 'tracepoint' }: FakeProbeOptions = {}) {
+  return { FAKE_PROBE_MODE: mode, FAKE_PROBE_EVENTS: String(events), FAKE_PROBE_DROPS: String(drops), FAKE_PROBE_MARKS: String(marks), FAKE_PROBE_PLANS: plans }
+}
+
 /**
  * How the next fake loaders behave (they inherit this process's environment).
  * Returns a reader of what the last one started reported: its pid and command line.
  */
-export function fakeProbe (mode: ProbeMode, { events = 0, drops = 0 }: { events?: number, drops?: number } = {}) {
+export function fakeProbe (mode: ProbeMode, options: FakeProbeOptions = {}) {
   const infoFile = join(tmpdir(), `udplat-fake-probe-${process.pid}-${++infoFiles}.json`)
   rmSync(infoFile, { force: true })
-  Object.assign(process.env, {
-    FAKE_PROBE_MODE: mode,
-    FAKE_PROBE_EVENTS: String(events),
-    FAKE_PROBE_DROPS: String(drops),
-    FAKE_PROBE_INFO: infoFile
-  })
+  Object.assign(process.env, { ...fakeProbeEnv(mode, options), FAKE_PROBE_INFO: infoFile })
   return (): { pid: number, argv: string[] } => JSON.parse(readFileSync(infoFile, 'utf8'))
 }
 

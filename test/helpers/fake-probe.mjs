@@ -2,15 +2,47 @@
 // A stand-in for bpf/build/udplat-probe: same command line, same binary records
 // (bpf/udplat.h), no kernel. Behaviour comes from the environment:
 //   FAKE_PROBE_MODE    run (default) | error | silent | no-hello | die-after-hello | ignore-term | garbage
-//   FAKE_PROBE_EVENTS  latency events to send after hello (default 0)
+//   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
+//   FAKE_PROBE_MARKS   the hello's marks bitmask (default 15: all four; the tracepoint plan's is 11)
+//   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
 import { writeFileSync } from 'node:fs'
 
 const mode = process.env.FAKE_PROBE_MODE ?? 'run'
 const eventCount = Number(process.env.FAKE_PROBE_EVENTS ?? 0)
 const dropCount = Number(process.env.FAKE_PROBE_DROPS ?? 0)
+const marks = Number(process.env.FAKE_PROBE_MARKS ?? 0b1111)
 if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
+
+const PLAN_LISTS = {
+  tracepoint: {
+    kernel: '6.18.0-fake',
+    btf: true,
+    auto: 'tracepoint',
+    plans: [
+      { name: 'fentry', available: false, reason: 'fexit/__udp_enqueue_schedule_skb: Operation not permitted (-1)' },
+      { name: 'kprobe', available: false, reason: 'kprobes not configured' },
+      { name: 'tracepoint', available: true }
+    ]
+  },
+  'no-btf': { kernel: '6.18.0-fake', btf: false, auto: null, plans: [] },
+  none: {
+    kernel: '5.4.0-fake',
+    btf: true,
+    auto: null,
+    plans: ['fentry', 'kprobe', 'tracepoint'].map((name) => ({ name, available: false, reason: `no ${name}` }))
+  }
+}
+if (process.argv.includes('--list-plans')) {
+  const list = process.env.FAKE_PROBE_PLANS ?? 'tracepoint'
+  if (list === 'garbage') {
+    process.stderr.write('fake: cannot list plans\n')
+    process.exit(4)
+  }
+  process.stdout.write(`${JSON.stringify(PLAN_LISTS[list])}\n`)
+  process.exit(PLAN_LISTS[list].btf ? 0 : 1)
+}
 
 const REALTIME_OFFSET_NS = 1_764_000_000_000_000_000n
 const PLANS = { fentry: 1, kprobe: 2, tracepoint: 3 }
@@ -30,21 +62,24 @@ function hello () {
   return record(1, 336, (b) => {
     b.writeUInt16LE(1, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
-    b.writeUInt8(0b1111, 7)
+    b.writeUInt8(marks, 7)
     b.writeBigInt64LE(REALTIME_OFFSET_NS, 8)
     b.write('6.18.0-fake', 16)
     b.write('fake loader', 80)
   })
 }
 
-/** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns. */
+const readMarked = (marks & 0b0100) !== 0
+
+/** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (0 when the plan has no read mark). */
 function event (i) {
   const arrive = 1_000_000_000n + BigInt(i) * 1_000_000n
+  const returned = arrive + 5500n + BigInt(i)
   return record(2, 120, (b) => {
     b.writeBigUInt64LE(arrive, 8)
     b.writeBigUInt64LE(arrive + 1000n, 16)
-    b.writeBigUInt64LE(arrive + 5000n + BigInt(i), 24)
-    b.writeBigUInt64LE(arrive + 5500n + BigInt(i), 32)
+    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : returned, 24)
+    b.writeBigUInt64LE(returned, 32)
     b.writeBigUInt64LE((1n << 53n) + 1n, 40)
     b.set([127, 0, 0, 1], 48)
     b.set([127, 0, 0, 1], 64)
@@ -72,9 +107,26 @@ function drop (i) {
   })
 }
 
+const matched = eventCount * 10
+
 function stats () {
-  const values = [3_000_000_000, eventCount * 10, eventCount, eventCount, 0, dropCount, 0, 0, 0]
+  const values = [3_000_000_000, matched, eventCount, eventCount, 0, dropCount, 0, 0, 0]
   return record(4, 80, (b) => values.forEach((value, i) => b.writeBigUInt64LE(BigInt(value), 8 + 8 * i)))
+}
+
+/** Per stage, slot → count: every matched datagram as 1 µs of stack, queue split 9:1 between slots 13 and 23, 500 ns of copy. */
+const HIST_SLOTS = [
+  { 10: matched },
+  { 13: matched - eventCount, 23: eventCount },
+  readMarked ? { 9: matched } : {},
+  { 13: matched - eventCount, 23: eventCount }
+]
+
+function hists () {
+  return HIST_SLOTS.map((slots, stage) => record(5, 328, (b) => {
+    b.writeUInt16LE(stage, 4)
+    for (const [slot, count] of Object.entries(slots)) b.writeBigUInt64LE(BigInt(count), 8 + 8 * Number(slot))
+  }))
 }
 
 function dropCountRecord () {
@@ -119,11 +171,22 @@ switch (mode) {
     break
   default: {
     process.on('SIGTERM', () => {
-      if (mode !== 'ignore-term') void exit(0, stats(), dropCountRecord(), bye())
+      if (mode !== 'ignore-term') void exit(0, stats(), ...hists(), dropCountRecord(), bye())
     })
-    const events = Array.from({ length: eventCount }, (_, i) => event(i))
-    const drops = Array.from({ length: dropCount }, (_, i) => drop(i))
-    await send(hello(), ...events, ...drops, stats(), dropCountRecord())
+    let sent = 0
+    // In batches, so a million events need no more memory than ten thousand.
+    const sendEvents = async () => {
+      for (const end = sent + eventCount; sent < end;) {
+        const batch = Math.min(10_000, end - sent)
+        await send(...Array.from({ length: batch }, (_, i) => event(sent + i)))
+        sent += batch
+      }
+    }
+    let burst = Promise.resolve()
+    process.on('SIGUSR1', () => { burst = burst.then(sendEvents) })
+    await send(hello())
+    await sendEvents()
+    await send(...Array.from({ length: dropCount }, (_, i) => drop(i)), stats(), ...hists(), dropCountRecord())
     if (mode === 'die-after-hello') await exit(1, error('ring buffer poll failed: Bad address'))
     if (mode === 'garbage') await send(record(99, 8, () => {}))
     stayAlive()

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { latencyOf, realtimeClock, toDropEvent, toLatencyEvent } from '../../src/probe/events.js'
+import { latencyOf, measuredStages, realtimeClock, toDropEvent, toLatencyEvent } from '../../src/probe/events.js'
 import { RecordParser, type DropRecord, type EventRecord, type HelloRecord } from '../../src/probe/records.js'
 
+const ALL = measuredStages(['arrive', 'enqueue', 'read', 'return'])
 const [hello, ev4, ev6, drop] = new RecordParser().push(readFileSync(new URL('../fixtures/records.bin', import.meta.url))) as
   [HelloRecord, EventRecord, EventRecord, DropRecord]
 const clock = realtimeClock(hello.realtimeOffsetNs)
@@ -23,7 +24,7 @@ describe('realtimeClock', () => {
 
 describe('latencyOf', () => {
   it('splits a datagram with every mark into stages', () => {
-    expect(latencyOf(ev4)).toEqual({
+    expect(latencyOf(ev4, ALL)).toEqual({
       latencyNs: 20015000,
       slowestStage: 'queue',
       stages: { stackNs: 10000, queueNs: 20000000, copyNs: 5000, totalNs: 20015000 }
@@ -31,7 +32,7 @@ describe('latencyOf', () => {
   })
 
   it('reports stages that need an unseen mark as null, never 0', () => {
-    expect(latencyOf(ev6)).toEqual({
+    expect(latencyOf(ev6, ALL)).toEqual({
       latencyNs: 5000100,
       slowestStage: 'copy',
       stages: { stackNs: null, queueNs: null, copyNs: 100, totalNs: 5000100 }
@@ -39,7 +40,7 @@ describe('latencyOf', () => {
   })
 
   it('falls back to last seen minus first seen mark without arrive or return', () => {
-    expect(latencyOf({ ...ev4, arriveNs: 0, returnNs: 0 })).toEqual({
+    expect(latencyOf({ ...ev4, arriveNs: 0, returnNs: 0 }, ALL)).toEqual({
       latencyNs: 20000000,
       slowestStage: 'queue',
       stages: { stackNs: null, queueNs: 20000000, copyNs: null, totalNs: null }
@@ -49,7 +50,7 @@ describe('latencyOf', () => {
 
 describe('event conversion', () => {
   it('turns an event record into a latency event', () => {
-    expect(toLatencyEvent(ev4, 7, clock)).toEqual({
+    expect(toLatencyEvent(ev4, 7, clock, ALL)).toEqual({
       seq: 7,
       type: 'latency',
       time: '2025-11-24T16:00:01.143471789Z',
@@ -68,7 +69,7 @@ describe('event conversion', () => {
   })
 
   it('times an event by its latest mark', () => {
-    expect(toLatencyEvent({ ...ev4, returnNs: 0, readNs: 0 }, 1, clock).time).toBe('2025-11-24T16:00:01.123466789Z')
+    expect(toLatencyEvent({ ...ev4, returnNs: 0, readNs: 0 }, 1, clock, ALL).time).toBe('2025-11-24T16:00:01.123466789Z')
   })
 
   it('turns a drop record into a drop event', () => {

@@ -9,12 +9,15 @@ import type { Session } from '../../../sessions/session.js'
 
 const EVENT_STREAM = 'text/event-stream'
 const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
+const noMoreEvents = Type.Null({ description: 'Stream only: the session has ended and no event follows the cursor (EventSource then stops reconnecting)' })
 
 /** /v1/sessions/{id}/events: cursor polling, long-polling and Server-Sent Events over the session's buffered events. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { heartbeatMs } = app.config
 
   function stream (reply: FastifyReply, session: Session, after: number): FastifyReply {
+    // Nothing will ever follow: 204 tells EventSource not to reconnect.
+    if (!session.active && after >= session.events.lastSeq) return reply.code(204).send()
     return reply
       .header('content-type', `${EVENT_STREAM}; charset=utf-8`)
       .header('cache-control', 'no-cache')
@@ -36,6 +39,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: StreamHeaders,
       response: {
         200: { description: 'A page of events, or a stream', content: { 'application/json': { schema: EventPage }, ...streamContent } },
+        204: noMoreEvents,
         ...problemResponses(ValidationFailed, SessionNotFound)
       }
     }
@@ -66,6 +70,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: StreamHeaders,
       response: {
         200: { description: 'The stream', content: streamContent },
+        204: noMoreEvents,
         ...problemResponses(ValidationFailed, SessionNotFound)
       }
     }

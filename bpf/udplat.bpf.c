@@ -661,28 +661,36 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 {
 	__u64 now, key = (__u64)sk, skb_key;
-	struct next_read *pred;
+	struct next_read *pred, seen = {};
 	struct skb_info *info, copy;
 	struct counters *c;
 
 	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)) || !socket_wanted(sk))
 		return 0;
-	now = bpf_ktime_get_ns();
 	c = get_counters();
+	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
 	pred = bpf_map_lookup_elem(&next_read, &key);
-	skb_key = pred ? pred->skb : 0;
+	if (pred)
+		seen = *pred;
+	now = bpf_ktime_get_ns();
+	skb_key = seen.skb;
 	info = skb_key ? bpf_map_lookup_elem(&tracked, &skb_key) : NULL;
 	if (!info) {
 		if (c)
 			c->untracked++;
-	} else if (info->arrive_ns > pred->predicted_ns || (__u32)ret > info->len) {
+	} else if (info->arrive_ns > seen.predicted_ns || (__u32)ret > info->len) {
 		/* The predicted skb was freed and its address reused by a later datagram. */
 		if (c)
 			c->stale++;
 	} else {
 		copy = *info;
-		bpf_map_delete_elem(&tracked, &skb_key);
-		finish(&copy, now, now);
+		/* Two readers may have predicted the same skb: only the one whose delete succeeds reports it. */
+		if (bpf_map_delete_elem(&tracked, &skb_key)) {
+			if (c)
+				c->untracked++;
+		} else {
+			finish(&copy, now, now);
+		}
 	}
 	predict_next_read(sk, key);
 	return 0;

@@ -45,26 +45,40 @@ describe.each([
         prefix: inNs ? netns.exec : undefined
       })
       // Datagrams 2 ms apart: with delay 0 the reader waits on an empty queue, with delays they pile up.
-      const sport = await send(endpoint(address(), c.port), COUNT, { len: 64 + c.port % 100, intervalUs: 2000 })
+      // Each has its own length, which says which datagram an event describes.
+      const sport = await send(endpoint(address(), c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000 })
       return { c, sport, truth: await receiver.done }
     }))
     const run = await probe.stop()
 
     const rows: string[] = []
+    let missing = 0
     for (const { c, sport, truth } of runs) {
-      const events = run.events
+      const label = `${transport} ${family} delay ${c.delayMs} ${c.mode}`
+      const events = new Map(run.events
         .filter((e: ProbeEvent) => portOf(e.dst) === c.port && portOf(e.src) === sport)
-        .sort((a, b) => a.returnNs! - b.returnNs!)
-      expect(events, `${transport} ${family} delay ${c.delayMs} ${c.mode}`).toHaveLength(truth.length)
-      const errorsUs = events.map((e, i) => Math.abs(e.totalNs! - (truth[i] as Received).waitNs) / 1000)
-      events.forEach((e, i) => expect(e.len).toBe(truth[i]!.len))
+        .map((e) => [e.len, e]))
+      expect(truth, label).toHaveLength(COUNT)
+      // A read can dequeue a datagram before the enqueuing CPU reaches sk_data_ready: it is counted as untracked, never misreported.
+      expect(COUNT - events.size, label).toBeLessThanOrEqual(1)
+      missing += COUNT - events.size
+      // recvmmsg returns once for the whole batch, after each datagram's own read: carry each total to the batch's end.
+      const batchEndNs = new Map<number, number>()
+      for (const t of truth) {
+        const e = events.get(t.len)
+        if (e !== undefined) batchEndNs.set(t.returnNs, Math.max(batchEndNs.get(t.returnNs) ?? 0, e.returnNs!))
+      }
+      const errorsUs = truth.flatMap((t: Received) => {
+        const e = events.get(t.len)
+        return e === undefined ? [] : [Math.abs(e.totalNs! + batchEndNs.get(t.returnNs)! - e.returnNs! - t.waitNs) / 1000]
+      })
       const p50 = percentile(errorsUs, 50)
       const p99 = percentile(errorsUs, 99)
-      rows.push(`${transport.padEnd(8)} ${family} ${String(c.delayMs).padStart(3)} ms ${c.mode.padEnd(6)} n=${events.length}  p50 ${p50.toFixed(1).padStart(6)} us  p99 ${p99.toFixed(1).padStart(6)} us  max ${Math.max(...errorsUs).toFixed(1).padStart(6)} us`)
+      rows.push(`${transport.padEnd(8)} ${family} ${String(c.delayMs).padStart(3)} ms ${c.mode.padEnd(6)} n=${errorsUs.length}  p50 ${p50.toFixed(1).padStart(6)} us  p99 ${p99.toFixed(1).padStart(6)} us  max ${Math.max(...errorsUs).toFixed(1).padStart(6)} us`)
       expect(p99, rows.at(-1)).toBeLessThanOrEqual(P99_LIMIT_US)
     }
     console.log(`|reported total - receiver wait| (plan ${run.hello.plan}):\n${rows.join('\n')}`)
-    expect(run.stats.stale).toBe(0)
+    expect(run.stats.untracked + run.stats.stale).toBe(missing)
     expect(run.stats.slow).toBe(run.stats.emitted + run.stats.kernelLost)
   })
 })

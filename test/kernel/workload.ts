@@ -90,6 +90,8 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
 
 export interface SendOptions {
   len?: number
+  /** Datagram i is len + i % lenCycle bytes, so its length identifies it. */
+  lenCycle?: number
   intervalUs?: number
   /** Source ADDR:PORT. */
   bind?: string
@@ -100,6 +102,7 @@ export interface SendOptions {
 export async function send (to: string, count: number, opts: SendOptions = {}): Promise<number> {
   const args = ['send', '--to', to, '--count', String(count), '--len', String(opts.len ?? 64), '--interval-us', String(opts.intervalUs ?? 0)]
   if (opts.bind !== undefined) args.push('--bind', opts.bind)
+  if (opts.lenCycle !== undefined) args.push('--len-cycle', String(opts.lenCycle))
   const argv = [...(opts.prefix ?? []), UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)

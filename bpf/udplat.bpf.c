@@ -48,6 +48,7 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 struct skb_info {
 	__u64 arrive_ns;
 	__u64 enqueue_ns;
+	__u64 head;		/* skb->head at arrive: an sk_buff reused for another packet has another buffer */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 len;
@@ -358,6 +359,7 @@ int BPF_PROG(ul_arrive, struct sk_buff *skb)
 		return 0;
 	info.arrive_ns = bpf_ktime_get_ns();
 	info.enqueue_ns = 0;
+	info.head = (__u64)skb->head;
 	bpf_map_update_elem(&tracked, &key, &info, BPF_ANY);
 	return 0;
 }
@@ -380,6 +382,11 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	c = get_counters();
 	if (!c)
 		goto out;
+	if (info->head != (__u64)skb->head) {
+		/* Our datagram was consumed unseen and its sk_buff reused: this drop is another packet's. */
+		c->stale++;
+		goto out;
+	}
 	c->drops++;
 	if (slot >= MAX_DROP_REASONS)
 		slot = MAX_DROP_REASONS - 1;
@@ -430,10 +437,14 @@ static __always_inline void take_skb(struct sk_buff *skb)
 	struct counters *c;
 
 	info = bpf_map_lookup_elem(&tracked, &key);
-	if (!info) {
+	if (!info || info->head != (__u64)BPF_CORE_READ(skb, head)) {
 		c = get_counters();
-		if (c)
+		if (c && info)
+			c->stale++;
+		else if (c)
 			c->untracked++;
+		if (info)
+			bpf_map_delete_elem(&tracked, &key);
 		return;
 	}
 	flight.info = *info;

@@ -6,8 +6,9 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { Type } from 'typebox'
 import type { Config } from './config.js'
-import { Problem, setProblemHandlers } from './errors.js'
+import { Problem, problemResponses, setProblemHandlers, ValidationFailed } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import hostPlugin from './plugins/host.js'
@@ -28,6 +29,8 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 /** Schemas that routes reference with `ref()`; they become components.schemas in the OpenAPI document. */
 const SHARED_SCHEMAS = [Problem, Filter, Session, LatencyEvent, DropEvent, LostEvent, StateEvent]
+
+const NO_QUERY = Type.Object({}, { additionalProperties: false })
 
 export interface AppOptions {
   config: Config
@@ -57,6 +60,13 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // A route without a query string schema takes no query (`?anything` is a 400, as an unknown body field is);
+  // every route documents its 400.
+  app.addHook('onRoute', (route) => {
+    if (route.schema === undefined || route.schema.hide === true) return
+    route.schema.querystring ??= NO_QUERY
+    route.schema.response = { ...problemResponses(ValidationFailed), ...(route.schema.response as object | undefined) }
+  })
   await app.register(sessionsPlugin)
   await app.register(hostPlugin)
   await app.register(metricsPlugin)

@@ -92,7 +92,9 @@ export function sendProblem (reply: FastifyReply, problem: ProblemDetails): Fast
 export function setProblemHandlers (app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = toProblem(error, request)
-    if (problem.status >= 500) request.log.error({ err: error }, problem.detail)
+    // A declared 5xx (a loader that failed) is news for the operator; anything else is a bug, with its stack.
+    if (problem.code === Internal.kind.code) request.log.error({ err: error }, 'internal error')
+    else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.detail)
     return sendProblem(reply, problem)
   })
   app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request)))

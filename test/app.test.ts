@@ -1,21 +1,50 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
-import { testApp, testConfig } from './helpers/app.js'
+import { expectProblem, sharedApp, testApp, testConfig } from './helpers/app.js'
 
 describe('app', () => {
-  it('answers /healthz', async () => {
-    const app = await testApp()
-    const res = await app.inject({ url: '/healthz' })
-    expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ status: 'ok' })
-  })
-
   it('serves the committed OpenAPI document at /openapi.json', async () => {
     const app = await testApp()
     const res = await app.inject({ url: '/openapi.json' })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual(JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')))
+  })
+
+  it('documents every problem code, and on every route the codes it answers with', async () => {
+    const app = await testApp()
+    const document = (await app.inject({ url: '/openapi.json' })).json()
+    expect(document.components.schemas.Problem.properties.code.enum).toEqual([
+      'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_SESSION_NOT_FOUND',
+      'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
+      'UDPLAT_LOADER_FAILED', 'UDPLAT_LOADER_UNAVAILABLE', 'UDPLAT_NOT_READY'
+    ])
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, operation]) => ({ path, method, operation })))
+    for (const { path, operation } of operations) {
+      const problems = Object.entries(operation.responses as Record<string, any>).filter(([status]) => Number(status) >= 400)
+      expect(problems.map(([status]) => status), path).toEqual(expect.arrayContaining(['400', '500']))
+      if (path !== '/healthz' && path !== '/readyz') expect(problems.map(([status]) => status), path).toContain('401')
+      for (const [status, response] of problems) {
+        expect(response.content['application/problem+json'].schema.$ref, `${path} ${status}`).toBe('#/components/schemas/Problem')
+        expect(response.description, `${path} ${status}`).toMatch(/^`UDPLAT_[A-Z_]+`: /)
+      }
+    }
+    const codes = (path: string, method: string, status: string) => document.paths[path][method].responses[status].description
+    expect(codes('/v1/sessions', 'post', '429')).toBe('`UDPLAT_SESSION_LIMIT`: Too many sessions; `UDPLAT_BUFFER_LIMIT`: Event buffer limit reached')
+    expect(codes('/v1/sessions/{id}/events', 'get', '404')).toBe('`UDPLAT_SESSION_NOT_FOUND`: Session not found')
+    expect(codes('/readyz', 'get', '503')).toBe('`UDPLAT_NOT_READY`: Not ready to start sessions')
+  })
+
+  it('answers a body that is not JSON with 415, and an oversized one with 413, as problem+json', async () => {
+    const app = await testApp()
+    expectProblem(await app.inject({ method: 'POST', url: '/v1/sessions', payload: '<x/>', headers: { 'content-type': 'application/xml' } }), 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE')
+    const huge = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })
+    expectProblem(await app.inject({ method: 'POST', url: '/v1/sessions', payload: huge, headers: { 'content-type': 'application/json' } }), 413, 'UDPLAT_BODY_TOO_LARGE')
+  })
+
+  it.each(['/healthz', '/readyz', '/metrics', '/v1/host', '/v1/sessions/x', '/v1/sessions/x/histogram'])('rejects a query string on %s, which takes none', async (url) => {
+    const app = await sharedApp()
+    expect(expectProblem(await app.inject({ url: `${url}?verbose=1` }), 400, 'UDPLAT_VALIDATION').detail).toBe('querystring/verbose must NOT have additional properties')
   })
 
   it('serves swagger-ui at /docs', async () => {

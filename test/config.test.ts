@@ -16,9 +16,12 @@ describe('loadConfig', () => {
       probePath: fileURLToPath(new URL('../bpf/build/udplat-probe', import.meta.url)),
       maxSessions: 32,
       maxBufferedEvents: 1_000_000,
+      retentionSeconds: 3600,
       logLevel: 'info',
       loaderStartTimeoutMs: 10_000,
-      loaderStopGraceMs: 5_000
+      loaderStopGraceMs: 3_000,
+      heartbeatMs: 15_000,
+      hostInfoCacheMs: 5_000
     })
   })
 
@@ -29,14 +32,15 @@ describe('loadConfig', () => {
       UDPLAT_PROBE: '/opt/udplat-probe',
       UDPLAT_MAX_SESSIONS: '4',
       UDPLAT_MAX_BUFFERED_EVENTS: '5000',
+      UDPLAT_RETENTION_SECONDS: '0',
       UDPLAT_LOG_LEVEL: 'debug',
       UDPLAT_TOKEN: TOKEN
-    })).toMatchObject({ host: '::1', port: 0, probePath: '/opt/udplat-probe', maxSessions: 4, maxBufferedEvents: 5000, logLevel: 'debug', token: TOKEN })
+    })).toMatchObject({ host: '::1', port: 0, probePath: '/opt/udplat-probe', maxSessions: 4, maxBufferedEvents: 5000, retentionSeconds: 0, logLevel: 'debug', token: TOKEN })
   })
 
   it('lets flags override the environment', () => {
-    const config = loadConfig(['--port', '8080', '--max-sessions=2', '--log-level', 'warn'], { UDPLAT_PORT: '9000', UDPLAT_MAX_SESSIONS: '8' })
-    expect(config).toMatchObject({ port: 8080, maxSessions: 2, logLevel: 'warn' })
+    const config = loadConfig(['--port', '8080', '--max-sessions=2', '--log-level', 'warn', '--retention-seconds', '60'], { UDPLAT_PORT: '9000', UDPLAT_MAX_SESSIONS: '8', UDPLAT_RETENTION_SECONDS: '5' })
+    expect(config).toMatchObject({ port: 8080, maxSessions: 2, logLevel: 'warn', retentionSeconds: 60 })
   })
 
   it('reads the token from a file, trimmed', () => {
@@ -52,6 +56,7 @@ describe('loadConfig', () => {
     [[], { UDPLAT_MAX_SESSIONS: '0' }, 'UDPLAT_MAX_SESSIONS must be an integer from 1'],
     [[], { UDPLAT_MAX_BUFFERED_EVENTS: '-5' }, 'UDPLAT_MAX_BUFFERED_EVENTS must be an integer'],
     [[], { UDPLAT_LOG_LEVEL: 'loud' }, 'UDPLAT_LOG_LEVEL must be one of'],
+    [[], { UDPLAT_RETENTION_SECONDS: '2592001' }, 'UDPLAT_RETENTION_SECONDS must be an integer from 0 to 2592000'],
     [['--verbose'], {}, "Unknown option '--verbose'"],
     [[], { UDPLAT_HOST: '0.0.0.0' }, 'refusing to listen on 0.0.0.0 without a token'],
     [[], { UDPLAT_TOKEN: 'short' }, 'the token must be at least 16 characters'],

@@ -7,6 +7,9 @@ declare module 'fastify' {
   }
 }
 
+/** After every loader has stopped, how long open responses get to finish before their connections are cut. */
+const DRAIN_MS = 500
+
 /** The session manager as `app.sessions`; closing the app stops every loader. */
 export default fp(async (app) => {
   const { config } = app
@@ -17,5 +20,10 @@ export default fp(async (app) => {
   )
   app.decorate('sessions', manager)
   // Before the server waits for open requests: event streams and long polls end once their session has.
-  app.addHook('preClose', async () => manager.stopAll())
+  // A client that stopped reading, or a connection that never sent a request, would still hold the server open.
+  app.addHook('preClose', async () => {
+    await manager.stopAll()
+    const cut = setTimeout(() => app.server.closeAllConnections(), DRAIN_MS).unref()
+    app.server.once('close', () => clearTimeout(cut))
+  })
 }, { name: 'sessions', dependencies: ['config'] })

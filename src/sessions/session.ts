@@ -71,8 +71,6 @@ export class Session {
 
   get error (): string | null { return this.#error }
 
-  get plan (): HelloRecord['plan'] | null { return this.#hello?.plan ?? null }
-
   get stats (): StatsRecord | undefined { return this.#stats }
 
   get dropsByReason (): Readonly<Record<string, number>> { return this.#dropsByReason }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LightMyRequestResponse } from 'fastify'
-import { afterEach, expect, vi } from 'vitest'
+import { afterAll, afterEach, expect, vi } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 
@@ -25,6 +25,43 @@ export async function testApp (overrides: Partial<Config> = {}) {
 }
 
 type App = Awaited<ReturnType<typeof testApp>>
+
+let shared: Promise<App> | undefined
+
+/** One app for the whole file, for requests that change nothing (rejected ones): building an app takes a while. */
+export async function sharedApp (): Promise<App> {
+  shared ??= (async () => {
+    const app = buildApp(testConfig())
+    await app.ready()
+    return app
+  })()
+  return await shared
+}
+
+afterAll(async () => {
+  await (await shared)?.close()
+  shared = undefined
+})
+
+/** An app listening on an ephemeral loopback port, for what app.inject() cannot show: streaming, disconnects. */
+export async function listeningApp (overrides: Partial<Config> = {}): Promise<{ app: App, base: string }> {
+  const app = buildApp(testConfig(overrides))
+  apps.push(app)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('not listening on a port')
+  return { app, base: `http://127.0.0.1:${address.port}` }
+}
+
+/** True while a process with this pid exists. */
+export function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Asserts an RFC 9457 problem+json response and returns its body. */
 export function expectProblem (res: LightMyRequestResponse, status: number, code: string): { detail: string, instance: string } {

@@ -39,6 +39,20 @@ describe('latencyOf', () => {
     })
   })
 
+  it('reports copy as null, never 0, for a plan without a read mark of its own, and ignores it for slowestStage', () => {
+    // The tracepoint plan stamps read at return: the queue runs to return, the copy is unknown.
+    const tracepoint = measuredStages(['arrive', 'enqueue', 'return'])
+    const rec = { ...ev4, readNs: ev4.returnNs }
+    expect(tracepoint).toEqual({ stack: true, queue: true, copy: false, total: true })
+    expect(latencyOf(rec, tracepoint)).toEqual({
+      latencyNs: 20015000,
+      slowestStage: 'queue',
+      stages: { stackNs: 10000, queueNs: 20005000, copyNs: null, totalNs: 20015000 }
+    })
+    const stackBound = { ...rec, enqueueNs: rec.arriveNs + 20_000_000 }
+    expect(latencyOf(stackBound, tracepoint).slowestStage).toBe('stack')
+  })
+
   it('falls back to last seen minus first seen mark without arrive or return', () => {
     expect(latencyOf({ ...ev4, arriveNs: 0, returnNs: 0 }, ALL)).toEqual({
       latencyNs: 20000000,

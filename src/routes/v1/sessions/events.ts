@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { problemResponses, SessionNotFound, ValidationFailed } from '../../../errors.js'
+import { problemResponses, SessionNotFound } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
 import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery, SSE_DESCRIPTION, StreamHeaders, StreamQuery } from '../../../schemas/event.js'
 import { EventStream } from '../../../sessions/event-stream.js'
@@ -40,7 +40,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: { description: 'A page of events, or a stream', content: { 'application/json': { schema: EventPage }, ...streamContent } },
         204: noMoreEvents,
-        ...problemResponses(ValidationFailed, SessionNotFound)
+        ...problemResponses(SessionNotFound)
       }
     }
   }, async (request, reply) => {
@@ -71,7 +71,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: { description: 'The stream', content: streamContent },
         204: noMoreEvents,
-        ...problemResponses(ValidationFailed, SessionNotFound)
+        ...problemResponses(SessionNotFound)
       }
     }
   }, async (request, reply) => {

@@ -35,7 +35,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['sessions'],
       summary: 'List sessions',
       querystring: ListSessionsQuery,
-      response: { 200: SessionList, ...problemResponses(ValidationFailed) }
+      response: { 200: SessionList }
     }
   }, async (request) => ({ sessions: app.sessions.list(request.query.state).map((session) => session.toResource()) }))
 
@@ -44,7 +44,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['sessions'],
       summary: 'Get a session, with its current counts',
       params: SessionParams,
-      response: { 200: ref(Session), ...problemResponses(ValidationFailed, SessionNotFound) }
+      response: { 200: ref(Session), ...problemResponses(SessionNotFound) }
     }
   }, async (request) => app.sessions.get(request.params.id).toResource())
 
@@ -54,7 +54,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Stop a session and remove it',
       description: 'Stops the probes, waits for the loader to exit, and forgets the session and its events.',
       params: SessionParams,
-      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(ValidationFailed, SessionNotFound) }
+      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(SessionNotFound) }
     }
   }, async (request, reply) => {
     await app.sessions.delete(request.params.id)

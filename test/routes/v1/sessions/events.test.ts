@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { expectProblem, fakeProbe, testApp, waitForSession } from '../../../helpers/app.js'
+import { expectProblem, fakeProbe, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
+import { outline, parseFrames } from '../../../helpers/sse.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
-/** A running session whose fake loader has sent `events` latency events and `drops` drops. */
-async function sessionWith (app: App, { events = 0, drops = 0, bufferEvents = 10_000 }) {
-  fakeProbe('run', { events, drops })
+/**
+ * A session whose fake loader has sent `events` latency events and `drops` drops, and sends `events`
+ * more at each SIGUSR1 (`more()`); `mode: 'die-after-hello'` makes it a failed session holding them.
+ */
+async function sessionWith (app: App, { events = 0, drops = 0, bufferEvents = 10_000, mode = 'run' as 'run' | 'die-after-hello' }) {
+  const probe = fakeProbe(mode, { events, drops })
   const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: { bufferEvents } })).json()
-  await waitForSession(app, id, (session) => expect(session.lastSeq).toBe(events + drops))
-  return id as string
+  await waitForSession(app, id, (session) => {
+    expect(session.lastSeq).toBe(events + drops)
+    if (mode !== 'run') expect(session.state).toBe('failed')
+  })
+  return Object.assign(id as string, { more: () => process.kill(probe().pid, 'SIGUSR1') })
 }
 
 const page = async (app: App, id: string, query = '') => (await app.inject({ url: `/v1/sessions/${id}/events${query}` })).json()
@@ -71,16 +78,131 @@ describe('GET /v1/sessions/{id}/events', () => {
     ['?limit=10001', 'querystring/limit must be <= 10000'],
     ['?after=-1', 'querystring/after must be >= 0'],
     ['?after=x', 'querystring/after must be integer'],
-    ['?cursor=1', 'querystring/cursor must NOT have additional properties']
+    ['?cursor=1', 'querystring/cursor must NOT have additional properties'],
+    ['?waitMs=30001', 'querystring/waitMs must be <= 30000'],
+    ['?waitMs=-1', 'querystring/waitMs must be >= 0']
   ])('rejects %s as problem+json 400', async (query, detail) => {
-    const app = await testApp()
-    const id = await sessionWith(app, {})
-    const problem = expectProblem(await app.inject({ url: `/v1/sessions/${id}/events${query}` }), 400, 'UDPLAT_VALIDATION')
+    const app = await sharedApp()
+    // Validation comes before the session is looked up.
+    const problem = expectProblem(await app.inject({ url: `/v1/sessions/any/events${query}` }), 400, 'UDPLAT_VALIDATION')
     expect(problem.detail).toBe(detail)
   })
 
   it('answers 404 problem+json for an unknown session', async () => {
     const app = await testApp()
     expectProblem(await app.inject({ url: '/v1/sessions/nope/events' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
+  })
+})
+
+describe('GET /v1/sessions/{id}/events?waitMs', () => {
+  it('answers at once when events follow the cursor', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 2 })
+    const started = Date.now()
+    expect((await page(app, id, '?waitMs=30000')).events).toHaveLength(2)
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('waits for the next event and answers with it', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 3 })
+    const started = Date.now()
+    setTimeout(id.more, 300)
+    const result = await page(app, id, '?after=3&waitMs=10000')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(result.events.map((e: { seq: number }) => e.seq)).toEqual([4, 5, 6])
+    expect(result).toMatchObject({ nextAfter: 6, evicted: 0 })
+  })
+
+  it('answers an empty page after waitMs without events', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 1 })
+    const started = Date.now()
+    expect(await page(app, id, '?after=1&waitMs=300')).toEqual({ events: [], nextAfter: 1, evicted: 0 })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+  })
+
+  it('answers when the session ends during the wait, and at once once it has ended', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, {})
+    const started = Date.now()
+    setTimeout(() => { void app.inject({ method: 'DELETE', url: `/v1/sessions/${id}` }) }, 200)
+    expect(await page(app, id, '?waitMs=20000')).toEqual({ events: [], nextAfter: 0, evicted: 0 })
+    expect(Date.now() - started).toBeLessThan(5000)
+
+    const failed = await sessionWith(app, { events: 1, mode: 'die-after-hello' })
+    const again = Date.now()
+    expect(await page(app, failed, '?after=1&waitMs=20000')).toEqual({ events: [], nextAfter: 1, evicted: 0 })
+    expect(Date.now() - again).toBeLessThan(1000)
+  })
+})
+
+describe('GET /v1/sessions/{id}/events as Server-Sent Events', () => {
+  const stream = async (app: App, id: string, query = '', headers: Record<string, string> = {}) =>
+    await app.inject({ url: `/v1/sessions/${id}/events${query}`, headers: { accept: 'text/event-stream', ...headers } })
+
+  it('sends the state, every event with its seq as id, and the final state, then ends', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 2, drops: 1, mode: 'die-after-hello' })
+    const res = await stream(app, id)
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8')
+    expect(res.headers['cache-control']).toBe('no-cache')
+    const frames = parseFrames(res.body)
+    const failed = { state: 'failed', error: 'ring buffer poll failed: Bad address' }
+    expect(outline(frames)).toEqual([['state', undefined, failed], ['latency', '1'], ['latency', '2'], ['drop', '3']])
+    const polled = (await page(app, id)).events
+    expect(frames.slice(1).map((frame) => frame.data)).toEqual(polled)
+  })
+
+  it('is the same at /events/stream, without an Accept header', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 2, mode: 'die-after-hello' })
+    const res = await app.inject({ url: `/v1/sessions/${id}/events/stream` })
+    expect(res.body).toBe((await stream(app, id)).body)
+  })
+
+  it('resumes after Last-Event-ID, which wins over ?after', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 5, mode: 'die-after-hello' })
+    const seqs = (res: { body: string }) => parseFrames(res.body).flatMap((frame) => frame.id ?? [])
+    expect(seqs(await stream(app, id, '?after=3'))).toEqual(['4', '5'])
+    expect(seqs(await stream(app, id, '?after=1', { 'last-event-id': '2' }))).toEqual(['3', '4', '5'])
+    expect(seqs(await app.inject({ url: `/v1/sessions/${id}/events/stream?after=4` }))).toEqual(['5'])
+  })
+
+  it('starts with a lost event counting exactly what the buffer evicted after the cursor', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 250, bufferEvents: 100, mode: 'die-after-hello' })
+    const frames = parseFrames((await stream(app, id, '?after=20')).body)
+    expect(outline(frames.slice(0, 3))).toEqual([['state', undefined, expect.anything()], ['lost', '150', { count: 130, nextSeq: 151 }], ['latency', '151']])
+    expect(frames.at(-1)?.id).toBe('250')
+    expect(frames).toHaveLength(2 + 100)
+  })
+
+  it('answers 204 once the session has ended and nothing follows the cursor, so EventSource stops', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 2, mode: 'die-after-hello' })
+    const res = await stream(app, id, '', { 'last-event-id': '2' })
+    expect(res.statusCode).toBe(204)
+    expect(res.body).toBe('')
+  })
+
+  it.each([
+    [{ 'last-event-id': 'abc' }, '', 'headers/last-event-id must be integer'],
+    [{ 'last-event-id': '-1' }, '', 'headers/last-event-id must be >= 0'],
+    [{}, '?after=x', 'querystring/after must be integer']
+  ])('rejects %j %s as problem+json 400', async (headers, query, detail) => {
+    const app = await sharedApp()
+    expect(expectProblem(await stream(app, 'any', query, headers), 400, 'UDPLAT_VALIDATION').detail).toBe(detail)
+    expect(expectProblem(await app.inject({ url: '/v1/sessions/any/events/stream?limit=5' }), 400, 'UDPLAT_VALIDATION').detail)
+      .toBe('querystring/limit must NOT have additional properties')
+  })
+
+  it('answers 404 problem+json for an unknown session', async () => {
+    const app = await testApp()
+    expectProblem(await stream(app, 'nope'), 404, 'UDPLAT_SESSION_NOT_FOUND')
+    expectProblem(await app.inject({ url: '/v1/sessions/nope/events/stream' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
   })
 })

@@ -1,19 +1,9 @@
-import { describe, expect, it } from 'vitest'
-import { expectProblem, fakeProbe, testApp, waitForSession } from '../../../helpers/app.js'
+import { describe, expect, it, vi } from 'vitest'
+import { alive, expectProblem, fakeProbe, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
 const create = (app: App, body: object = {}) => app.inject({ method: 'POST', url: '/v1/sessions', payload: body })
-
-/** True while a process with this pid exists. */
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('POST /v1/sessions', () => {
   it('answers 201 with a running session, its Location and the plan from hello', async () => {
@@ -35,6 +25,7 @@ describe('POST /v1/sessions', () => {
       bufferEvents: 10000,
       ttlSeconds: 3600,
       error: null,
+      endedAt: null,
       lastSeq: 0
     })
     expect(session.id).toMatch(/^[A-Za-z0-9_-]{21}$/)
@@ -103,9 +94,14 @@ describe('POST /v1/sessions', () => {
     [{ filter: { cgroup: '/a/../b' } }, 'body/filter/cgroup must match format "cgroup"'],
     [{ filter: { cgroup: '18446744073709551616' } }, 'body/filter/cgroup must match format "cgroup"'],
     [{ filter: { family: 'ipx' } }, 'body/filter/family'],
-    [{ filter: { pid: 0 } }, 'body/filter/pid must be >= 1']
+    [{ filter: { pid: 0 } }, 'body/filter/pid must be >= 1'],
+    // A JSON body says what it means: no coercion, unlike query strings.
+    [{ thresholdUs: '250' }, 'body/thresholdUs must be integer'],
+    [{ filter: { ports: ['53'] } }, 'body/filter/ports/0 must be integer'],
+    [{ bufferEvents: true }, 'body/bufferEvents must be integer'],
+    [{ name: 5 }, 'body/name must be string']
   ])('rejects %j as problem+json 400 naming the field', async (body, detail) => {
-    const app = await testApp()
+    const app = await sharedApp()
     const problem = expectProblem(await create(app, body), 400, 'UDPLAT_VALIDATION')
     expect(problem.detail).toContain(detail)
     expect(problem.instance).toBe('/v1/sessions')
@@ -246,6 +242,16 @@ describe('GET /v1/sessions/{id}', () => {
     expect(alive(probe().pid)).toBe(false)
   })
 
+  it('keeps an ended session readable for the retention period, then removes it', async () => {
+    fakeProbe('die-after-hello')
+    const app = await testApp({ retentionSeconds: 1 })
+    const { id } = (await create(app)).json()
+    const failed = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+    expect(Date.parse(failed.endedAt)).toBeGreaterThanOrEqual(Date.parse(failed.startedAt))
+    await vi.waitFor(async () => expectProblem(await app.inject({ url: `/v1/sessions/${id}` }), 404, 'UDPLAT_SESSION_NOT_FOUND'), { timeout: 3000 })
+    expect(Date.now() - Date.parse(failed.endedAt)).toBeGreaterThanOrEqual(950)
+  })
+
   it('expires a session when its TTL runs out, stopping the loader, and keeps it readable', async () => {
     const probe = fakeProbe('run')
     const app = await testApp()
@@ -293,6 +299,18 @@ describe('DELETE /v1/sessions/{id}', () => {
   it('answers 404 problem+json for an unknown id', async () => {
     const app = await testApp()
     expectProblem(await app.inject({ method: 'DELETE', url: '/v1/sessions/nope' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
+  })
+
+  it('kills a loader still attaching when the app closes, without waiting for its start timeout', async () => {
+    const probe = fakeProbe('no-hello')
+    const app = await testApp({ loaderStartTimeoutMs: 30_000 })
+    const creating = create(app)
+    await vi.waitFor(() => expect(alive(probe().pid)).toBe(true))
+    const started = Date.now()
+    await app.close()
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(alive(probe().pid)).toBe(false)
+    expectProblem(await creating, 503, 'UDPLAT_LOADER_FAILED')
   })
 
   it('stops every loader when the app closes', async () => {

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * Session start latency: POST /v1/sessions → 201 (the service answers once
+ * the probes are attached) over 50 sessions, kept running so the later ones
+ * attach beside the earlier ones. Alternating with each POST, in the same
+ * run: the loader alone (spawn → hello on stdout), the cost floor the service
+ * adds to; and every few sessions bpftrace running the peer script
+ * (spawn → its BEGIN probe, which runs after every probe is attached).
+ */
+import {
+  NEVER_US, PROBE, emit, fmt, freeUdpPort, median, options, percentile, preflight, progress, reportHeader, start,
+  startPeer, startService, table, verdict
+} from './common.mjs'
+
+const USAGE = 'usage: node bench/start.mjs [--sessions N] [--peer-every K] [--out FILE]'
+const opts = options(USAGE, { sessions: 50, 'peer-every': 5, out: '' })
+preflight({ needFlood: false, needBpftrace: opts['peer-every'] > 0 })
+
+const port = await freeUdpPort()
+const service = await startService({ env: { UDPLAT_MAX_SESSIONS: String(Math.max(64, opts.sessions + 1)) } })
+
+/** The loader by itself, as the service runs it: spawn until the hello record (json format: the first line). */
+async function loaderAlone () {
+  const proc = start(PROBE, ['--format', 'json', '--port', String(port), '--threshold-us', String(NEVER_US)])
+  try {
+    const hello = await proc.waitLine((line) => line.includes('"hello"'), 10_000, 'hello')
+    return hello.ms - proc.startedMs
+  } finally {
+    await proc.stop()
+  }
+}
+
+const postMs = []
+const deleteMs = []
+const aloneMs = []
+const peerMs = []
+const sessions = []
+try {
+  for (let i = 0; i < opts.sessions; i++) {
+    aloneMs.push(await loaderAlone())
+    const { session, ms } = await service.createSession({ filter: { ports: [port] }, thresholdUs: NEVER_US })
+    if (session.state !== 'running') throw new Error(`session ${session.id} answered 201 in state ${session.state}`)
+    sessions.push(session)
+    postMs.push(ms)
+    if (opts['peer-every'] > 0 && i % opts['peer-every'] === 0) {
+      const peer = await startPeer(port, NEVER_US)
+      peerMs.push(peer.attachMs)
+      await peer.proc.stop(10_000)
+    }
+    if ((i + 1) % 10 === 0) progress(`${i + 1}/${opts.sessions} sessions: POST p50 ${fmt(median(postMs), 1)} ms, loader alone p50 ${fmt(median(aloneMs), 1)} ms`)
+  }
+} finally {
+  for (const session of sessions) {
+    const t0 = performance.now()
+    await service.deleteSession(session.id)
+    deleteMs.push(performance.now() - t0)
+  }
+  await service.stop()
+}
+
+const aloneP50 = median(aloneMs)
+const row = (label, values, target) => [
+  label, values.length, fmt(median(values), 1), fmt(percentile(values, 99), 1), fmt(Math.min(...values), 1), fmt(Math.max(...values), 1),
+  fmt(median(values) / aloneP50, 2), target ?? ''
+]
+const p50 = median(postMs)
+const report = [
+  reportHeader('Session start latency'),
+  `${opts.sessions} sessions created one after another and kept running (filter: one port, threshold ${fmt(NEVER_US)} µs), ` +
+    'then deleted. Alternating with each POST: the loader alone; every ' +
+    `${opts['peer-every']} sessions: bpftrace with bench/peer.bt. All attach beside the sessions already running.`,
+  '',
+  table(['what', 'n', 'p50 ms', 'p99 ms', 'min ms', 'max ms', 'p50 ratio to the loader alone', 'target'], [
+    row('POST /v1/sessions → 201', postMs, `p50 ≤ 40 ms: ${verdict(p50, 40, true)}`),
+    row('loader alone: spawn → hello', aloneMs),
+    ...(peerMs.length > 0 ? [row('bpftrace peer: spawn → BEGIN', peerMs)] : []),
+    row('DELETE /v1/sessions/{id}', deleteMs)
+  ]),
+  '',
+  `The service adds ${fmt(p50 - aloneP50, 1)} ms at the median to the loader's own start.`
+].join('\n')
+emit(report, opts.out)

@@ -1,0 +1,105 @@
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
+import { SESSION_STATES } from '../schemas/session.js'
+import type { Session } from '../sessions/session.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry
+  }
+}
+
+/** Stage histogram bounds: every other power of two from 256 ns to 68.7 s, which the kernel's log2 slots give exactly. */
+const LE_POWERS = Array.from({ length: 15 }, (_, i) => 8 + 2 * i)
+
+/**
+ * Prometheus metrics as `app.metrics`, computed from the sessions at each scrape: a deleted or
+ * removed session's series are gone at the next one, so the `session` label takes at most
+ * UDPLAT_MAX_SESSIONS values plus the ended sessions still retained.
+ */
+export default fp(async (app) => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const sessions = () => app.sessions.list()
+  const registers = [registry]
+
+  /** A counter or gauge with a `session` label, set from every kept session at each scrape. */
+  const perSession = (
+    Kind: typeof Counter | typeof Gauge,
+    name: string,
+    help: string,
+    labelNames: string[],
+    values: (session: Session) => Array<[Record<string, string>, number]>
+  ) => new Kind({
+    name,
+    help,
+    labelNames: ['session', ...labelNames],
+    registers,
+    collect (this: Counter | Gauge) {
+      this.reset()
+      for (const session of sessions()) {
+        for (const [labels, value] of values(session)) {
+          if (this instanceof Counter) this.inc({ session: session.id, ...labels }, value)
+          else this.set({ session: session.id, ...labels }, value)
+        }
+      }
+    }
+  })
+
+  new Gauge({
+    name: 'udplat_sessions',
+    help: 'Kept sessions by state',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      const all = sessions()
+      for (const state of SESSION_STATES) this.set({ state }, all.filter((session) => session.state === state).length)
+    }
+  })
+  perSession(Counter, 'udplat_session_datagrams_total', 'Datagrams read that passed the session\'s filter (kernel)', [],
+    (session) => [[{}, session.stats?.matched ?? 0]])
+  perSession(Counter, 'udplat_session_slow_total', 'Of those, at or over the session\'s threshold (kernel)', [],
+    (session) => [[{}, session.stats?.slow ?? 0]])
+  perSession(Counter, 'udplat_session_events_total', 'Events the service buffered, by type', ['type'],
+    (session) => Object.entries(session.eventCounts).map(([type, n]) => [{ type }, n]))
+  perSession(Counter, 'udplat_session_lost_events_total',
+    'Events lost, by where: kernel (ring buffer full, slow datagrams), kernel_drops (ring buffer full, drops), buffer (evicted from the service buffer), stream (skipped by event streams that read too slowly, summed over them)',
+    ['where'], (session) => [
+      [{ where: 'kernel' }, session.stats?.kernelLost ?? 0],
+      [{ where: 'kernel_drops' }, session.stats?.dropsLost ?? 0],
+      [{ where: 'buffer' }, session.events.evicted],
+      [{ where: 'stream' }, session.streams.lost]
+    ])
+  perSession(Counter, 'udplat_session_drops_total', 'Dropped datagrams that passed the session\'s filter, by kernel drop reason', ['reason'],
+    (session) => Object.entries(session.dropsByReason).map(([reason, n]) => [{ reason }, n]))
+  perSession(Gauge, 'udplat_session_streams', 'Open event streams', [], (session) => [[{}, session.streams.open]])
+
+  registry.registerMetric({
+    name: 'udplat_session_stage_seconds',
+    help: 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none); stages the plan does not measure are absent',
+    type: 'histogram',
+    get: async () => ({
+      name: 'udplat_session_stage_seconds',
+      help: '',
+      type: 'histogram',
+      aggregator: 'sum',
+      values: sessions().flatMap((session) => session.stageSlots.flatMap(([stage, slots]) => {
+        const labels = { session: session.id, stage }
+        let below = 0
+        let slot = 0
+        const buckets = LE_POWERS.map((power) => {
+          while (slot <= power && slot < slots.length) below += slots[slot++] ?? 0
+          return { metricName: 'udplat_session_stage_seconds_bucket', labels: { ...labels, le: String(2 ** power / 1e9) }, value: below }
+        })
+        const count = slots.reduce((sum, n) => sum + n, 0)
+        return [
+          ...buckets,
+          { metricName: 'udplat_session_stage_seconds_bucket', labels: { ...labels, le: '+Inf' }, value: count },
+          { metricName: 'udplat_session_stage_seconds_count', labels, value: count }
+        ]
+      }))
+    })
+  } as unknown as Metric)
+
+  app.decorate('metrics', registry)
+}, { name: 'metrics', dependencies: ['sessions'] })

@@ -222,16 +222,39 @@ static __always_inline bool socket_wanted(const struct sock *sk)
 	return true;
 }
 
-static __always_inline __u32 log2_slot(__u64 v)
+/* Branch-free log2, as libbpf-tools' bits.bpf.h: a loop here would be verified once per stage. */
+static __always_inline __u32 log2_u32(__u32 v)
 {
-	__u32 slot = 0;
+	__u32 shift, r;
 
-	/* slot i holds 2^(i-1) <= v < 2^i; at most 64 iterations, bounded for the verifier */
-	while (v && slot < MAX_SLOTS - 1) {
-		v >>= 1;
-		slot++;
-	}
-	return slot;
+	r = (v > 0xFFFF) << 4;
+	v >>= r;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/*
+ * Slot i holds 2^(i-1) <= v < 2^i, slot 0 holds 0; the last slot takes
+ * everything above. A global function: the verifier checks it once, where
+ * inlined into four stages its branches multiply (6.1 gives up on them).
+ */
+__noinline int log2_slot(__u64 v)
+{
+	__u32 hi = v >> 32, slot;
+
+	if (!v)
+		return 0;
+	slot = (hi ? log2_u32(hi) + 32 : log2_u32(v)) + 1;
+	return slot < MAX_SLOTS ? slot : MAX_SLOTS - 1;
 }
 
 static __always_inline void hist_add(__u32 stage, __u64 start, __u64 end)
@@ -247,6 +270,20 @@ static __always_inline void hist_add(__u32 stage, __u64 start, __u64 end)
 	slot = log2_slot(end - start);
 	if (slot < MAX_SLOTS)
 		h->slots[slot]++;
+}
+
+/*
+ * Records are submitted without waking the loader, which drains on a timer.
+ * Only the record that makes the unread bytes cross wakeup_bytes wakes it:
+ * waking on every record past the mark would cost a wakeup per event exactly
+ * when the loader is already behind.
+ */
+static __always_inline void submit(void *rec, __u64 size)
+{
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(rec, unread < wakeup_bytes && unread + size + 8 >= wakeup_bytes ?
+				       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* Everything a read completes: filter by reader, count, histogram, and emit when slow. */
@@ -296,8 +333,7 @@ static __always_inline void finish(const struct skb_info *info, __u64 read_ns, _
 	e->reserved3 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	c->emitted++;
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	submit(e, sizeof(*e));
 }
 
 /* ---- arrive: all plans ---- */
@@ -409,7 +445,7 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	d->sport = info->sport;
 	d->dport = info->dport;
 	d->family = info->family;
-	bpf_ringbuf_submit(d, 0);
+	submit(d, sizeof(*d));
 out:
 	bpf_map_delete_elem(&tracked, &key);
 	return 0;
@@ -605,45 +641,69 @@ static __always_inline struct sk_buff *reader_queue_head(const struct sock *sk)
 
 static __always_inline struct sk_buff *receive_queue_head(const struct sock *sk)
 {
-	struct sk_buff *next = sk->sk_receive_queue.next;
+	struct sk_buff *next = BPF_CORE_READ(sk, sk_receive_queue.next);
 
 	return (void *)next == (void *)&sk->sk_receive_queue ? NULL : next;
 }
 
-/* The skb the next read on sk will dequeue: the reader queue's head, or the receive queue's, which a read splices over. */
-static __always_inline void predict_next_read(const struct sock *sk, __u64 key)
+/*
+ * The skb the next read on sk will dequeue: the reader queue's head, or the
+ * receive queue's, which a read splices over. An existing entry is rewritten
+ * in place: a map update per read would cost an LRU pop and push.
+ */
+static __always_inline void predict_next_read(const struct sock *sk, __u64 key, struct next_read *pred)
 {
-	struct next_read pred;
+	struct next_read fresh;
 	struct sk_buff *skb = reader_queue_head(sk);
 
 	if (!skb)
 		skb = receive_queue_head(sk);
-	pred.skb = (__u64)skb;
-	pred.predicted_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&next_read, &key, &pred, BPF_ANY);
+	if (!pred)
+		pred = &fresh;
+	pred->skb = (__u64)skb;
+	pred->predicted_ns = bpf_ktime_get_ns();
+	if (pred == &fresh)
+		bpf_map_update_elem(&next_read, &key, &fresh, BPF_ANY);
 }
 
-/* Stamp enqueue on tracked skbs at the tail of a queue, newest first, until one already stamped. */
-static __always_inline int stamp_tail(struct sk_buff *skb, struct sk_buff *head, __u64 now)
-{
-	struct skb_info *info;
-	__u64 key;
-	int i, stamped = 0;
+struct tail_walk {
+	__u64 skb;
+	__u64 head;
+	__u64 now;
+	int stamped;
+};
 
-	for (i = 0; i < QUEUE_WALK_MAX; i++) {
-		if (!skb || skb == head)
-			break;
-		key = (__u64)skb;
-		info = bpf_map_lookup_elem(&tracked, &key);
-		if (info) {
-			if (info->enqueue_ns || now - info->arrive_ns > STALE_ARRIVE_NS)
-				break;
-			info->enqueue_ns = now;
-			stamped++;
-		}
-		skb = BPF_CORE_READ(skb, prev);
+/* One step of stamp_tail(): 0 goes on to the previous skb, 1 stops. */
+static long stamp_one(__u32 i, void *data)
+{
+	struct tail_walk *walk = data;
+	struct skb_info *info;
+	__u64 key = walk->skb;
+
+	if (!key || key == walk->head)
+		return 1;
+	info = bpf_map_lookup_elem(&tracked, &key);
+	if (info) {
+		if (info->enqueue_ns || walk->now - info->arrive_ns > STALE_ARRIVE_NS)
+			return 1;
+		info->enqueue_ns = walk->now;
+		walk->stamped++;
 	}
-	return stamped;
+	walk->skb = (__u64)BPF_CORE_READ((struct sk_buff *)key, prev);
+	return 0;
+}
+
+/*
+ * Stamp enqueue on tracked skbs at the tail of a queue, newest first, until
+ * one already stamped. bpf_loop() (kernel 5.17, older than this plan's 6.3)
+ * has the verifier check the step once rather than once per iteration.
+ */
+static __always_inline int stamp_tail(struct sk_buff *tail, struct sk_buff *head, __u64 now)
+{
+	struct tail_walk walk = { .skb = (__u64)tail, .head = (__u64)head, .now = now };
+
+	bpf_loop(QUEUE_WALK_MAX, stamp_one, &walk, 0);
+	return walk.stamped;
 }
 
 SEC("tp_btf/sk_data_ready")
@@ -656,7 +716,7 @@ int BPF_PROG(ul_tp_ready, const struct sock *sk)
 	if (!socket_wanted(sk))
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (!stamp_tail(sk->sk_receive_queue.prev, (struct sk_buff *)&sk->sk_receive_queue, now)) {
+	if (!stamp_tail(BPF_CORE_READ(sk, sk_receive_queue.prev), (struct sk_buff *)&sk->sk_receive_queue, now)) {
 		/* A reader may have spliced the new skbs over already. */
 		up = (struct udp_sock *)sk;
 		stamp_tail(BPF_CORE_READ(up, reader_queue.prev), (struct sk_buff *)&up->reader_queue, now);
@@ -664,7 +724,7 @@ int BPF_PROG(ul_tp_ready, const struct sock *sk)
 	/* A reader waiting on an empty queue dequeues what just arrived. */
 	pred = bpf_map_lookup_elem(&next_read, &key);
 	if (!pred || !pred->skb)
-		predict_next_read(sk, key);
+		predict_next_read(sk, key, pred);
 	return 0;
 }
 
@@ -703,7 +763,7 @@ int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 			finish(&copy, now, now);
 		}
 	}
-	predict_next_read(sk, key);
+	predict_next_read(sk, key, pred);
 	return 0;
 }
 

@@ -313,6 +313,9 @@ int main(int argc, char **argv)
 		report_error(err, "plan %s is not available: %s", plan_name(plan), msg);
 		goto cleanup;
 	}
+	/* Parsed kernel BTF is megabytes: libbpf reads its own copy for CO-RE, and nothing later needs ours. */
+	btf__free(vmlinux);
+	vmlinux = NULL;
 
 	skel = udplat_bpf__open();
 	if (!skel) {

@@ -171,7 +171,7 @@ check_plan() {
 			return
 		fi
 		result "$plan" fail "loader exit $loader_rc before hello: $(loader_error "$dir")${why:+ ($why, but the message does not say so)}"
-		show_file "loader stderr" "$dir/probe.err"
+		show_file "loader stderr" "$dir/probe.err" 400
 		return
 	fi
 	log "$plan: $(grep -m1 '"type":"hello"' "$dir/probe.out")"

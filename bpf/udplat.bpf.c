@@ -608,23 +608,25 @@ int BPF_KRETPROBE(ul_kr_dequeue, struct sk_buff *skb)
 	return 0;
 }
 
-SEC("kretprobe/udp_recvmsg")
-int BPF_KRETPROBE(ul_kr_ret4, int ret)
+static __always_inline void kprobe_returned(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	bpf_map_delete_elem(&recv_args, &tid);
 	mark_returned(ret);
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(ul_kr_ret4, int ret)
+{
+	kprobe_returned(ret);
 	return 0;
 }
 
 SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(ul_kr_ret6, int ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_delete_elem(&recv_args, &tid);
-	mark_returned(ret);
+	kprobe_returned(ret);
 	return 0;
 }
 

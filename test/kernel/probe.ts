@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import type { StatsRecord } from '../../src/probe/records.js'
 import { PROBE } from './workload.js'
 
 /** The loader's JSON lines (bpf/output.c), as kernel tests read them. */
@@ -23,22 +24,11 @@ export interface ProbeEvent {
   cgroupId: string
 }
 
-export interface ProbeStats {
-  matched: number
-  slow: number
-  emitted: number
-  kernelLost: number
-  drops: number
-  dropsLost: number
-  stale: number
-  untracked: number
-}
-
 export interface ProbeRun {
   hello: { plan: string, marks: string[], notes: string }
   events: ProbeEvent[]
   drops: Array<{ reason: string, src: string, dst: string, len: number }>
-  stats: ProbeStats
+  stats: StatsRecord
   hists: Record<string, number[]>
   dropCounts: Record<string, number>
 }

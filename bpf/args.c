@@ -36,6 +36,7 @@ static const char usage[] =
 "  -f, --format FORMAT      text, json (one object a line) or bin (records of udplat.h)\n"
 "      --stats-interval-ms N  how often json and bin output carry counters (default 1000)\n"
 "      --ringbuf-kb N       ring buffer size, a power of two >= 4 (default 1024)\n"
+"      --drop-events N      drop events per CPU and second at most (default 1000; counts stay exact)\n"
 "  -d, --duration SECONDS   stop after this long (default: at SIGINT or SIGTERM)\n"
 "      --list-plans         print the attach plans this kernel allows (JSON) and exit\n"
 "  -v, --verbose            libbpf debug output on stderr\n"
@@ -54,6 +55,7 @@ enum {
 	OPT_PLAN,
 	OPT_STATS_INTERVAL,
 	OPT_RINGBUF_KB,
+	OPT_DROP_EVENTS,
 	OPT_LIST_PLANS,
 };
 
@@ -73,6 +75,7 @@ static const struct option options[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "stats-interval-ms", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
+	{ "drop-events", required_argument, NULL, OPT_DROP_EVENTS },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "list-plans", no_argument, NULL, OPT_LIST_PLANS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -289,6 +292,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 	cfg->threshold_ns = 3000000;
 	cfg->stats_interval_ms = 1000;
 	cfg->ringbuf_bytes = 1024 * 1024;
+	cfg->max_drop_events_per_s = 1000;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":p:t:f:d:vh", options, NULL)) != -1) {
 		switch (opt) {
@@ -381,6 +385,11 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 			if (parse_uint(optarg, 1 << 20, &v) || v < 4 || (v & (v - 1)))
 				return fail(err, errlen, "bad --ringbuf-kb '%s': want a power of two from 4 to 1048576", optarg);
 			cfg->ringbuf_bytes = v * 1024;
+			break;
+		case OPT_DROP_EVENTS:
+			if (parse_uint(optarg, UINT32_MAX, &v))
+				return fail(err, errlen, "bad --drop-events '%s': want events per CPU and second", optarg);
+			cfg->max_drop_events_per_s = v;
 			break;
 		case 'd':
 			if (parse_uint(optarg, 86400 * 365, &v) || !v)

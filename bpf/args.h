@@ -33,6 +33,7 @@ struct config {
 	__u32 netns;
 	__u32 stats_interval_ms;
 	__u32 ringbuf_bytes;
+	__u32 max_drop_events_per_s;	/* per CPU */
 	__u32 duration_s;	/* 0: until SIGINT or SIGTERM */
 	bool verbose;
 	bool list_plans;	/* print which plans this kernel allows, as JSON, and exit */

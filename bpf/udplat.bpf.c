@@ -43,6 +43,8 @@ const volatile __u32 filter_cgroup_level = 0;
 const volatile __u32 filter_netns = 0;
 /* Events are submitted without waking the loader, which drains on a timer; past this many unread bytes, wake it. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
+/* Per CPU and second: a drop storm must not flood the pipeline. Counts by reason stay exact; 0 emits none. */
+const volatile __u64 max_drop_events_per_s = 1000;
 
 /* What arrive saw of a datagram, keyed by skb address until it is read or freed. */
 struct skb_info {
@@ -118,6 +120,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drop_counts SEC(".maps");
+
+/* This CPU's drop events in the current one-second window. */
+struct drop_window {
+	__u64 start_ns;
+	__u64 emitted;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_window);
+} drop_windows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -402,6 +417,24 @@ int BPF_PROG(ul_arrive, struct sk_buff *skb)
 
 /* ---- drops: all plans ---- */
 
+static __always_inline bool drop_event_allowed(void)
+{
+	__u32 zero = 0;
+	struct drop_window *w = bpf_map_lookup_elem(&drop_windows, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!w)
+		return false;
+	if (now - w->start_ns >= 1000000000ULL) {
+		w->start_ns = now;
+		w->emitted = 0;
+	}
+	if (w->emitted >= max_drop_events_per_s)
+		return false;
+	w->emitted++;
+	return true;
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
@@ -429,6 +462,10 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	n = bpf_map_lookup_elem(&drop_counts, &slot);
 	if (n)
 		(*n)++;
+	if (!drop_event_allowed()) {
+		c->drops_lost++;
+		goto out;
+	}
 	d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
 	if (!d) {
 		c->drops_lost++;

@@ -106,6 +106,7 @@ static void set_filters(struct udplat_bpf *skel, const struct config *cfg)
 	ro->filter_cgroup_id = cfg->cgroup_id;
 	ro->filter_cgroup_level = cfg->cgroup_level;
 	ro->filter_netns = cfg->netns;
+	ro->max_drop_events_per_s = cfg->max_drop_events_per_s;
 }
 
 /* Keeps the shared arrive and drop programs and the chosen plan's socket-side ones. */

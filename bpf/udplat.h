@@ -127,7 +127,7 @@ struct rec_stats {
 	__u64 emitted;		/* slow events that entered the ring buffer */
 	__u64 kernel_lost;	/* slow events lost: ring buffer full */
 	__u64 drops;		/* dropped datagrams that passed the filter */
-	__u64 drops_lost;	/* drop events lost: ring buffer full */
+	__u64 drops_lost;	/* drops not sent as events: ring buffer full, or over --drop-events per CPU and second */
 	__u64 stale;		/* timestamps discarded as belonging to a reused skb */
 	__u64 untracked;	/* reads whose datagram had no arrive/enqueue mark */
 };

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "kernel_features.h"
@@ -26,14 +28,28 @@ void output_init(struct output *out, enum format format, const struct drop_reaso
 	out->err = 0;
 }
 
+/* Once stopping, a write waits at most this long for room: a reader that stopped reading cannot keep us alive. */
+#define STOPPING_WRITE_WAIT_MS 100
+
 int output_flush(struct output *out)
 {
-	size_t done = 0;
+	struct pollfd room = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	size_t done = 0, chunk;
 	ssize_t n;
 
 	while (!out->err && done < out->len) {
-		n = write(STDOUT_FILENO, out->buf + done, out->len - done);
-		if (n < 0 && errno == EINTR && !*out->stop)
+		chunk = out->len - done;
+		if (*out->stop) {
+			/* POLLOUT means PIPE_BUF bytes fit: write no more, so the write cannot block. */
+			if (poll(&room, 1, STOPPING_WRITE_WAIT_MS) <= 0) {
+				out->err = -ETIMEDOUT;
+				break;
+			}
+			chunk = chunk < PIPE_BUF ? chunk : PIPE_BUF;
+		}
+		n = write(STDOUT_FILENO, out->buf + done, chunk);
+		/* Interrupted, maybe by the stop signal, maybe after part of the data: the next turn decides. */
+		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			out->err = n < 0 ? -errno : -EIO;

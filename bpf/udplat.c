@@ -49,9 +49,11 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+/* A stop signal that lands just before a blocking write() cannot interrupt it: SIGALRM, every second from then on, does. */
 static void on_signal(int sig)
 {
 	exiting = 1;
+	alarm(1);
 }
 
 /* Fatal: an error record for the service, the same words on stderr for a person. */
@@ -273,6 +275,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 
 	err = parse_args(argc, argv, &cfg, msg, sizeof(msg));
 	output_init(&out, cfg.format, &reasons, &exiting);
@@ -382,6 +385,8 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	if (out.err)
+		fprintf(stderr, "udplat-probe: failed to write output: %s\n", strerror(-out.err));
 	ring_buffer__free(rb);
 	for (i = 0; i < nr_links; i++)
 		bpf_link__destroy(links[i]);

@@ -8,6 +8,7 @@ const DELAYS_MS = [0, 5, 20]
 const READS = [{ mode: 'single', batch: 1, recvmmsg: false }, { mode: 'batch', batch: 4, recvmmsg: false }, { mode: 'mmsg', batch: 4, recvmmsg: true }]
 const COUNT = 100
 const P99_LIMIT_US = 50
+const REALTIME = ['chrt', '--fifo', '10']
 
 let netns: Netns
 beforeAll(() => { netns = createNetns() })
@@ -42,11 +43,13 @@ describe.each([
         delayMs: c.delayMs,
         batch: c.batch,
         recvmmsg: c.recvmmsg,
-        prefix: inNs ? netns.exec : undefined
+        // Real-time priority for receiver and sender (whose send runs the softirq on loopback and veth), so that
+        // no other task runs between the kernel's timestamp and arrive, or between recvmsg's return and the clock read.
+        prefix: [...(inNs ? netns.exec : []), ...REALTIME]
       })
       // Datagrams 2 ms apart: with delay 0 the reader waits on an empty queue, with delays they pile up.
       // Each has its own length, which says which datagram an event describes.
-      const sport = await send(endpoint(address(), c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000 })
+      const sport = await send(endpoint(address(), c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000, prefix: REALTIME })
       return { c, sport, truth: await receiver.done }
     }))
     const run = await probe.stop()

@@ -36,4 +36,4 @@ USER ${UDPLAT_UID}:${UDPLAT_UID}
 EXPOSE 9470
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/opt/udplat/bin/udplat-healthcheck"]
-CMD ["node", "/opt/udplat/dist/server.js"]
+CMD ["node", "--max-semi-space-size=1", "/opt/udplat/dist/server.js"]

@@ -12,8 +12,10 @@ import {
   sleep, spread, start, startService, table, verdict
 } from './common.mjs'
 
-const USAGE = 'usage: node bench/memory.mjs [--rounds N] [--sessions N] [--events N] [--out FILE]'
-const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, out: '' })
+const USAGE = 'usage: node bench/memory.mjs [--rounds N] [--sessions N] [--events N] [--node-args="FLAGS"] [--out FILE]'
+const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, 'node-args': '', out: '' })
+/** Node flags for the service (e.g. --max-semi-space-size=1), to measure a start command other than `node dist/server.js`. */
+const nodeArgs = opts['node-args'].split(' ').filter(Boolean)
 preflight()
 
 const SEND_INTERVAL_US = 200 // 5 000 datagrams/s: every loader and the service keep up, nothing is lost in the kernel
@@ -73,7 +75,7 @@ const rounds = []
 let loaderMappings
 for (let r = 0; r < opts.rounds; r++) {
   const bare = await bareNodeRss()
-  const service = await startService({ env: { UDPLAT_MAX_SESSIONS: String(Math.max(64, opts.sessions)) } })
+  const service = await startService({ env: { UDPLAT_MAX_SESSIONS: String(Math.max(64, opts.sessions)) }, nodeArgs })
   try {
     const port = await freeUdpPort()
     await sleep(1000)
@@ -111,7 +113,8 @@ const report = [
   reportHeader('Memory'),
   `${opts.rounds} rounds, each with a fresh service: idle, then ${opts.sessions} sessions (threshold 0, ` +
     `bufferEvents ${fmt(opts.events)}, one port), then every session filled with ${fmt(opts.events)} events by datagrams sent at ` +
-    `${fmt(1e6 / SEND_INTERVAL_US)}/s. RSS is VmRSS from /proc; medians over rounds; ratios to the same round's idle service.`,
+    `${fmt(1e6 / SEND_INTERVAL_US)}/s. RSS is VmRSS from /proc; medians over rounds; ratios to the same round's idle service. ` +
+    `The service runs as \`node ${nodeArgs.length > 0 ? `${nodeArgs.join(' ')} ` : ''}dist/server.js\`.`,
   '',
   table(['process', 'state', 'RSS MiB (median)', 'min–max', 'ratio to idle service', 'target'], [
     ['bare node:http server', 'idle', fmt(median(col((r) => r.bare)), 1), spread(col((r) => r.bare), 1), fmt(median(col((r) => r.bare / r.idle.rssMiB)), 2), ''],
@@ -131,9 +134,9 @@ const report = [
     `Service RSS added per buffered event: ${fmt(median(col((r) => (r.full.rssMiB - r.empty.rssMiB) * 2 ** 20 / events)))} bytes.`,
   '',
   `Why, for the service: \`node --expose-gc bench/event-heap.mjs ${opts.sessions} ${opts.events}\` pushes the same number of binary event records ` +
-    'through the service\'s RecordParser, toLatencyEvent and EventLog and measures the V8 heap around it after forced GCs: ' +
-    `**${fmt(heap.heapBytesPerEvent)} bytes of heap per buffered event** (${fmt(heap.heapUsedMiB, 1)} MiB of heap, ${fmt(heap.rssMiB, 1)} MiB RSS for ` +
-    `${fmt(heap.events)} events), against 120 bytes for the binary record it came from.`,
+    'through the service\'s RecordParser and EventLog as a session buffers them and measures the memory around it after forced GCs: ' +
+    `**${fmt(heap.heapBytesPerEvent)} bytes of V8 heap and ${fmt(heap.bufferBytesPerEvent ?? 0)} bytes of Buffer memory per buffered event** ` +
+    `(${fmt(heap.heapUsedMiB, 1)} MiB of heap, ${fmt(heap.rssMiB, 1)} MiB RSS for ${fmt(heap.events)} events), against 120 bytes for the binary record it came from.`,
   '',
   'Why, for the loader: its largest resident mappings (/proc/PID/smaps, one loader, KiB):',
   '',

@@ -9,8 +9,8 @@
  * must be matched or counted (untracked, stale).
  *
  * Alone: a binary stream recorded from the real loader under the flood is fed
- * (1) in process through the service's own parser, event conversion and
- * EventLog (dist/), against a framing-only walk of the same bytes; and (2) to
+ * (1) in process through the service's own parser and EventLog (dist/), as a
+ * session buffers records, against a framing-only walk of the same bytes; and (2) to
  * the real service through bench/replay-probe.mjs at full speed, then read
  * from its buffer by one SSE client, against a bare node:http SSE writer of
  * the same events (bench/sse-bare.mjs).
@@ -37,7 +37,11 @@ preflight()
 
 const { RecordParser, RecordType } = await import(`${DIST}probe/records.js`)
 const { measuredStages, realtimeClock, toDropEvent, toLatencyEvent } = await import(`${DIST}probe/events.js`)
+/** Builds from before the raw-record ring converted each record to an event object as it was buffered. */
+const convertsOnAppend = toLatencyEvent !== undefined
 const { EventLog } = await import(`${DIST}sessions/event-log.js`)
+/** How a session packs a record into its ring's slot (builds that buffer the records themselves). */
+const slots = convertsOnAppend ? undefined : await import(`${DIST}sessions/event-slots.js`)
 
 const port = await freeUdpPort()
 const sections = [reportHeader('Event pipeline')]
@@ -181,16 +185,21 @@ const IN_PROCESS = {
     for (const chunk of chunks) records += parser.push(chunk).length
     return records
   },
-  /** What Session#onRecord does with each record: parse, convert, append to the EventLog. */
+  /**
+   * What Session#onRecord does with each record: parse and copy its bytes into the EventLog's ring
+   * (builds before the raw-record ring: parse, convert to an event object, append that).
+   */
   buffered (chunks, { clock, measured }) {
     const parser = new RecordParser()
-    const log = new EventLog(10_000)
+    const log = convertsOnAppend ? new EventLog(10_000) : new EventLog(10_000, slots.EVENT_SLOT_BYTES)
     let records = 0
     for (const chunk of chunks) {
       for (const record of parser.push(chunk)) {
         records++
-        if (record.type === 'event') log.append((seq) => toLatencyEvent(record, seq, clock, measured))
-        else if (record.type === 'drop') log.append((seq) => toDropEvent(record, seq, clock))
+        if (record.type !== 'event' && record.type !== 'drop') continue
+        if (!convertsOnAppend) log.append(record.bytes, slots.packRecord)
+        else if (record.type === 'event') log.append((seq) => toLatencyEvent(record, seq, clock, measured))
+        else log.append((seq) => toDropEvent(record, seq, clock))
       }
     }
     return records
@@ -257,8 +266,8 @@ if (opts.part !== 'live') {
   const recording = await recordStream()
   const data = recording.stream.subarray(recording.helloSize)
   const hello = new RecordParser().push(recording.stream.subarray(0, recording.helloSize))[0]
-  // As Session#onHello prepares them (measuredStages is newer than the first builds: absent, it is not passed).
-  const converter = { clock: realtimeClock(hello.realtimeOffsetNs), measured: measuredStages?.(hello.marks) }
+  // As Session#onHello prepared them for builds that converted on append (measuredStages is newer than the first builds: absent, it is not passed).
+  const converter = convertsOnAppend ? { clock: realtimeClock(hello.realtimeOffsetNs), measured: measuredStages?.(hello.marks) } : {}
   const { chunks, records } = chunked(data, recording.records, opts.records)
   progress(`recorded ${fmt(recording.records)} records (${fmt(recording.events)} events, ${fmt(recording.stream.length)} bytes); in-process runs over ${fmt(records)} records`)
 
@@ -307,14 +316,15 @@ if (opts.part !== 'live') {
   sections.push('### Alone: the service fed a recorded stream at full speed', '',
     `Recorded from the real loader (threshold 0) under the flood: ${fmt(recording.records)} records, ${fmt(recording.events)} of them events or drops. ` +
     `In process: the records repeated to ${fmt(records)}, cut into 64 KiB chunks as a pipe delivers them, through dist/probe/records.js ` +
-    '(RecordParser) and, for "buffered", dist/probe/events.js and dist/sessions/event-log.js as Session#onRecord uses them (EventLog of 10 000). ' +
+    '(RecordParser) and, for "buffered", dist/sessions/event-log.js as Session#onRecord uses it (EventLog of 10 000: each record\'s bytes packed into its ring (dist/sessions/event-slots.js); ' +
+    'builds before the ring converted each record with dist/probe/events.js and kept the event object). ' +
     `The service: \`UDPLAT_PROBE=bench/replay-probe.mjs\`, the stream replayed to ${fmt(totalEvents)} events into one session ` +
     `(bufferEvents ${fmt(totalEvents)}), rate from the slope of lastSeq; then one client reads them all from the buffer over **${transport}**; ` +
     `the baseline is bench/sse-bare.mjs, a bare node:http server serializing the same event per frame and writing 64 KiB batches. ${opts.rounds} alternating rounds; medians.`, '',
     table(['stage', 'per second (median)', 'min–max', 'ratio to its baseline', 'target'], [
       row('framing walk only, in process (baseline)', inProcess.framing, framing),
       row('RecordParser, in process', inProcess.parser, framing),
-      row('parse + convert + EventLog, in process', inProcess.buffered, framing, `≥ 1M records/s: ${verdict(median(inProcess.buffered), 1e6)}`),
+      row('parse + buffer (EventLog), in process', inProcess.buffered, framing, `≥ 1M records/s: ${verdict(median(inProcess.buffered), 1e6)}`),
       row('service: records parsed and buffered (replay)', alone.map((a) => a.buffered), framing, `≥ 1M records/s: ${verdict(bufferedRate, 1e6)}`),
       row('bare node:http SSE writer, same events (baseline)', bare.map((c) => c.perSecond), bareRate),
       row(`service → one client (${transport}), from the buffer`, alone.map((a) => a.sse), bareRate, `≥ 300k events/s: ${verdict(sseRate, 300_000)}`)

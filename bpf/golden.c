@@ -3,7 +3,7 @@
  * Writes one record of every type, with fixed values, to stdout. Its output
  * is committed as test/fixtures/records.bin: the C side is pinned by
  * comparing the two, the service side by parsing the file
- * (test/probe/records.test.ts expects exactly these values).
+ * (test/probe/records.test.ts and test/probe/events.test.ts expect exactly these values).
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler'
+import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -99,8 +100,39 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas, options = {}) =>
   const coercing = ajvCompiler(externalSchemas, options) as unknown as CompileValidator
   const strictOptions = { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options
   const strict = ajvCompiler(externalSchemas, strictOptions) as unknown as CompileValidator
-  const compile: CompileValidator = (route) => (route.httpPart === 'body' ? strict : coercing)(route)
+  const compile: CompileValidator = (route) => route.httpPart === 'body' ? strict(route) : finiteOnly(coercing(route) as Validate)
   return compile as unknown as ReturnType<BuildCompilerFromPool>
+}
+
+type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
+
+/** Ajv coerces "1e400" to Infinity, then skips minimum and maximum for it: text never stands for a non-finite number. */
+function finiteOnly (validate: Validate): Validate {
+  const checked: Validate = (data) => {
+    const valid = validate(data)
+    checked.errors = validate.errors
+    const fields = valid && typeof data === 'object' && data !== null ? Object.entries(data) : []
+    const infinite = fields.find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
+    if (infinite === undefined) return valid
+    checked.errors = [{ instancePath: `/${infinite[0]}`, schemaPath: '#', keyword: 'type', params: {}, message: 'must be a finite number' }]
+    return false
+  }
+  return checked
+}
+
+const serializerFactory = SerializerSelector()
+
+/**
+ * Fastify's serializers, each compiled when its response is first sent rather than at start: most
+ * (route, status) pairs, the problem responses above all, never are, and compiling them all kept
+ * about 3 MiB resident (bench/RESULTS.md, memory).
+ */
+const buildSerializer: SerializerFactory = (externalSchemas, options) => {
+  const compile = serializerFactory(externalSchemas, options)
+  return (route) => {
+    let serialize: ((doc: unknown) => string) | undefined
+    return (doc) => (serialize ??= compile(route))(doc)
+  }
 }
 
 /**
@@ -115,7 +147,7 @@ export function buildApp (config: Config, serverOptions: FastifyHttpOptions<Serv
       customOptions: { removeAdditional: false },
       plugins: [addFormats]
     },
-    schemaController: { compilersFactory: { buildValidator } },
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
     // The serializer checks anyOf branches with its own Ajv, which must know the formats too.
     serializerOpts: { ajv: { formats: FORMATS } }
   }).withTypeProvider<TypeBoxTypeProvider>()

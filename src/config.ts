@@ -21,6 +21,8 @@ export interface Config {
   loaderStartTimeoutMs: number
   /** How long a loader may take to exit after SIGTERM before it gets SIGKILL. */
   loaderStopGraceMs: number
+  /** How often a loader sends its counters; one silent for five intervals is taken for stuck and killed. */
+  loaderStatsIntervalMs: number
   /** An idle event stream gets a comment this often, so proxies and clients see it alive. */
   heartbeatMs: number
   /** How long `udplat-probe --list-plans` output is reused by /v1/host and /readyz. */
@@ -74,6 +76,7 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     loaderStartTimeoutMs: 10_000,
     // Short enough that SIGTERM, the grace and SIGKILL fit in the service's own 5 s to exit.
     loaderStopGraceMs: 3_000,
+    loaderStatsIntervalMs: 1_000,
     heartbeatMs: 15_000,
     hostInfoCacheMs: 5_000
   }

@@ -1,5 +1,7 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import createError from '@fastify/error'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import { PROBLEM_CONTENT_TYPE, problemSchema, type ProblemDetails } from './schemas/problem.js'
 
 /** What the OpenAPI document says about one kind of problem. */
@@ -48,7 +50,7 @@ export function toProblem (error: FastifyError, request: FastifyRequest): Proble
   const known = KINDS.has(error.code) ? error : fromFramework(error)
   const status = known.statusCode ?? 500
   return {
-    type: `urn:udplat:problem:${known.code.replace(/^UDPLAT_/, '').toLowerCase().replaceAll('_', '-')}`,
+    type: problemType(known.code),
     title: KINDS.get(known.code)?.title ?? 'Error',
     status,
     detail: known.message,
@@ -56,6 +58,8 @@ export function toProblem (error: FastifyError, request: FastifyRequest): Proble
     code: known.code
   }
 }
+
+const problemType = (code: string) => `urn:udplat:problem:${code.replace(/^UDPLAT_/, '').toLowerCase().replaceAll('_', '-')}`
 
 function fromFramework (error: FastifyError): FastifyError {
   if (error.validation) {
@@ -99,3 +103,37 @@ export function setProblemHandlers (app: FastifyInstance): void {
   })
   app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request)))
 }
+
+/** Errors Fastify meets before routing: a malformed percent-encoding in the path, a path parameter past the router's limit. */
+function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? new ValidationFailed('params: a path parameter is longer than any valid one')
+    : new BadRequest('the URL is malformed')
+  void sendProblem(reply, toProblem(problem, request))
+}
+
+/** A request the HTTP parser rejects (bad request line or header, headers too large, timeout): answered, then closed. */
+function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
+  // A connection reset has nothing left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const body = JSON.stringify({
+    type: problemType(BadRequest.kind.code),
+    title: BadRequest.kind.title,
+    status,
+    detail: `the HTTP request is malformed: ${STATUS_CODES[status]}`,
+    instance: '',
+    code: BadRequest.kind.code
+  })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
+/**
+ * Fastify constructor options that make the answers given before any route (see above) problem+json too:
+ * pass them to buildApp's `serverOptions`.
+ */
+export const problemServerOptions: Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> = { frameworkErrors, clientErrorHandler }

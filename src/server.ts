@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { problemServerOptions } from './errors.js'
 
 /** SIGTERM to exit: every loader gets SIGTERM, then SIGKILL after its grace (3 s), and the process exits within 5 s. */
 const SHUTDOWN_MS = 4_500
@@ -17,7 +18,8 @@ try {
 const app = buildApp(config, {
   logger: { level: config.logLevel },
   requestTimeout: 30_000,
-  return503OnClosing: true
+  return503OnClosing: true,
+  ...problemServerOptions
 })
 
 closeWithGrace({ delay: SHUTDOWN_MS }, async ({ signal, err }) => {

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       loaderStartTimeoutMs: 10_000,
       loaderStopGraceMs: 3_000,
+      loaderStatsIntervalMs: 1_000,
       heartbeatMs: 15_000,
       hostInfoCacheMs: 5_000
     })

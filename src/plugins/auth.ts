@@ -20,9 +20,10 @@ export default fp(async (app) => {
   if (token === undefined) return
   const expected = digest(token)
   app.addHook('onRequest', async (request, reply) => {
-    const [scheme, presented] = (request.headers.authorization ?? '').split(' ')
+    // Exactly one token after the scheme (RFC 6750): `Bearer <token> <anything>` is not the token.
+    const presented = /^bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
     // Comparing digests keeps the comparison constant-time whatever the presented length.
-    if (scheme?.toLowerCase() !== 'bearer' || presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
       reply.header('www-authenticate', 'Bearer realm="udplat"')
       throw new Unauthorized()
     }

@@ -14,7 +14,12 @@ const DRAIN_MS = 500
 export default fp(async (app) => {
   const { config } = app
   const manager = new SessionManager(
-    { probePath: config.probePath, startTimeoutMs: config.loaderStartTimeoutMs, stopGraceMs: config.loaderStopGraceMs },
+    {
+      probePath: config.probePath,
+      startTimeoutMs: config.loaderStartTimeoutMs,
+      stopGraceMs: config.loaderStopGraceMs,
+      statsIntervalMs: config.loaderStatsIntervalMs
+    },
     { maxSessions: config.maxSessions, maxBufferedEvents: config.maxBufferedEvents, retentionSeconds: config.retentionSeconds },
     app.log
   )

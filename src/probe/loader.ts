@@ -4,6 +4,7 @@ import {
   RecordError, RecordParser,
   type DropCountRecord, type DropRecord, type EventRecord, type HelloRecord, type HistRecord, type ProbeRecord, type StatsRecord
 } from './records.js'
+import { watchdog, type Watchdog } from './watchdog.js'
 
 /** What a running loader sends after its hello. */
 export type DataRecord = EventRecord | DropRecord | StatsRecord | HistRecord | DropCountRecord
@@ -14,6 +15,8 @@ export interface LoaderOptions {
   log: FastifyBaseLogger
   startTimeoutMs: number
   stopGraceMs: number
+  /** How often the loader sends its counters (`--stats-interval-ms`): the watchdog's clock. */
+  statsIntervalMs: number
   /** Aborting it before the hello kills the loader and fails the start. */
   signal?: AbortSignal
 }
@@ -38,13 +41,16 @@ export class LoaderStartError extends Error {
 }
 
 const STDERR_TAIL_CHARS = 200
+/** A running loader that sends nothing for this many stats intervals is taken for stuck and killed. */
+export const SILENT_INTERVALS_LIMIT = 5
 
 /**
  * Spawns one loader and resolves once it has attached its probes (its hello record).
  * Rejects only after the process is gone, so a failed start leaves nothing behind.
  */
 export function startLoader (options: LoaderOptions, listener: LoaderListener): Promise<RunningLoader> {
-  const { probePath, args, startTimeoutMs, stopGraceMs } = options
+  const { probePath, startTimeoutMs, stopGraceMs, statsIntervalMs } = options
+  const args = [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
   const child = spawn(probePath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const log = options.log.child({ loaderPid: child.pid })
   const parser = new RecordParser()
@@ -59,6 +65,12 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
     failure ??= reason
     child.kill('SIGKILL')
   }
+  // From hello until asked to stop, the loader sends stats every interval whatever the traffic.
+  let silence: Watchdog | undefined
+  const watchSilence = () => watchdog(SILENT_INTERVALS_LIMIT * statsIntervalMs, statsIntervalMs, (silentMs) => {
+    log.warn({ silentMs }, 'loader stopped responding, killing it')
+    abort(`the loader stopped responding: no record for ${(silentMs / 1000).toFixed(1)} s`)
+  })
 
   child.once('error', (err: NodeJS.ErrnoException) => {
     failure ??= cannotRun(probePath, err)
@@ -81,6 +93,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
         if (phase !== 'starting') return abort('the loader sent a second hello')
         phase = 'running'
         clearTimeout(startTimer)
+        silence = watchSilence()
         log.debug({ plan: record.plan, kernelRelease: record.kernelRelease }, 'loader attached')
         listener.onHello(record)
         resolve({ pid: child.pid ?? 0, stop })
@@ -91,6 +104,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
     }
 
     child.stdout.on('data', (chunk: Buffer) => {
+      silence?.heard()
       if (corrupt) return
       try {
         for (const record of parser.push(chunk)) handle(record)
@@ -104,6 +118,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
 
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(startTimer)
+      silence?.stop()
       options.signal?.removeEventListener('abort', onAbort)
       const reason = failure ?? describeExit(code, signal, phase === 'starting', stderrTail)
       if (phase === 'starting') {
@@ -120,6 +135,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
   async function stop (): Promise<void> {
     if (phase === 'running' && !stopRequested) {
       stopRequested = true
+      silence?.stop()
       child.kill('SIGTERM')
       const killTimer = setTimeout(() => {
         log.warn({ stopGraceMs }, 'loader ignored SIGTERM, killing it')

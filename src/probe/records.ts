@@ -17,7 +17,7 @@ export const RecordType = {
 } as const
 
 /** Size in bytes of each record type, header included. */
-export const RECORD_SIZES: Record<number, number> = {
+export const RECORD_SIZES = {
   [RecordType.hello]: 336,
   [RecordType.event]: 120,
   [RecordType.drop]: 112,
@@ -26,13 +26,11 @@ export const RECORD_SIZES: Record<number, number> = {
   [RecordType.drop_count]: 64,
   [RecordType.error]: 264,
   [RecordType.bye]: 8
-}
+} as const
 
 const HEADER_SIZE = 4
 const AF_INET = 2
 const AF_INET6 = 10
-const TASK_COMM_LEN = 16
-const DROP_REASON_LEN = 48
 const KERNEL_RELEASE_LEN = 64
 const NOTES_LEN = 256
 const ERROR_MSG_LEN = 256
@@ -58,34 +56,47 @@ export interface HelloRecord {
   notes: string
 }
 
-interface Flow {
-  family: FamilyName
-  saddr: string
-  daddr: string
-  sport: number
-  dport: number
+/**
+ * A rec_event or rec_drop exactly as the loader wrote it: a view of the stdout chunk, copied into the
+ * session's ring and turned into JSON only when a client reads it (events.ts). Copy it to keep it.
+ */
+interface RawRecord<T extends 'event' | 'drop'> {
+  type: T
+  bytes: Buffer
+}
+
+export type EventRecord = RawRecord<'event'>
+export type DropRecord = RawRecord<'drop'>
+
+/** Byte offsets of rec_event's fields (bpf/udplat.h). Marks are CLOCK_MONOTONIC ns, 0 when the plan did not see them. */
+export const EVENT_FIELDS = {
+  arriveNs: 8,
+  enqueueNs: 16,
+  readNs: 24,
+  returnNs: 32,
+  cgroupId: 40,
+  pid: 80,
+  tid: 84,
+  comm: 100,
+  /** saddr, daddr, then len, sport, dport, family: laid out alike in rec_event and rec_drop. */
+  flow: { saddr: 48, daddr: 64, len: 88 }
+} as const
+
+/** Byte offsets of rec_drop's fields (bpf/udplat.h). */
+export const DROP_FIELDS = {
+  timeNs: 8,
+  reasonName: 64,
+  flow: { saddr: 16, daddr: 32, len: 48 }
+} as const
+
+export const TASK_COMM_LEN = 16
+export const DROP_REASON_LEN = 48
+
+/** Where one record's addresses are, and its len, followed by sport, dport and family. */
+export interface FlowFields {
+  saddr: number
+  daddr: number
   len: number
-}
-
-/** Marks are CLOCK_MONOTONIC ns, 0 when the plan did not see them; exact below 2^53 ns (104 days of uptime). */
-export interface EventRecord extends Flow {
-  type: 'event'
-  arriveNs: number
-  enqueueNs: number
-  readNs: number
-  returnNs: number
-  /** Decimal: cgroup ids use all 64 bits. */
-  cgroupId: string
-  pid: number
-  tid: number
-  comm: string
-}
-
-export interface DropRecord extends Flow {
-  type: 'drop'
-  reason: number
-  reasonName: string
-  timeNs: number
 }
 
 export interface StatsRecord {
@@ -142,19 +153,18 @@ export class RecordParser {
 
   push (chunk: Buffer): ProbeRecord[] {
     const buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     const records: ProbeRecord[] = []
     let offset = 0
     const fail = (message: string) => Object.assign(new RecordError(message), { records })
     while (buf.length - offset >= HEADER_SIZE) {
-      const type = view.getUint16(offset, true)
-      const size = view.getUint16(offset + 2, true)
-      const expected = RECORD_SIZES[type]
+      const type = buf.readUInt16LE(offset)
+      const size = buf.readUInt16LE(offset + 2)
+      const expected = (RECORD_SIZES as Record<number, number | undefined>)[type]
       if (expected === undefined) throw fail(`unknown record type ${type} at byte ${this.#streamOffset + offset}`)
       if (size !== expected) throw fail(`record type ${type} has size ${size}, expected ${expected}`)
       if (buf.length - offset < size) break
       try {
-        records.push(decode(type, new Reader(view, buf, offset)))
+        records.push(decode(type, buf, offset, size))
       } catch (err) {
         if (err instanceof RecordError) err.records = records
         throw err
@@ -173,57 +183,74 @@ export class RecordParser {
   }
 }
 
-class Reader {
-  constructor (private readonly view: DataView, private readonly buf: Buffer, private readonly base: number) {}
-
-  u8 (at: number): number { return this.view.getUint8(this.base + at) }
-  u16 (at: number): number { return this.view.getUint16(this.base + at, true) }
-  u32 (at: number): number { return this.view.getUint32(this.base + at, true) }
-  s32 (at: number): number { return this.view.getInt32(this.base + at, true) }
-
-  /** Two u32 reads: exact below 2^53, which every counter and mark stays under in practice. */
-  u64 (at: number): number {
-    return this.u32(at + 4) * 0x1_0000_0000 + this.u32(at)
-  }
-
-  u64Exact (at: number): bigint { return this.view.getBigUint64(this.base + at, true) }
-  s64Exact (at: number): bigint { return this.view.getBigInt64(this.base + at, true) }
-
-  /** A NUL-terminated string in a fixed-size field. */
-  str (at: number, size: number): string {
-    const start = this.base + at
-    const nul = this.buf.indexOf(0, start)
-    const end = nul === -1 || nul > start + size ? start + size : nul
-    return this.buf.toString('utf8', start, end)
-  }
-
-  family (at: number): FamilyName {
-    const family = this.u16(at)
-    if (family === AF_INET) return 'ipv4'
-    if (family === AF_INET6) return 'ipv6'
-    throw new RecordError(`unknown address family ${family}`)
-  }
-
-  address (at: number, family: FamilyName): string {
-    const start = this.base + at
-    return family === 'ipv4' ? this.buf.subarray(start, start + 4).join('.') : formatIPv6(this.buf.subarray(start, start + 16))
-  }
-
-  /** The fields rec_event and rec_drop share: saddr, daddr, and len followed by sport, dport, family. */
-  flow (addrAt: number, lenAt: number): Flow {
-    const family = this.family(lenAt + 8)
-    return {
-      family,
-      saddr: this.address(addrAt, family),
-      daddr: this.address(addrAt + 16, family),
-      len: this.u32(lenAt),
-      sport: this.u16(lenAt + 4),
-      dport: this.u16(lenAt + 6)
-    }
-  }
+/** A u64 as a Number, from two u32 reads: exact below 2^53, which every counter and mark stays under in practice. */
+export function u64 (bytes: Buffer, at: number): number {
+  return bytes.readUInt32LE(at + 4) * 0x1_0000_0000 + bytes.readUInt32LE(at)
 }
 
-function decode (type: number, r: Reader): ProbeRecord {
+/** A u64 in decimal, exact over all 64 bits (cgroup ids use them). */
+export function u64Decimal (bytes: Buffer, at: number): string {
+  const high = bytes.readUInt32LE(at + 4)
+  return high < 0x20_0000 ? String(high * 0x1_0000_0000 + bytes.readUInt32LE(at)) : bytes.readBigUInt64LE(at).toString()
+}
+
+/** A NUL-terminated string in a fixed-size field. */
+export function cString (bytes: Buffer, at: number, size: number): string {
+  let end = at
+  while (end < at + size && bytes[end] !== 0) end++
+  return bytes.toString('utf8', at, end)
+}
+
+/** The address family of a record's flow; throws on one the service does not know. */
+export function familyOf (bytes: Buffer, recordAt: number, flow: FlowFields): FamilyName {
+  const family = bytes.readUInt16LE(recordAt + flow.len + 8)
+  if (family === AF_INET) return 'ipv4'
+  if (family === AF_INET6) return 'ipv6'
+  throw new RecordError(`unknown address family ${family}`)
+}
+
+/** Dotted quad from the four bytes. */
+export function formatIPv4 (bytes: Uint8Array, at = 0): string {
+  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`
+}
+
+/** RFC 5952 text form: lowercase, no leading zeros, the longest run of two or more zero groups as "::". */
+export function formatIPv6 (bytes: Uint8Array, at = 0): string {
+  const group = (i: number) => ((bytes[at + 2 * i] ?? 0) << 8) | (bytes[at + 2 * i + 1] ?? 0)
+  let bestStart = -1
+  let bestLength = 1
+  for (let i = 0; i < 8;) {
+    let j = i
+    while (j < 8 && group(j) === 0) j++
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i]
+    i = j === i ? i + 1 : j
+  }
+  let text = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::'
+      i += bestLength - 1
+    } else {
+      text += (text === '' || text.endsWith(':') ? '' : ':') + group(i).toString(16)
+    }
+  }
+  return text
+}
+
+class Reader {
+  constructor (private readonly buf: Buffer, private readonly base: number) {}
+
+  u8 (at: number): number { return this.buf.readUInt8(this.base + at) }
+  u16 (at: number): number { return this.buf.readUInt16LE(this.base + at) }
+  u32 (at: number): number { return this.buf.readUInt32LE(this.base + at) }
+  s32 (at: number): number { return this.buf.readInt32LE(this.base + at) }
+  u64 (at: number): number { return u64(this.buf, this.base + at) }
+  s64Exact (at: number): bigint { return this.buf.readBigInt64LE(this.base + at) }
+  str (at: number, size: number): string { return cString(this.buf, this.base + at, size) }
+}
+
+function decode (type: number, buf: Buffer, offset: number, size: number): ProbeRecord {
+  const r = new Reader(buf, offset)
   switch (type) {
     case RecordType.hello: {
       const version = r.u16(4)
@@ -241,28 +268,13 @@ function decode (type: number, r: Reader): ProbeRecord {
         notes: r.str(16 + KERNEL_RELEASE_LEN, NOTES_LEN)
       }
     }
-    case RecordType.event: {
-      return {
-        type: 'event',
-        arriveNs: r.u64(8),
-        enqueueNs: r.u64(16),
-        readNs: r.u64(24),
-        returnNs: r.u64(32),
-        cgroupId: r.u64Exact(40).toString(),
-        ...r.flow(48, 88),
-        pid: r.u32(80),
-        tid: r.u32(84),
-        comm: r.str(100, TASK_COMM_LEN)
-      }
-    }
+    case RecordType.event:
+      // Checked here, so that a record the service cannot describe fails the session instead of a reader.
+      familyOf(buf, offset, EVENT_FIELDS.flow)
+      return { type: 'event', bytes: buf.subarray(offset, offset + size) }
     case RecordType.drop:
-      return {
-        type: 'drop',
-        reason: r.u32(4),
-        reasonName: r.str(64, DROP_REASON_LEN),
-        timeNs: r.u64(8),
-        ...r.flow(16, 48)
-      }
+      familyOf(buf, offset, DROP_FIELDS.flow)
+      return { type: 'drop', bytes: buf.subarray(offset, offset + size) }
     case RecordType.stats:
       return {
         type: 'stats',
@@ -288,20 +300,4 @@ function decode (type: number, r: Reader): ProbeRecord {
     default:
       return { type: 'bye', status: r.s32(4) }
   }
-}
-
-/** RFC 5952 text form: lowercase, no leading zeros, the longest run of two or more zero groups as "::". */
-export function formatIPv6 (bytes: Uint8Array): string {
-  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0))
-  let bestStart = -1
-  let bestLength = 1
-  for (let i = 0; i < 8;) {
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i]
-    i = j === i ? i + 1 : j
-  }
-  const hex = groups.map((group) => group.toString(16))
-  if (bestStart === -1) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`
 }

@@ -70,7 +70,7 @@ export const Counts = Type.Object({
   kernelLost: Count('Slow events lost in the kernel: ring buffer full'),
   evicted: Count('Events pushed out of the service buffer'),
   drops: Count('Dropped datagrams that passed the filter'),
-  dropsLost: Count('Drop events lost in the kernel: ring buffer full'),
+  dropsLost: Count('Drops not sent as events: ring buffer full, or over the cap of 1000 drop events per CPU and second; counted by reason all the same'),
   dropsByReason: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Drops per kernel drop reason (enum skb_drop_reason name)' }),
   stale: Count('Timestamps discarded as belonging to a reused skb'),
   untracked: Count('Reads whose datagram had no arrive or enqueue mark')

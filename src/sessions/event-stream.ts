@@ -1,9 +1,16 @@
 import { Readable } from 'node:stream'
+import { ascii, ByteWriter } from './byte-writer.js'
 import type { Session, SessionState } from './session.js'
 
-/** Frames are pushed in chunks of about this many characters: one socket write each. */
-const CHUNK_CHARS = 64 * 1024
+/** Frames are pushed in chunks of about this many bytes: one socket write each. */
+const CHUNK_BYTES = 64 * 1024
 const PAGE_EVENTS = 1024
+const FRAME = {
+  id: ascii('id: '),
+  latency: ascii('\nevent: latency\ndata: '),
+  drop: ascii('\nevent: drop\ndata: '),
+  end: ascii('\n\n')
+} as const
 
 /**
  * One client's Server-Sent Events over a session: `latency` and `drop` events with `id:` their seq,
@@ -11,7 +18,8 @@ const PAGE_EVENTS = 1024
  * heartbeat comments while idle. Ends after the session has ended and every event is out.
  *
  * It reads the session's EventLog by cursor only when the socket wants more (a Readable piped to the
- * response), so a slow client costs a cursor and one chunk, never a queue of its own.
+ * response), so a slow client costs a cursor and one chunk, never a queue of its own; the events'
+ * JSON is built from the buffered records as the chunk is.
  */
 export class EventStream extends Readable {
   #cursor: number
@@ -19,9 +27,10 @@ export class EventStream extends Readable {
   #finished = false
   #pumping = false
   readonly #closed = new AbortController()
+  readonly #out = new ByteWriter(CHUNK_BYTES + 4096)
 
   constructor (private readonly session: Session, after: number, private readonly heartbeatMs: number) {
-    super({ highWaterMark: CHUNK_CHARS })
+    super({ highWaterMark: CHUNK_BYTES })
     this.#cursor = after
     session.streams.open++
   }
@@ -42,7 +51,7 @@ export class EventStream extends Readable {
     try {
       while (!this.destroyed) {
         const chunk = this.#next()
-        if (chunk !== '') {
+        if (chunk !== undefined) {
           if (!this.push(chunk)) return
         } else if (this.#finished) {
           this.push(null)
@@ -56,36 +65,43 @@ export class EventStream extends Readable {
     }
   }
 
-  /** The next chunk of frames, '' when the client is caught up and the state is unchanged. */
-  #next (): string {
+  /** The next chunk of frames, undefined when the client is caught up and the state is unchanged. */
+  #next (): Buffer | undefined {
     const { session } = this
-    let out = this.#sentState === undefined ? this.#stateFrame() : ''
+    const out = this.#out
+    if (this.#sentState === undefined) this.#stateFrame()
     let caughtUp = false
-    while (out.length < CHUNK_CHARS) {
-      const page = session.events.read(this.#cursor, PAGE_EVENTS)
-      const [first] = page.items
-      if (first === undefined) {
+    while (out.length < CHUNK_BYTES) {
+      const window = session.events.window(this.#cursor, PAGE_EVENTS)
+      if (window.last < window.first) {
         caughtUp = true
         break
       }
-      if (page.evicted > 0) {
-        session.streams.lost += page.evicted
+      if (window.evicted > 0) {
+        session.streams.lost += window.evicted
         // Its id is the last seq it stands for, so a client resuming after it is not told again.
-        out += `id: ${first.seq - 1}\nevent: lost\ndata: {"count":${page.evicted},"nextSeq":${first.seq}}\n\n`
+        out.text(`id: ${window.first - 1}\nevent: lost\ndata: {"count":${window.evicted},"nextSeq":${window.first}}\n\n`)
       }
-      for (const event of page.items) out += `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
-      this.#cursor = page.nextAfter
+      let seq = window.first
+      for (; seq <= window.last && out.length < CHUNK_BYTES; seq++) {
+        out.bytes(FRAME.id)
+        out.integer(seq)
+        out.bytes(FRAME[session.eventType(seq)])
+        session.writeEvent(out, seq)
+        out.bytes(FRAME.end)
+      }
+      this.#cursor = seq - 1
     }
     if (caughtUp) {
-      if (session.state !== this.#sentState) out += this.#stateFrame()
+      if (session.state !== this.#sentState) this.#stateFrame()
       this.#finished = !session.active
     }
-    return out
+    return out.length > 0 ? out.take() : undefined
   }
 
-  #stateFrame (): string {
+  #stateFrame (): void {
     const { state, error } = this.session
     this.#sentState = state
-    return `event: state\ndata: ${JSON.stringify({ state, error })}\n\n`
+    this.#out.text(`event: state\ndata: ${JSON.stringify({ state, error })}\n\n`)
   }
 }

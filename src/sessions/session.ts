@@ -1,13 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { measuredStages, realtimeClock, toDropEvent, toLatencyEvent, type MeasuredStages } from '../probe/events.js'
+import { EventFormatter, eventType, measuredStages, RealtimeClock, type MeasuredStages } from '../probe/events.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
 import { STAGE_NAMES, type HelloRecord, type StageName, type StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
-import type { SessionEvent } from '../schemas/event.js'
 import type { Histogram } from '../schemas/histogram.js'
 import { SESSION_DEFAULTS, type CreateSession, type Session as SessionResource } from '../schemas/session.js'
 import { Changes } from './changes.js'
+import type { ByteWriter } from './byte-writer.js'
 import { EventLog } from './event-log.js'
+import { EVENT_SLOT_BYTES, packRecord } from './event-slots.js'
 import { stageHistogram } from './histogram.js'
 
 export type SessionState = SessionResource['state']
@@ -16,6 +17,7 @@ export interface LoaderSettings {
   probePath: string
   startTimeoutMs: number
   stopGraceMs: number
+  statsIntervalMs: number
 }
 
 const NO_STAGES: MeasuredStages = { stack: false, queue: false, copy: false, total: false }
@@ -25,7 +27,8 @@ export class Session {
   readonly createdAt = new Date()
   readonly expiresAt: Date
   readonly spec: Required<Omit<CreateSession, 'name'>> & { name: string | null }
-  readonly events: EventLog<SessionEvent>
+  /** The loader's event and drop records, packed (event-slots.ts); `writeEvent` turns one into JSON. */
+  readonly events: EventLog
   /** Fires on every new event and every new state. */
   readonly changes = new Changes()
   /** Event streams reading this session: how many are open, and how many events they skipped as too slow. */
@@ -36,7 +39,8 @@ export class Session {
   #error: string | null = null
   #hello: HelloRecord | undefined
   #measured: MeasuredStages = NO_STAGES
-  #clock: ((monotonicNs: number) => string) | undefined
+  #clock: RealtimeClock | undefined
+  #formatter: EventFormatter | undefined
   #stats: StatsRecord | undefined
   #histStats: StatsRecord | undefined
   #hists: Partial<Record<StageName, number[]>> = {}
@@ -62,7 +66,7 @@ export class Session {
       ttlSeconds: request.ttlSeconds ?? SESSION_DEFAULTS.ttlSeconds
     }
     this.expiresAt = new Date(this.createdAt.getTime() + this.spec.ttlSeconds * 1000)
-    this.events = new EventLog(this.spec.bufferEvents)
+    this.events = new EventLog(this.spec.bufferEvents, EVENT_SLOT_BYTES)
   }
 
   get state (): SessionState { return this.#state }
@@ -80,6 +84,18 @@ export class Session {
     return { latency: this.events.lastSeq - this.#dropEvents, drop: this.#dropEvents }
   }
 
+  /** The SSE `event:` name of buffered event `seq` (held: see `events.window`). */
+  eventType (seq: number): 'latency' | 'drop' {
+    return eventType(this.events.bytes, this.events.offsetOf(seq))
+  }
+
+  /** Writes buffered event `seq` (held: see `events.window`) as JSON, built from its record now. */
+  writeEvent (out: ByteWriter, seq: number): void {
+    // Records are buffered only after the hello, which made the formatter.
+    if (this.#formatter === undefined) throw new Error('no event is buffered before the hello')
+    this.#formatter.write(out, this.events.bytes, this.events.offsetOf(seq), seq)
+  }
+
   /** Resolves once the probes are attached; rejects with a LoaderStartError when they could not be. */
   async start (settings: LoaderSettings): Promise<void> {
     const starting = startLoader({
@@ -88,6 +104,7 @@ export class Session {
       log: this.log,
       startTimeoutMs: settings.startTimeoutMs,
       stopGraceMs: settings.stopGraceMs,
+      statsIntervalMs: settings.statsIntervalMs,
       signal: this.#abortStart.signal
     }, {
       onHello: (hello) => this.#onHello(hello),
@@ -115,7 +132,7 @@ export class Session {
     const stages = Object.fromEntries(STAGE_NAMES.map((stage) =>
       [stage, stageHistogram(this.#hists[stage] ?? [], this.#measured[stage])])) as Histogram['stages']
     const at = this.#histStats
-    return { updatedAt: at && this.#clock ? this.#clock(at.timeNs) : null, matched: at?.matched ?? 0, stages }
+    return { updatedAt: at && this.#clock ? this.#clock.iso(at.timeNs) : null, matched: at?.matched ?? 0, stages }
   }
 
   /** The latest cumulative log2 slots of each stage the plan measures. */
@@ -171,7 +188,8 @@ export class Session {
   #onHello (hello: HelloRecord): void {
     this.#hello = hello
     this.#measured = measuredStages(hello.marks)
-    this.#clock = realtimeClock(hello.realtimeOffsetNs)
+    this.#clock = new RealtimeClock(hello.realtimeOffsetNs)
+    this.#formatter = new EventFormatter(this.#clock, this.#measured)
     this.#startedAt = new Date()
     this.#setState('running')
     this.#ttlTimer = setTimeout(() => {
@@ -183,15 +201,14 @@ export class Session {
   }
 
   #onRecord (record: DataRecord): void {
-    const clock = this.#clock
-    if (clock === undefined) return
+    if (this.#formatter === undefined) return
     switch (record.type) {
       case 'event':
-        this.events.append((seq) => toLatencyEvent(record, seq, clock, this.#measured))
+        this.events.append(record.bytes, packRecord)
         this.changes.notify()
         break
       case 'drop':
-        this.events.append((seq) => toDropEvent(record, seq, clock))
+        this.events.append(record.bytes, packRecord)
         this.#dropEvents++
         this.changes.notify()
         break

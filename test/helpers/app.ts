@@ -81,7 +81,7 @@ export async function waitForSession (app: App, id: string, check: (session: any
   }, { timeout })
 }
 
-type ProbeMode = 'run' | 'error' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage'
+type ProbeMode = 'run' | 'error' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage' | 'close-stdout'
 
 let infoFiles = 0
 

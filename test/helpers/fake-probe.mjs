@@ -2,18 +2,27 @@
 // A stand-in for bpf/build/udplat-probe: same command line, same binary records
 // (bpf/udplat.h), no kernel. Behaviour comes from the environment:
 //   FAKE_PROBE_MODE    run (default) | error | silent | no-hello | die-after-hello | ignore-term | garbage
+//                      | close-stdout (closes its output after the first records and stays alive)
 //   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
 //   FAKE_PROBE_MARKS   the hello's marks bitmask (default 15: all four; the tracepoint plan's is 11)
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
+// Running, it repeats its stats record every --stats-interval-ms, as the real loader does.
 import { writeFileSync } from 'node:fs'
 
 const mode = process.env.FAKE_PROBE_MODE ?? 'run'
 const eventCount = Number(process.env.FAKE_PROBE_EVENTS ?? 0)
 const dropCount = Number(process.env.FAKE_PROBE_DROPS ?? 0)
 const marks = Number(process.env.FAKE_PROBE_MARKS ?? 0b1111)
+const statsIntervalMs = Number(option('--stats-interval-ms', 1000))
 if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
+
+/** The value after `flag` on the command line, else `fallback`. */
+function option (flag, fallback) {
+  const i = process.argv.indexOf(flag)
+  return i === -1 ? fallback : process.argv[i + 1]
+}
 
 const PLAN_LISTS = {
   tracepoint: {
@@ -57,8 +66,7 @@ function record (type, size, fill) {
 }
 
 function hello () {
-  const flag = process.argv.indexOf('--plan')
-  const requested = flag === -1 ? 'auto' : process.argv[flag + 1]
+  const requested = option('--plan', 'auto')
   return record(1, 336, (b) => {
     b.writeUInt16LE(1, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
@@ -189,6 +197,11 @@ switch (mode) {
     await send(...Array.from({ length: dropCount }, (_, i) => drop(i)), stats(), ...hists(), dropCountRecord())
     if (mode === 'die-after-hello') await exit(1, error('ring buffer poll failed: Bad address'))
     if (mode === 'garbage') await send(record(99, 8, () => {}))
-    stayAlive()
+    if (mode === 'close-stdout') {
+      process.stdout.destroy()
+      stayAlive()
+    } else {
+      setInterval(() => { void send(stats()) }, statsIntervalMs)
+    }
   }
 }

@@ -4,12 +4,32 @@ import { Type } from 'typebox'
 import { problemResponses, SessionNotFound } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
 import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery, SSE_DESCRIPTION, StreamHeaders, StreamQuery } from '../../../schemas/event.js'
+import { ascii, ByteWriter } from '../../../sessions/byte-writer.js'
+import type { EventWindow } from '../../../sessions/event-log.js'
 import { EventStream } from '../../../sessions/event-stream.js'
 import type { Session } from '../../../sessions/session.js'
 
 const EVENT_STREAM = 'text/event-stream'
 const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
 const noMoreEvents = Type.Null({ description: 'Stream only: the session has ended and no event follows the cursor (EventSource then stops reconnecting)' })
+
+const PAGE = { start: ascii('{"events":['), comma: ascii(','), nextAfter: ascii('],"nextAfter":'), evicted: ascii(',"evicted":'), end: ascii('}') } as const
+
+/** An EventPage as JSON, written from the buffered records of the window (read just now, in the same tick). */
+function eventPage (session: Session, window: EventWindow): Buffer {
+  const out = new ByteWriter(4096)
+  out.bytes(PAGE.start)
+  for (let seq = window.first; seq <= window.last; seq++) {
+    if (seq > window.first) out.bytes(PAGE.comma)
+    session.writeEvent(out, seq)
+  }
+  out.bytes(PAGE.nextAfter)
+  out.integer(window.nextAfter)
+  out.bytes(PAGE.evicted)
+  out.integer(window.evicted)
+  out.bytes(PAGE.end)
+  return out.take()
+}
 
 /** /v1/sessions/{id}/events: cursor polling, long-polling and Server-Sent Events over the session's buffered events. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -48,16 +68,17 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit, waitMs = EVENTS_QUERY_DEFAULTS.waitMs } = request.query
     if (request.headers.accept?.includes(EVENT_STREAM) === true) return stream(reply, session, request.headers['last-event-id'] ?? after)
 
-    let page = session.events.read(after, limit)
-    if (page.items.length === 0 && waitMs > 0 && session.active) {
+    let window = session.events.window(after, limit)
+    if (window.last < window.first && waitMs > 0 && session.active) {
       const closed = new AbortController()
       reply.raw.once('close', () => closed.abort())
       const deadline = Date.now() + waitMs
-      while (page.items.length === 0 && session.active && await session.changes.wait(deadline - Date.now(), closed.signal)) {
-        page = session.events.read(after, limit)
+      while (window.last < window.first && session.active && await session.changes.wait(deadline - Date.now(), closed.signal)) {
+        window = session.events.window(after, limit)
       }
     }
-    return reply.type('application/json').send({ events: page.items, nextAfter: page.nextAfter, evicted: page.evicted })
+    // Already the EventPage schema's JSON: Fastify sends a Buffer as it is (the type provider only knows strings and objects).
+    return reply.type('application/json').send(eventPage(session, window) as unknown as string)
   })
 
   app.get('/:id/events/stream', {

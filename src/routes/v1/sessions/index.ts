@@ -54,7 +54,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Stop a session and remove it',
       description: 'Stops the probes, waits for the loader to exit, and forgets the session and its events.',
       params: SessionParams,
-      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(SessionNotFound) }
+      // A body is not expected, but one with a content type is parsed like any other.
+      response: { 204: Type.Null({ description: 'Stopped and removed' }), ...problemResponses(SessionNotFound, BodyTooLarge, UnsupportedMediaType) }
     }
   }, async (request, reply) => {
     await app.sessions.delete(request.params.id)

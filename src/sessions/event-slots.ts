@@ -1,0 +1,40 @@
+import { DROP_FIELDS, EVENT_FIELDS, RecordType } from '../probe/records.js'
+
+/** A slot starts with the record's type (u16), then keeps one byte range of the record. */
+const TYPE_BYTES = 2
+
+/** The range [start, end) of a record a slot keeps after the type: from the first field to the last, no header or padding around them. */
+type Kept = readonly [number, number]
+
+/** rec_event: arrive_ns (8) to the end of comm (116). */
+const EVENT_KEPT: Kept = [8, 116]
+/** rec_drop: reason (4) to the end of reason_name (112). */
+const DROP_KEPT: Kept = [4, 112]
+
+/** Bytes of one slot of a session's EventLog: 110, against 120 for a rec_event as sent. */
+export const EVENT_SLOT_BYTES = TYPE_BYTES + Math.max(...[EVENT_KEPT, DROP_KEPT].map(([start, end]) => end - start))
+
+/** Packs a rec_event or rec_drop (validated by the parser) into the slot at `at`: one copy. */
+export function packRecord (record: Buffer, slots: Buffer, at: number): void {
+  const type = record.readUInt16LE(0)
+  const [start, end] = type === RecordType.drop ? DROP_KEPT : EVENT_KEPT
+  slots.writeUInt16LE(type, at)
+  record.copy(slots, at + TYPE_BYTES, start, end)
+}
+
+/** A table of field offsets, nested, with any numbers. */
+type Offsets<T> = { [K in keyof T]: T[K] extends number ? number : Offsets<T[K]> }
+
+/** The same field names as `fields` (offsets in the record), as offsets in a slot. */
+function slotFields<T extends object> ([start, end]: Kept, fields: T): Offsets<T> {
+  return Object.fromEntries(Object.entries(fields).map(([name, value]: [string, unknown]) => {
+    if (typeof value !== 'number') return [name, slotFields([start, end], value as object)]
+    if (value < start || value >= end) throw new Error(`field ${name} (byte ${value}) is not kept in a slot`)
+    return [name, TYPE_BYTES + value - start]
+  })) as Offsets<T>
+}
+
+/** rec_event's fields (records.ts EVENT_FIELDS) as offsets in a slot. */
+export const EVENT_SLOT_FIELDS = slotFields(EVENT_KEPT, EVENT_FIELDS)
+/** rec_drop's fields (records.ts DROP_FIELDS) as offsets in a slot. */
+export const DROP_SLOT_FIELDS = slotFields(DROP_KEPT, DROP_FIELDS)

@@ -417,11 +417,10 @@ int BPF_PROG(ul_arrive, struct sk_buff *skb)
 
 /* ---- drops: all plans ---- */
 
-static __always_inline bool drop_event_allowed(void)
+static __always_inline bool drop_event_allowed(__u64 now)
 {
 	__u32 zero = 0;
 	struct drop_window *w = bpf_map_lookup_elem(&drop_windows, &zero);
-	__u64 now = bpf_ktime_get_ns();
 
 	if (!w)
 		return false;
@@ -443,7 +442,7 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	struct counters *c;
 	struct rec_drop *d;
 	__u32 slot = reason;
-	__u64 *n;
+	__u64 *n, now;
 
 	info = bpf_map_lookup_elem(&tracked, &key);
 	if (!info)
@@ -462,7 +461,8 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	n = bpf_map_lookup_elem(&drop_counts, &slot);
 	if (n)
 		(*n)++;
-	if (!drop_event_allowed()) {
+	now = bpf_ktime_get_ns();
+	if (!drop_event_allowed(now)) {
 		c->drops_lost++;
 		goto out;
 	}
@@ -475,7 +475,7 @@ int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	d->hdr.type = REC_DROP;
 	d->hdr.size = sizeof(*d);
 	d->reason = reason;
-	d->time_ns = bpf_ktime_get_ns();
+	d->time_ns = now;
 	__builtin_memcpy(d->saddr, info->saddr, sizeof(d->saddr));
 	__builtin_memcpy(d->daddr, info->daddr, sizeof(d->daddr));
 	d->len = info->len;

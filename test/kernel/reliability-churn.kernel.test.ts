@@ -13,7 +13,9 @@ import { loadedProgramIds, PROBE, programIdsOf, programsGone } from './workload.
 
 const CYCLES = 1000
 const PARALLEL = 8
-const WARMUP_CYCLES = 40
+// The allocator reaches its working set (session rings, pipes, child bookkeeping) within a few hundred cycles:
+// measured from there, a leak shows as growth, while warm-up growth (23–57 MiB after 40 cycles) does not.
+const WARMUP_CYCLES = 300
 /** Worker w traces port BASE_PORT + w, so its loader is the child with that --port. */
 const BASE_PORT = 23200
 

@@ -481,6 +481,15 @@ export function enableBpfStats (on) {
   atExit(() => writeFileSync(BPF_STATS, previous))
 }
 
+/** Pids of running hubs (`udplat-probe --hub PLAN`): they hold the programs of the service's --shared sessions. */
+export function hubPids () {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`).endsWith('udplat-probe') && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] === '--hub'
+    } catch { return false }
+  })
+}
+
 /** Ids of the BPF programs a process holds open (/proc/PID/fdinfo). */
 export function programIdsOf (pid) {
   const ids = []

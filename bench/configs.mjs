@@ -2,7 +2,7 @@
  * The tracer configurations the flood runs under, shared by overhead.mjs
  * (throughput) and profile.mjs (where the time goes).
  */
-import { NEVER_US, programIdsOf, startPeer } from './common.mjs'
+import { hubPids, NEVER_US, programIdsOf, startPeer } from './common.mjs'
 
 export const CONFIGS = [
   { key: 'baseline', label: 'no session (baseline)', sessions: 0 },
@@ -49,7 +49,7 @@ export async function attach (config, { service, port, otherPort }) {
   return {
     sessions,
     attachMs,
-    ownIds: peer ? programIdsOf(peer.proc.pid) : service.loaderPids().flatMap(programIdsOf),
+    ownIds: peer ? programIdsOf(peer.proc.pid) : [...new Set([...service.loaderPids(), ...hubPids()].flatMap(programIdsOf))],
     async detach () {
       await service.deleteSessions(sessions)
       await peer?.proc.stop(10_000)

@@ -182,8 +182,8 @@ if (statRuns.length > 0) {
     rows.push([config.label, '**all programs**', '', '', `**${fmt(totalNs)}**`])
   }
   sections.push('', `### BPF run time per program (kernel.bpf_stats_enabled=1, separate pass of ${statRuns.length} rounds, medians)`, '',
-    'From `bpftool prog show -j` (run_time_ns, run_cnt) before and after each flood, for the programs the loaders (or bpftrace) hold; ' +
-    'hits are per session and per datagram sent; ns per datagram is the run time of all sessions\' copies of the program over the datagrams received.',
+    'From `bpftool prog show -j` (run_time_ns, run_cnt) before and after each flood, for the programs the loaders, their hub (or bpftrace) hold; ' +
+    'hits are per datagram sent (the service\'s sessions share one hub\'s programs; standalone loaders and bpftrace hold their own); ns per datagram is the run time of the programs over the datagrams received.',
     '', table(['configuration', 'program', 'hits per sent datagram', 'ns per hit', 'ns per received datagram'], rows))
 }
 

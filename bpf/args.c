@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include "args.h"
+#include "kernel_features.h"
 
 
 static const char usage[] =
@@ -38,6 +39,8 @@ static const char usage[] =
 "      --ringbuf-kb N       ring buffer size, a power of two >= 4 (default 1024)\n"
 "      --drop-events N      drop events per CPU and second at most (default 1000; counts stay exact)\n"
 "  -d, --duration SECONDS   stop after this long (default: at SIGINT or SIGTERM)\n"
+"      --shared             join the host's hub, whose probes every --shared session shares\n"
+"                           (started on demand, gone with its last session)\n"
 "      --list-plans         print the attach plans this kernel allows (JSON) and exit\n"
 "  -v, --verbose            libbpf debug output on stderr\n"
 "  -h, --help               this text\n";
@@ -57,6 +60,7 @@ enum {
 	OPT_RINGBUF_KB,
 	OPT_DROP_EVENTS,
 	OPT_LIST_PLANS,
+	OPT_SHARED,
 };
 
 static const struct option options[] = {
@@ -78,6 +82,7 @@ static const struct option options[] = {
 	{ "drop-events", required_argument, NULL, OPT_DROP_EVENTS },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "list-plans", no_argument, NULL, OPT_LIST_PLANS },
+	{ "shared", no_argument, NULL, OPT_SHARED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -355,16 +360,9 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 				return fail(err, errlen, "bad --family '%s': want 4 or 6", optarg);
 			break;
 		case OPT_PLAN:
-			if (!strcmp(optarg, "auto"))
-				cfg->plan = PLAN_AUTO;
-			else if (!strcmp(optarg, "fentry"))
-				cfg->plan = PLAN_FENTRY;
-			else if (!strcmp(optarg, "kprobe"))
-				cfg->plan = PLAN_KPROBE;
-			else if (!strcmp(optarg, "tracepoint"))
-				cfg->plan = PLAN_TRACEPOINT;
-			else
+			if (plan_from_name(optarg) < 0)
 				return fail(err, errlen, "bad --plan '%s': want auto, fentry, kprobe or tracepoint", optarg);
+			cfg->plan = plan_from_name(optarg);
 			break;
 		case 'f':
 			if (!strcmp(optarg, "text"))
@@ -398,6 +396,9 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 			break;
 		case OPT_LIST_PLANS:
 			cfg->list_plans = true;
+			break;
+		case OPT_SHARED:
+			cfg->shared = true;
 			break;
 		case 'v':
 			cfg->verbose = true;

@@ -36,7 +36,8 @@ struct config {
 	__u32 max_drop_events_per_s;	/* per CPU */
 	__u32 duration_s;	/* 0: until SIGINT or SIGTERM */
 	bool verbose;
-	bool list_plans;	/* print which plans this kernel allows, as JSON, and exit */
+	bool list_plans;
+	bool shared;		/* join the host's hub instead of loading probes of our own */	/* print which plans this kernel allows, as JSON, and exit */
 };
 
 /* Fills cfg from argv; on failure returns -1 with a message in err. */

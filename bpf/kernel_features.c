@@ -36,6 +36,16 @@ const char *plan_name(enum plan plan)
 	}
 }
 
+int plan_from_name(const char *name)
+{
+	enum plan plan;
+
+	for (plan = PLAN_AUTO; plan <= PLAN_TRACEPOINT; plan++)
+		if (!strcmp(name, plan_name(plan)))
+			return plan;
+	return -1;
+}
+
 __u8 plan_marks(enum plan plan)
 {
 	if (plan == PLAN_TRACEPOINT)

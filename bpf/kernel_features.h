@@ -18,6 +18,9 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);
 
 const char *plan_name(enum plan plan);
 
+/* The plan called name ("auto" included), or -1. */
+int plan_from_name(const char *name);
+
 /* The marks a plan sees as moments of their own (enum mark_bit). */
 __u8 plan_marks(enum plan plan);
 

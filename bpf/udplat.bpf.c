@@ -26,28 +26,60 @@
 /* A timestamp older than this at enqueue belongs to a previous skb at the same address. */
 #define STALE_ARRIVE_NS	1000000000ULL
 
-const volatile __u64 min_latency_ns = 0;
-const volatile __u32 nr_ports = 0;
-const volatile __u16 filter_ports[MAX_PORTS] = {};
-const volatile __u16 filter_rport = 0;
-const volatile __u16 filter_family = 0;
-const volatile __u32 nr_laddrs = 0;
-const volatile struct prefix filter_laddrs[MAX_PREFIXES] = {};
-const volatile __u32 nr_raddrs = 0;
-const volatile struct prefix filter_raddrs[MAX_PREFIXES] = {};
-const volatile __u32 filter_pid = 0;
-const volatile bool filter_comm_on = false;
-const volatile char filter_comm[TASK_COMM_LEN] = {};
-const volatile __u64 filter_cgroup_id = 0;
-const volatile __u32 filter_cgroup_level = 0;
-const volatile __u32 filter_netns = 0;
-/* Events are submitted without waking the loader, which drains on a timer; past this many unread bytes, wake it. */
-const volatile __u64 wakeup_bytes = 256 * 1024;
-/* Per CPU and second: a drop storm must not flood the pipeline. Counts by reason stay exact; 0 emits none. */
-const volatile __u64 max_drop_events_per_s = 1000;
+/*
+ * One set of programs serves every session of a plan on the host (design.md
+ * section 3.2): a datagram is parsed, tracked and timestamped once, and only
+ * what each session owns (its filter, counters, histograms, ring buffer) is
+ * per session. Filters are data in `sessions`, not rodata, so that sessions
+ * come and go without a reload; the masks below keep the checks of a filter
+ * that is off out of the per-datagram path.
+ */
 
-/* What arrive saw of a datagram, keyed by skb address until it is read or freed. */
+/* Written by the loader through the mmapped .bss; bit i is session slot i. */
+__u64 active_sessions;
+__u64 any_port_sessions;	/* sessions without a local port filter */
+__u64 packet_filtered_sessions;	/* with a family, remote port or address filter */
+__u64 reader_filtered_sessions;	/* with a pid, comm or cgroup filter */
+__u64 netns_filtered_sessions;
+
+/* Bit i of port_sessions[port]: session i traces this local port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} port_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct session_conf);
+} sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct session_state);
+} states SEC(".maps");
+
+/* Each session's own ring buffer, created by the loader at registration. */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/* What arrive saw of a datagram, kept until it is read or freed. */
 struct skb_info {
+	__u64 sessions;		/* whose packet filter it passed */
 	__u64 arrive_ns;
 	__u64 enqueue_ns;
 	__u64 head;		/* skb->head at arrive: an sk_buff reused for another packet has another buffer */
@@ -58,6 +90,28 @@ struct skb_info {
 	__u16 dport;
 	__u16 family;
 };
+
+/*
+ * Datagrams in flight, keyed by skb address in a two-way set-associative
+ * array: claiming a slot is a compare-and-swap, where a hash map insert cost
+ * an allocation and, for the LRU kind, list locks (≈ 200 ns per datagram).
+ * An entry whose datagram was consumed unseen is reclaimed once older than
+ * STALE_ARRIVE_NS; one that finds both ways live is counted as untracked.
+ */
+#define TRACKED_SET_BITS	14
+#define TRACKED_WAYS		2
+
+struct tracked_entry {
+	__u64 skb;		/* 0: free */
+	struct skb_info info;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACKED_WAYS << TRACKED_SET_BITS);
+	__type(key, __u32);
+	__type(value, struct tracked_entry);
+} tracked SEC(".maps");
 
 /* A datagram between its read and recvmsg's return (fentry and kprobe plans), keyed by thread. */
 struct inflight {
@@ -70,13 +124,6 @@ struct next_read {
 	__u64 skb;
 	__u64 predicted_ns;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct skb_info);
-} tracked SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -100,68 +147,55 @@ struct {
 	__type(value, __u64);
 } enqueue_skb SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct counters);
-} counters SEC(".maps");
+/* ---- sessions ---- */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NR_STAGES);
-	__type(key, __u32);
-	__type(value, struct hist);
-} hists SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_DROP_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} drop_counts SEC(".maps");
-
-/* This CPU's drop events in the current one-second window. */
-struct drop_window {
-	__u64 start_ns;
-	__u64 emitted;
+/* Index of the lowest set bit (de Bruijn multiplication): the ISA has no count-trailing-zeros. */
+static const __u8 debruijn_bit[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct drop_window);
-} drop_windows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
-} events SEC(".maps");
-
-static __always_inline struct counters *get_counters(void)
+static __always_inline __u32 lowest_bit(__u64 mask)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&counters, &zero);
+	return debruijn_bit[((mask & -mask) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
-static __always_inline bool port_wanted(__u16 port)
-{
-	int i;
+/* Visits the sessions of mask, lowest slot first, as `slot`. */
+#define for_each_session(slot, mask, n)						\
+	for (n = 0, slot = lowest_bit(mask); n < MAX_SESSIONS && mask;		\
+	     n++, mask &= mask - 1, slot = lowest_bit(mask))
 
-	if (!nr_ports)
-		return true;
-	for (i = 0; i < MAX_PORTS; i++) {
-		if (i >= nr_ports)
-			break;
-		if (filter_ports[i] == port)
-			return true;
+static __always_inline __u64 sessions_for_port(__u16 port)
+{
+	__u32 key = port;
+	__u64 *mask = bpf_map_lookup_elem(&port_sessions, &key);
+
+	return (any_port_sessions | (mask ? *mask : 0)) & active_sessions;
+}
+
+/* Counter `index` of struct counters, for each session of mask. */
+_Static_assert(sizeof(struct counters) == 8 * sizeof(__u64), "count_for() indexes 8 counters");
+__noinline int count_for(__u64 mask, __u32 index)
+{
+	struct session_state *state;
+	__u32 slot, n;
+
+	/* struct counters has 8 fields: the mask bounds the index for the verifier. */
+	index &= 7;
+	for_each_session(slot, mask, n) {
+		state = bpf_map_lookup_elem(&states, &slot);
+		if (state)
+			((__u64 *)&state->counters)[index]++;
 	}
-	return false;
+	return 0;
 }
 
-static __always_inline bool prefix_match(const volatile struct prefix *p, const __u32 *addr, __u16 family)
+#define COUNT_STALE	(offsetof(struct counters, stale) / sizeof(__u64))
+#define COUNT_UNTRACKED	(offsetof(struct counters, untracked) / sizeof(__u64))
+
+static __always_inline bool prefix_match(const struct prefix *p, const __u32 *addr, __u16 family)
 {
 	if (p->family != family)
 		return false;
@@ -174,7 +208,7 @@ static __always_inline bool prefix_match(const volatile struct prefix *p, const 
 	       (addr[3] & p->mask[3]) == p->addr[3];
 }
 
-static __always_inline bool addr_wanted(const volatile struct prefix *list, __u32 nr, const __u8 *addr, __u16 family)
+static __always_inline bool addr_wanted(const struct prefix *list, __u32 nr, const __u8 *addr, __u16 family)
 {
 	__u32 words[4];
 	int i;
@@ -191,32 +225,76 @@ static __always_inline bool addr_wanted(const volatile struct prefix *list, __u3
 	return false;
 }
 
-static __always_inline bool packet_wanted(const struct skb_info *info)
+/* Global functions from here on: the verifier checks each once, not once per caller and session. */
+__noinline bool packet_wanted(__u32 slot, const struct skb_info *info)
 {
-	if (filter_family && info->family != filter_family)
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+
+	if (!conf || !info)
 		return false;
-	if (!port_wanted(info->dport))
+	if (conf->family && info->family != conf->family)
 		return false;
-	if (filter_rport && info->sport != filter_rport)
+	if (conf->rport && info->sport != conf->rport)
 		return false;
-	if (!addr_wanted(filter_laddrs, nr_laddrs, info->daddr, info->family))
+	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->daddr, info->family))
 		return false;
-	return addr_wanted(filter_raddrs, nr_raddrs, info->saddr, info->family);
+	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->saddr, info->family);
 }
 
-static __always_inline bool reader_wanted(__u64 pid_tgid)
+/* The sessions of mask whose packet filter info passes. */
+__noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info)
 {
-	if (filter_pid && (pid_tgid >> 32) != filter_pid)
+	__u64 todo = mask & packet_filtered_sessions;
+	__u32 slot, n;
+
+	for_each_session(slot, todo, n) {
+		if (!packet_wanted(slot, info))
+			mask &= ~(1ULL << slot);
+	}
+	return mask;
+}
+
+/* The sessions of mask that trace the network namespace netns. */
+__noinline __u64 netns_sessions(__u64 mask, __u32 netns)
+{
+	__u64 todo = mask & netns_filtered_sessions;
+	struct session_conf *conf;
+	__u32 slot, n;
+
+	for_each_session(slot, todo, n) {
+		conf = bpf_map_lookup_elem(&sessions, &slot);
+		if (!conf || conf->netns != netns)
+			mask &= ~(1ULL << slot);
+	}
+	return mask;
+}
+
+/* Cheap checks on the socket, from direct loads only: every UDP read and wakeup on the host passes here. */
+static __always_inline __u64 socket_sessions(const struct sock *sk)
+{
+	__u64 mask;
+
+	if (sk->sk_protocol != IPPROTO_UDP)
+		return 0;
+	mask = sessions_for_port(sk->__sk_common.skc_num);
+	if (mask & netns_filtered_sessions)
+		mask = netns_sessions(mask, sk->__sk_common.skc_net.net->ns.inum);
+	return mask;
+}
+
+static __always_inline bool reader_wanted(const struct session_conf *conf, __u64 pid_tgid)
+{
+	if (conf->pid && (pid_tgid >> 32) != conf->pid)
 		return false;
-	if (filter_cgroup_id && bpf_get_current_ancestor_cgroup_id(filter_cgroup_level) != filter_cgroup_id)
+	if (conf->cgroup_id && bpf_get_current_ancestor_cgroup_id(conf->cgroup_level) != conf->cgroup_id)
 		return false;
-	if (filter_comm_on) {
+	if (conf->comm_on) {
 		char comm[TASK_COMM_LEN];
 		int i;
 
 		bpf_get_current_comm(comm, sizeof(comm));
 		for (i = 0; i < TASK_COMM_LEN; i++) {
-			if (comm[i] != filter_comm[i])
+			if (comm[i] != conf->comm[i])
 				return false;
 			if (!comm[i])
 				break;
@@ -225,19 +303,7 @@ static __always_inline bool reader_wanted(__u64 pid_tgid)
 	return true;
 }
 
-/* Cheap checks on the socket, from direct loads only: every UDP read and wakeup on the host passes here. */
-static __always_inline bool socket_wanted(const struct sock *sk)
-{
-	if (sk->sk_protocol != IPPROTO_UDP)
-		return false;
-	if (!port_wanted(sk->__sk_common.skc_num))
-		return false;
-	if (filter_netns && sk->__sk_common.skc_net.net->ns.inum != filter_netns)
-		return false;
-	return true;
-}
-
-/* Branch-free log2, as libbpf-tools' bits.bpf.h: a loop here would be verified once per stage. */
+/* Branch-free log2, as libbpf-tools' bits.bpf.h. */
 static __always_inline __u32 log2_u32(__u32 v)
 {
 	__u32 shift, r;
@@ -257,11 +323,7 @@ static __always_inline __u32 log2_u32(__u32 v)
 	return r;
 }
 
-/*
- * Slot i holds 2^(i-1) <= v < 2^i, slot 0 holds 0; the last slot takes
- * everything above. A global function: the verifier checks it once, where
- * inlined into four stages its branches multiply (6.1 gives up on them).
- */
+/* Slot i holds 2^(i-1) <= v < 2^i, slot 0 holds 0; the last slot takes everything above. */
 __noinline int log2_slot(__u64 v)
 {
 	__u32 hi = v >> 32, slot;
@@ -272,19 +334,12 @@ __noinline int log2_slot(__u64 v)
 	return slot < MAX_SLOTS ? slot : MAX_SLOTS - 1;
 }
 
-static __always_inline void hist_add(__u32 stage, __u64 start, __u64 end)
+/* The histogram slot of end - start, or -1 when a mark is missing. */
+static __always_inline int stage_slot(__u64 start, __u64 end)
 {
-	struct hist *h;
-	__u32 slot;
-
 	if (!start || !end || end < start)
-		return;
-	h = bpf_map_lookup_elem(&hists, &stage);
-	if (!h)
-		return;
-	slot = log2_slot(end - start);
-	if (slot < MAX_SLOTS)
-		h->slots[slot]++;
+		return -1;
+	return log2_slot(end - start);
 }
 
 /*
@@ -293,62 +348,170 @@ static __always_inline void hist_add(__u32 stage, __u64 start, __u64 end)
  * waking on every record past the mark would cost a wakeup per event exactly
  * when the loader is already behind.
  */
-static __always_inline void submit(void *rec, __u64 size)
+static __always_inline void submit(void *ring, void *rec, __u64 size, __u64 wakeup_bytes)
 {
-	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 unread = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
 
 	bpf_ringbuf_submit(rec, unread < wakeup_bytes && unread + size + 8 >= wakeup_bytes ?
 				       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* Everything a read completes: filter by reader, count, histogram, and emit when slow. */
-static __always_inline void finish(const struct skb_info *info, __u64 read_ns, __u64 return_ns)
+/* A datagram read, as every session sees it: the stages are measured once. */
+struct dgram {
+	struct skb_info info;
+	__u64 read_ns;
+	__u64 return_ns;
+	__u64 first_ns;		/* the earliest mark the plan saw */
+	__u64 pid_tgid;
+	int slots[NR_STAGES];	/* histogram slot per stage, -1 when not measured */
+};
+
+/* Everything a read completes for one session: filter by reader, count, histogram, and emit when slow. */
+__noinline int session_read(__u32 slot, const struct dgram *d)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct counters *c = get_counters();
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
 	struct rec_event *e;
-	__u64 first, latency;
+	void *ring;
+	int stage, s;
 
-	if (!c || !reader_wanted(pid_tgid))
-		return;
-	c->matched++;
-	hist_add(STAGE_STACK, info->arrive_ns, info->enqueue_ns);
-	hist_add(STAGE_QUEUE, info->enqueue_ns, read_ns);
-	if (read_ns != return_ns)
-		hist_add(STAGE_COPY, read_ns, return_ns);
-	hist_add(STAGE_TOTAL, info->arrive_ns, return_ns);
-
-	first = info->arrive_ns ? info->arrive_ns : info->enqueue_ns ? info->enqueue_ns : read_ns;
-	latency = return_ns - first;
-	if (latency < min_latency_ns)
-		return;
-	c->slow++;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!d || !conf || !state || d->first_ns < conf->start_ns)
+		return 0;
+	if (((reader_filtered_sessions >> slot) & 1) && !reader_wanted(conf, d->pid_tgid))
+		return 0;
+	state->counters.matched++;
+	for (stage = 0; stage < NR_STAGES; stage++) {
+		s = d->slots[stage];
+		if (s >= 0 && s < MAX_SLOTS)
+			state->hists[stage].slots[s]++;
+	}
+	if (d->return_ns - d->first_ns < conf->min_latency_ns)
+		return 0;
+	state->counters.slow++;
+	ring = bpf_map_lookup_elem(&rings, &slot);
+	e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
 	if (!e) {
-		c->kernel_lost++;
-		return;
+		state->counters.kernel_lost++;
+		return 0;
 	}
 	e->hdr.type = REC_EVENT;
 	e->hdr.size = sizeof(*e);
 	e->reserved = 0;
-	e->arrive_ns = info->arrive_ns;
-	e->enqueue_ns = info->enqueue_ns;
-	e->read_ns = read_ns;
-	e->return_ns = return_ns;
+	e->arrive_ns = d->info.arrive_ns;
+	e->enqueue_ns = d->info.enqueue_ns;
+	e->read_ns = d->read_ns;
+	e->return_ns = d->return_ns;
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	__builtin_memcpy(e->saddr, info->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, info->daddr, sizeof(e->daddr));
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->len = info->len;
-	e->sport = info->sport;
-	e->dport = info->dport;
-	e->family = info->family;
+	__builtin_memcpy(e->saddr, d->info.saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, d->info.daddr, sizeof(e->daddr));
+	e->pid = d->pid_tgid >> 32;
+	e->tid = (__u32)d->pid_tgid;
+	e->len = d->info.len;
+	e->sport = d->info.sport;
+	e->dport = d->info.dport;
+	e->family = d->info.family;
 	e->reserved2 = 0;
 	e->reserved3 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	c->emitted++;
-	submit(e, sizeof(*e));
+	state->counters.emitted++;
+	submit(ring, e, sizeof(*e), conf->wakeup_bytes);
+	return 0;
+}
+
+/* A read of d completed for the sessions of mask. */
+static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns, __u64 return_ns)
+{
+	struct skb_info *info = &d->info;
+	__u32 slot, n;
+
+	d->read_ns = read_ns;
+	d->return_ns = return_ns;
+	d->first_ns = info->arrive_ns ? info->arrive_ns : info->enqueue_ns ? info->enqueue_ns : read_ns;
+	d->pid_tgid = bpf_get_current_pid_tgid();
+	d->slots[STAGE_STACK] = stage_slot(info->arrive_ns, info->enqueue_ns);
+	d->slots[STAGE_QUEUE] = stage_slot(info->enqueue_ns, read_ns);
+	d->slots[STAGE_COPY] = read_ns != return_ns ? stage_slot(read_ns, return_ns) : -1;
+	d->slots[STAGE_TOTAL] = stage_slot(info->arrive_ns, return_ns);
+	for_each_session(slot, mask, n)
+		session_read(slot, d);
+}
+
+/* ---- the tracked datagrams ---- */
+
+/*
+ * A kernel address as a number to hash: the verifier forbids arithmetic
+ * other than + and - on a pointer, but a pointer stored in a map value (with
+ * CAP_PERFMON) reads back as a plain scalar.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} addr_scratch SEC(".maps");
+
+static __always_inline __u64 addr_of(const void *ptr)
+{
+	__u32 zero = 0;
+	__u64 *cell = bpf_map_lookup_elem(&addr_scratch, &zero);
+
+	if (!cell)
+		return 0;
+	*cell = (__u64)ptr;
+	return *(volatile __u64 *)cell;
+}
+
+static __always_inline struct tracked_entry *tracked_way(__u64 skb, __u32 way)
+{
+	__u32 key = ((__u32)(((skb >> 8) * 0x9E3779B97F4A7C15ULL) >> (64 - TRACKED_SET_BITS)) << 1) | way;
+
+	return bpf_map_lookup_elem(&tracked, &key);
+}
+
+static __always_inline struct tracked_entry *tracked_find(__u64 skb)
+{
+	struct tracked_entry *t = tracked_way(skb, 0);
+
+	if (t && t->skb == skb)
+		return t;
+	t = tracked_way(skb, 1);
+	return t && t->skb == skb ? t : NULL;
+}
+
+static __always_inline bool tracked_take(struct tracked_entry *t, __u64 old, __u64 skb)
+{
+	return t && __sync_val_compare_and_swap(&t->skb, old, skb) == old;
+}
+
+/* A slot for skb: its own (an address freed unseen and reused), a free one, or one held longer than a datagram lives. */
+static __always_inline struct tracked_entry *tracked_claim(__u64 skb, __u64 now)
+{
+	struct tracked_entry *t0 = tracked_way(skb, 0), *t1 = tracked_way(skb, 1);
+	__u64 old;
+
+	if (!t0 || !t1)
+		return NULL;
+	if (t0->skb == skb)
+		return t0;
+	if (t1->skb == skb)
+		return t1;
+	if (tracked_take(t0, 0, skb))
+		return t0;
+	if (tracked_take(t1, 0, skb))
+		return t1;
+	old = t0->skb;
+	if (now - t0->info.arrive_ns > STALE_ARRIVE_NS && tracked_take(t0, old, skb))
+		return t0;
+	old = t1->skb;
+	if (now - t1->info.arrive_ns > STALE_ARRIVE_NS && tracked_take(t1, old, skb))
+		return t1;
+	return NULL;
+}
+
+/* Frees t if it still holds skb: of two racing readers, only the one whose release succeeds reports. */
+static __always_inline bool tracked_release(struct tracked_entry *t, __u64 skb)
+{
+	return tracked_take(t, skb, 0);
 }
 
 /* ---- arrive: all plans ---- */
@@ -403,88 +566,114 @@ static __always_inline int parse_udp(struct sk_buff *skb, struct skb_info *info)
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(ul_arrive, struct sk_buff *skb)
 {
+	struct tracked_entry *t;
 	struct skb_info info;
-	__u64 key = (__u64)skb;
+	__u64 mask, now;
 
-	if (parse_udp(skb, &info) || !packet_wanted(&info))
+	if (parse_udp(skb, &info))
 		return 0;
-	info.arrive_ns = bpf_ktime_get_ns();
+	mask = sessions_for_port(info.dport);
+	if (mask & packet_filtered_sessions)
+		mask = packet_sessions(mask, &info);
+	if (!mask)
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = tracked_claim(addr_of(skb), now);
+	if (!t) {
+		count_for(mask, COUNT_UNTRACKED);
+		return 0;
+	}
+	info.sessions = mask;
+	info.arrive_ns = now;
 	info.enqueue_ns = 0;
 	info.head = (__u64)skb->head;
-	bpf_map_update_elem(&tracked, &key, &info, BPF_ANY);
+	t->info = info;
 	return 0;
 }
 
 /* ---- drops: all plans ---- */
 
-static __always_inline bool drop_event_allowed(__u64 now)
-{
-	__u32 zero = 0;
-	struct drop_window *w = bpf_map_lookup_elem(&drop_windows, &zero);
+struct drop {
+	struct skb_info info;
+	__u64 time_ns;
+	__u32 reason;
+};
 
-	if (!w)
-		return false;
-	if (now - w->start_ns >= 1000000000ULL) {
-		w->start_ns = now;
-		w->emitted = 0;
+/* Whether this CPU may emit one more drop event for the session in the current one-second window. */
+static __always_inline bool drop_event_allowed(struct session_state *state, const struct session_conf *conf, __u64 now)
+{
+	if (now - state->drop_window_start_ns >= 1000000000ULL) {
+		state->drop_window_start_ns = now;
+		state->drop_window_emitted = 0;
 	}
-	if (w->emitted >= max_drop_events_per_s)
+	if (state->drop_window_emitted >= conf->max_drop_events_per_s)
 		return false;
-	w->emitted++;
+	state->drop_window_emitted++;
 	return true;
+}
+
+__noinline int session_drop(__u32 slot, const struct drop *drop)
+{
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
+	__u32 reason;
+	struct rec_drop *d;
+	void *ring;
+
+	if (!drop || !conf || !state || drop->info.arrive_ns < conf->start_ns)
+		return 0;
+	state->counters.drops++;
+	reason = drop->reason < MAX_DROP_REASONS ? drop->reason : MAX_DROP_REASONS - 1;
+	state->drop_counts[reason]++;
+	if (!drop_event_allowed(state, conf, drop->time_ns)) {
+		state->counters.drops_lost++;
+		return 0;
+	}
+	ring = bpf_map_lookup_elem(&rings, &slot);
+	d = ring ? bpf_ringbuf_reserve(ring, sizeof(*d), 0) : NULL;
+	if (!d) {
+		state->counters.drops_lost++;
+		return 0;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+	d->hdr.type = REC_DROP;
+	d->hdr.size = sizeof(*d);
+	d->reason = drop->reason;
+	d->time_ns = drop->time_ns;
+	__builtin_memcpy(d->saddr, drop->info.saddr, sizeof(d->saddr));
+	__builtin_memcpy(d->daddr, drop->info.daddr, sizeof(d->daddr));
+	d->len = drop->info.len;
+	d->sport = drop->info.sport;
+	d->dport = drop->info.dport;
+	d->family = drop->info.family;
+	submit(ring, d, sizeof(*d), conf->wakeup_bytes);
+	return 0;
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	__u64 key = (__u64)skb;
-	struct skb_info *info;
-	struct counters *c;
-	struct rec_drop *d;
-	__u32 slot = reason;
-	__u64 *n, now;
+	__u64 key = addr_of(skb), mask;
+	struct tracked_entry *t;
+	struct drop drop;
+	__u32 slot, n;
 
-	info = bpf_map_lookup_elem(&tracked, &key);
-	if (!info)
+	t = tracked_find(key);
+	if (!t)
 		return 0;
-	c = get_counters();
-	if (!c)
-		goto out;
-	if (info->head != (__u64)skb->head) {
+	drop.info = t->info;
+	if (!tracked_release(t, key))
+		return 0;
+	mask = drop.info.sessions & active_sessions;
+	if (drop.info.head != (__u64)skb->head) {
 		/* Our datagram was consumed unseen and its sk_buff reused: this drop is another packet's. */
-		c->stale++;
-		goto out;
+		count_for(mask, COUNT_STALE);
+		return 0;
 	}
-	c->drops++;
-	if (slot >= MAX_DROP_REASONS)
-		slot = MAX_DROP_REASONS - 1;
-	n = bpf_map_lookup_elem(&drop_counts, &slot);
-	if (n)
-		(*n)++;
-	now = bpf_ktime_get_ns();
-	if (!drop_event_allowed(now)) {
-		c->drops_lost++;
-		goto out;
-	}
-	d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
-	if (!d) {
-		c->drops_lost++;
-		goto out;
-	}
-	__builtin_memset(d, 0, sizeof(*d));
-	d->hdr.type = REC_DROP;
-	d->hdr.size = sizeof(*d);
-	d->reason = reason;
-	d->time_ns = now;
-	__builtin_memcpy(d->saddr, info->saddr, sizeof(d->saddr));
-	__builtin_memcpy(d->daddr, info->daddr, sizeof(d->daddr));
-	d->len = info->len;
-	d->sport = info->sport;
-	d->dport = info->dport;
-	d->family = info->family;
-	submit(d, sizeof(*d));
-out:
-	bpf_map_delete_elem(&tracked, &key);
+	drop.time_ns = bpf_ktime_get_ns();
+	drop.reason = reason;
+	for_each_session(slot, mask, n)
+		session_drop(slot, &drop);
 	return 0;
 }
 
@@ -492,37 +681,35 @@ out:
 
 static __always_inline void mark_enqueued(struct sk_buff *skb)
 {
-	__u64 key = (__u64)skb;
-	struct skb_info *info;
+	struct tracked_entry *t = tracked_find(addr_of(skb));
 
-	info = bpf_map_lookup_elem(&tracked, &key);
-	if (info)
-		info->enqueue_ns = bpf_ktime_get_ns();
+	if (t)
+		t->info.enqueue_ns = bpf_ktime_get_ns();
 }
 
-/* A read dequeued skb: move its marks from the per-skb map to the per-thread one. */
-static __always_inline void take_skb(struct sk_buff *skb)
+/* A read of the sessions of mask dequeued skb: move its marks from the per-skb slot to the per-thread map. */
+static __always_inline void take_skb(struct sk_buff *skb, __u64 mask)
 {
-	__u64 key = (__u64)skb;
+	__u64 key = addr_of(skb);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tracked_entry *t = tracked_find(key);
 	struct inflight flight;
-	struct skb_info *info;
-	struct counters *c;
 
-	info = bpf_map_lookup_elem(&tracked, &key);
-	if (!info || info->head != (__u64)BPF_CORE_READ(skb, head)) {
-		c = get_counters();
-		if (c && info)
-			c->stale++;
-		else if (c)
-			c->untracked++;
-		if (info)
-			bpf_map_delete_elem(&tracked, &key);
+	if (!t) {
+		count_for(mask, COUNT_UNTRACKED);
 		return;
 	}
-	flight.info = *info;
+	flight.info = t->info;
+	if (!tracked_release(t, key)) {
+		count_for(mask, COUNT_UNTRACKED);
+		return;
+	}
+	if (flight.info.head != (__u64)BPF_CORE_READ(skb, head)) {
+		count_for(mask, COUNT_STALE);
+		return;
+	}
+	flight.info.sessions &= mask;
 	flight.read_ns = bpf_ktime_get_ns();
-	bpf_map_delete_elem(&tracked, &key);
 	bpf_map_update_elem(&inflight, &tid, &flight, BPF_ANY);
 }
 
@@ -530,12 +717,15 @@ static __always_inline void mark_returned(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inflight *flight;
+	struct dgram d;
 
 	flight = bpf_map_lookup_elem(&inflight, &tid);
 	if (!flight)
 		return;
-	if (ret >= 0)
-		finish(&flight->info, flight->read_ns, bpf_ktime_get_ns());
+	if (ret >= 0) {
+		d.info = flight->info;
+		finish(&d, d.info.sessions & active_sessions, flight->read_ns, bpf_ktime_get_ns());
+	}
 	bpf_map_delete_elem(&inflight, &tid);
 }
 
@@ -550,8 +740,13 @@ int BPF_PROG(ul_fx_enqueue, struct sock *sk, struct sk_buff *skb, int ret)
 SEC("fexit/__skb_recv_udp")
 int BPF_PROG(ul_fx_dequeue, struct sock *sk, unsigned int flags, int *off, int *err, struct sk_buff *skb)
 {
-	if (skb && !(flags & (MSG_PEEK | MSG_ERRQUEUE)) && socket_wanted(sk))
-		take_skb(skb);
+	__u64 mask;
+
+	if (!skb || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
+		return 0;
+	mask = socket_sessions(sk);
+	if (mask)
+		take_skb(skb, mask);
 	return 0;
 }
 
@@ -632,16 +827,19 @@ int BPF_KRETPROBE(ul_kr_dequeue, struct sk_buff *skb)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct recv_args *args = bpf_map_lookup_elem(&recv_args, &tid);
 	struct sock *sk;
+	__u64 mask;
 
 	if (!args || !skb || (args->flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		return 0;
-	/* A kprobe's socket is not BTF-typed: read what socket_wanted() loads directly. */
+	/* A kprobe's socket is not BTF-typed: read what socket_sessions() loads directly. */
 	sk = (struct sock *)args->sk;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP || !port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
-	if (filter_netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != filter_netns)
-		return 0;
-	take_skb(skb);
+	mask = sessions_for_port(BPF_CORE_READ(sk, __sk_common.skc_num));
+	if (mask & netns_filtered_sessions)
+		mask = netns_sessions(mask, BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum));
+	if (mask)
+		take_skb(skb, mask);
 	return 0;
 }
 
@@ -690,7 +888,7 @@ static __always_inline struct sk_buff *receive_queue_head(const struct sock *sk)
  * receive queue's, which a read splices over. An existing entry is rewritten
  * in place: a map update per read would cost an LRU pop and push.
  */
-static __always_inline void predict_next_read(const struct sock *sk, __u64 key, struct next_read *pred)
+static __always_inline void predict_next_read(const struct sock *sk, __u64 key, struct next_read *pred, __u64 now)
 {
 	struct next_read fresh;
 	struct sk_buff *skb = reader_queue_head(sk);
@@ -700,7 +898,7 @@ static __always_inline void predict_next_read(const struct sock *sk, __u64 key, 
 	if (!pred)
 		pred = &fresh;
 	pred->skb = (__u64)skb;
-	pred->predicted_ns = bpf_ktime_get_ns();
+	pred->predicted_ns = now;
 	if (pred == &fresh)
 		bpf_map_update_elem(&next_read, &key, &fresh, BPF_ANY);
 }
@@ -716,16 +914,16 @@ struct tail_walk {
 static long stamp_one(__u32 i, void *data)
 {
 	struct tail_walk *walk = data;
-	struct skb_info *info;
+	struct tracked_entry *t;
 	__u64 key = walk->skb;
 
 	if (!key || key == walk->head)
 		return 1;
-	info = bpf_map_lookup_elem(&tracked, &key);
-	if (info) {
-		if (info->enqueue_ns || walk->now - info->arrive_ns > STALE_ARRIVE_NS)
+	t = tracked_find(key);
+	if (t) {
+		if (t->info.enqueue_ns || walk->now - t->info.arrive_ns > STALE_ARRIVE_NS)
 			return 1;
-		info->enqueue_ns = walk->now;
+		t->info.enqueue_ns = walk->now;
 		walk->stamped++;
 	}
 	walk->skb = (__u64)BPF_CORE_READ((struct sk_buff *)key, prev);
@@ -752,7 +950,7 @@ int BPF_PROG(ul_tp_ready, const struct sock *sk)
 	struct udp_sock *up;
 	struct next_read *pred;
 
-	if (!socket_wanted(sk))
+	if (!socket_sessions(sk))
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (!stamp_tail(BPF_CORE_READ(sk, sk_receive_queue.prev), (struct sk_buff *)&sk->sk_receive_queue, now)) {
@@ -763,46 +961,45 @@ int BPF_PROG(ul_tp_ready, const struct sock *sk)
 	/* A reader waiting on an empty queue dequeues what just arrived. */
 	pred = bpf_map_lookup_elem(&next_read, &key);
 	if (!pred || !pred->skb)
-		predict_next_read(sk, key, pred);
+		predict_next_read(sk, key, pred, now);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 now, key = (__u64)sk, skb_key;
+	__u64 now, mask, key = (__u64)sk, skb_key;
 	struct next_read *pred, seen = {};
-	struct skb_info *info, copy;
-	struct counters *c;
+	struct tracked_entry *t;
+	struct dgram d;
 
-	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)) || !socket_wanted(sk))
+	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		return 0;
-	c = get_counters();
+	mask = socket_sessions(sk);
+	if (!mask)
+		return 0;
 	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
 	pred = bpf_map_lookup_elem(&next_read, &key);
 	if (pred)
 		seen = *pred;
 	now = bpf_ktime_get_ns();
 	skb_key = seen.skb;
-	info = skb_key ? bpf_map_lookup_elem(&tracked, &skb_key) : NULL;
-	if (!info) {
-		if (c)
-			c->untracked++;
-	} else if (info->arrive_ns > seen.predicted_ns || (__u32)ret > info->len) {
-		/* The predicted skb was freed and its address reused by a later datagram. */
-		if (c)
-			c->stale++;
+	t = skb_key ? tracked_find(skb_key) : NULL;
+	if (!t) {
+		count_for(mask, COUNT_UNTRACKED);
 	} else {
-		copy = *info;
-		/* Two readers may have predicted the same skb: only the one whose delete succeeds reports it. */
-		if (bpf_map_delete_elem(&tracked, &skb_key)) {
-			if (c)
-				c->untracked++;
+		d.info = t->info;
+		if (d.info.arrive_ns > seen.predicted_ns || (__u32)ret > d.info.len) {
+			/* The predicted skb was freed and its address reused by a later datagram. */
+			count_for(mask, COUNT_STALE);
+		} else if (!tracked_release(t, skb_key)) {
+			/* Another reader predicted the same skb and reported it. */
+			count_for(mask, COUNT_UNTRACKED);
 		} else {
-			finish(&copy, now, now);
+			finish(&d, mask & d.info.sessions, now, now);
 		}
 	}
-	predict_next_read(sk, key, pred);
+	predict_next_read(sk, key, pred, now);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * udplat-probe: loads the probe set for one latency-trace session and writes
- * its records on stdout until SIGINT or SIGTERM. Standalone, it is a CLI
- * (--format text or json); udplatd runs it with --format bin.
+ * udplat-probe: runs one latency-trace session and writes its records on
+ * stdout until SIGINT or SIGTERM. Standalone, it is a CLI (--format text or
+ * json) that loads its own probe set; udplatd runs it with --format bin
+ * --shared, joining the host's hub (hub.h) so that sessions share probes.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,37 +18,20 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "args.h"
-#include "udplat.skel.h"
+#include "dispatcher.h"
 #include "drop_reasons.h"
+#include "hub.h"
 #include "kernel_features.h"
+#include "libbpf_log.h"
 #include "output.h"
 
 /* The ring buffer is drained on this tick; the kernel wakes us only past wakeup_bytes. */
 #define DRAIN_INTERVAL_MS 20
-#define MAX_LINKS 16
 
 static volatile sig_atomic_t exiting;
-static bool verbose;
-/* The last warning libbpf printed: it names the program and the verifier's complaint. */
-static char libbpf_last_warning[192];
 
 static struct output out;
 static struct drop_reasons reasons;
-
-static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	va_list copy;
-
-	if (level == LIBBPF_WARN) {
-		va_copy(copy, args);
-		vsnprintf(libbpf_last_warning, sizeof(libbpf_last_warning), fmt, copy);
-		va_end(copy);
-		libbpf_last_warning[strcspn(libbpf_last_warning, "\n")] = '\0';
-	}
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	return vfprintf(stderr, fmt, args);
-}
 
 /* A stop signal that lands just before a blocking write() cannot interrupt it: SIGALRM, every second from then on, does. */
 static void on_signal(int sig)
@@ -89,69 +73,43 @@ static __s64 realtime_offset_ns(void)
 	return (__s64)(real - (before + (after - before) / 2));
 }
 
-static void set_filters(struct udplat_bpf *skel, const struct config *cfg)
+static void session_conf_from(const struct config *cfg, struct session_conf *conf)
 {
-	struct udplat_bpf__rodata *ro = skel->rodata;
-
-	ro->min_latency_ns = cfg->threshold_ns;
-	ro->nr_ports = cfg->nr_ports;
-	memcpy((void *)ro->filter_ports, cfg->ports, sizeof(cfg->ports));
-	ro->filter_rport = cfg->rport;
-	ro->filter_family = cfg->family;
-	ro->nr_laddrs = cfg->nr_laddrs;
-	memcpy((void *)ro->filter_laddrs, cfg->laddrs, sizeof(cfg->laddrs));
-	ro->nr_raddrs = cfg->nr_raddrs;
-	memcpy((void *)ro->filter_raddrs, cfg->raddrs, sizeof(cfg->raddrs));
-	ro->filter_pid = cfg->pid;
-	ro->filter_comm_on = cfg->comm_on;
-	memcpy((void *)ro->filter_comm, cfg->comm, sizeof(cfg->comm));
-	ro->filter_cgroup_id = cfg->cgroup_id;
-	ro->filter_cgroup_level = cfg->cgroup_level;
-	ro->filter_netns = cfg->netns;
-	ro->max_drop_events_per_s = cfg->max_drop_events_per_s;
+	memset(conf, 0, sizeof(*conf));
+	conf->min_latency_ns = cfg->threshold_ns;
+	conf->wakeup_bytes = cfg->ringbuf_bytes / 4;
+	conf->max_drop_events_per_s = cfg->max_drop_events_per_s;
+	conf->nr_ports = cfg->nr_ports;
+	memcpy(conf->ports, cfg->ports, sizeof(conf->ports));
+	conf->rport = cfg->rport;
+	conf->family = cfg->family;
+	conf->nr_laddrs = cfg->nr_laddrs;
+	memcpy(conf->laddrs, cfg->laddrs, sizeof(conf->laddrs));
+	conf->nr_raddrs = cfg->nr_raddrs;
+	memcpy(conf->raddrs, cfg->raddrs, sizeof(conf->raddrs));
+	conf->pid = cfg->pid;
+	conf->comm_on = cfg->comm_on;
+	memcpy(conf->comm, cfg->comm, sizeof(conf->comm));
+	conf->cgroup_id = cfg->cgroup_id;
+	conf->cgroup_level = cfg->cgroup_level;
+	conf->netns = cfg->netns;
 }
 
-/* Keeps the shared arrive and drop programs and the chosen plan's socket-side ones. */
-static void select_programs(struct udplat_bpf *skel, enum plan plan)
+/* A slot in the host's hub (--shared), or in a dispatcher of our own. */
+static int open_session(const struct config *cfg, enum plan plan, struct dispatcher *own,
+			struct session_handles *session, char *msg, size_t msglen)
 {
-	struct bpf_program *fentry[] = {
-		skel->progs.ul_fx_enqueue, skel->progs.ul_fx_dequeue, skel->progs.ul_fx_ret4, skel->progs.ul_fx_ret6,
-	};
-	struct bpf_program *kprobe[] = {
-		skel->progs.ul_kp_enqueue, skel->progs.ul_kr_enqueue, skel->progs.ul_kp_recv4, skel->progs.ul_kp_recv6,
-		skel->progs.ul_kr_dequeue, skel->progs.ul_kr_ret4, skel->progs.ul_kr_ret6,
-	};
-	struct bpf_program *tracepoint[] = { skel->progs.ul_tp_ready, skel->progs.ul_tp_recv };
-	size_t i;
-
-	for (i = 0; i < sizeof(fentry) / sizeof(fentry[0]); i++)
-		bpf_program__set_autoload(fentry[i], plan == PLAN_FENTRY);
-	for (i = 0; i < sizeof(kprobe) / sizeof(kprobe[0]); i++)
-		bpf_program__set_autoload(kprobe[i], plan == PLAN_KPROBE);
-	for (i = 0; i < sizeof(tracepoint) / sizeof(tracepoint[0]); i++)
-		bpf_program__set_autoload(tracepoint[i], plan == PLAN_TRACEPOINT);
-}
-
-/* Attaches one program at a time, so a failure names the program. */
-static int attach_programs(struct udplat_bpf *skel, struct bpf_link **links, int *nr_links)
-{
-	struct bpf_program *prog;
+	struct session_conf conf;
 	int err;
 
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		if (*nr_links == MAX_LINKS)
-			return -E2BIG;
-		links[*nr_links] = bpf_program__attach(prog);
-		if (!links[*nr_links]) {
-			err = -errno;
-			report_error(err, "failed to attach %s: %s", bpf_program__section_name(prog), strerror(-err));
-			return err;
-		}
-		(*nr_links)++;
-	}
-	return 0;
+	session_conf_from(cfg, &conf);
+	if (cfg->shared)
+		return hub_join(plan, &conf, cfg->ringbuf_bytes, session, msg, msglen);
+	err = dispatcher_open(own, plan, msg, msglen);
+	if (err)
+		return err;
+	session->states_fd = dispatcher_states_fd(own);
+	return dispatcher_add(own, &conf, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -160,49 +118,42 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Sums a per-CPU value of `size` bytes made of u64 counters. */
-static int sum_percpu(int map_fd, __u32 key, __u64 *sum, size_t size, __u64 *scratch, int ncpus)
-{
-	size_t words = size / sizeof(__u64), i;
-	int cpu;
-
-	if (bpf_map_lookup_elem(map_fd, &key, scratch))
-		return -errno;
-	memset(sum, 0, size);
-	for (cpu = 0; cpu < ncpus; cpu++)
-		for (i = 0; i < words; i++)
-			sum[i] += scratch[cpu * words + i];
-	return 0;
-}
-
-static void emit_stats(struct udplat_bpf *skel, __u64 *scratch, int ncpus)
+/* Sums the session's slot of the per-CPU states into stats, histogram and drop-count records. */
+static void emit_stats(const struct session_handles *session, struct session_state *percpu, int ncpus)
 {
 	struct rec_stats stats = { .hdr = { REC_STATS, sizeof(stats) } };
 	struct rec_hist hist = { .hdr = { REC_HIST, sizeof(hist) } };
 	struct rec_drop_count dc = { .hdr = { REC_DROP_COUNT, sizeof(dc) } };
-	struct counters c;
-	__u32 key;
+	__u32 key, stage, slot;
+	int cpu;
 
-	if (!sum_percpu(bpf_map__fd(skel->maps.counters), 0, (__u64 *)&c, sizeof(c), scratch, ncpus)) {
-		stats.time_ns = now_ns(CLOCK_MONOTONIC);
-		stats.matched = c.matched;
-		stats.slow = c.slow;
-		stats.emitted = c.emitted;
-		stats.kernel_lost = c.kernel_lost;
-		stats.drops = c.drops;
-		stats.drops_lost = c.drops_lost;
-		stats.stale = c.stale;
-		stats.untracked = c.untracked;
-		output_record(&out, &stats);
+	if (bpf_map_lookup_elem(session->states_fd, &session->slot, percpu))
+		return;
+	stats.time_ns = now_ns(CLOCK_MONOTONIC);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		stats.matched += percpu[cpu].counters.matched;
+		stats.slow += percpu[cpu].counters.slow;
+		stats.emitted += percpu[cpu].counters.emitted;
+		stats.kernel_lost += percpu[cpu].counters.kernel_lost;
+		stats.drops += percpu[cpu].counters.drops;
+		stats.drops_lost += percpu[cpu].counters.drops_lost;
+		stats.stale += percpu[cpu].counters.stale;
+		stats.untracked += percpu[cpu].counters.untracked;
 	}
-	for (key = 0; key < NR_STAGES; key++) {
-		hist.stage = key;
-		if (!sum_percpu(bpf_map__fd(skel->maps.hists), key, hist.slots, sizeof(hist.slots), scratch, ncpus))
-			output_record(&out, &hist);
+	output_record(&out, &stats);
+	for (stage = 0; stage < NR_STAGES; stage++) {
+		hist.stage = stage;
+		memset(hist.slots, 0, sizeof(hist.slots));
+		for (cpu = 0; cpu < ncpus; cpu++)
+			for (slot = 0; slot < MAX_SLOTS; slot++)
+				hist.slots[slot] += percpu[cpu].hists[stage].slots[slot];
+		output_record(&out, &hist);
 	}
 	for (key = 0; key < MAX_DROP_REASONS; key++) {
-		if (sum_percpu(bpf_map__fd(skel->maps.drop_counts), key, &dc.count, sizeof(dc.count), scratch, ncpus) ||
-		    !dc.count)
+		dc.count = 0;
+		for (cpu = 0; cpu < ncpus; cpu++)
+			dc.count += percpu[cpu].drop_counts[key];
+		if (!dc.count)
 			continue;
 		dc.reason = key;
 		snprintf(dc.reason_name, sizeof(dc.reason_name), "%s", drop_reason_name(&reasons, key));
@@ -256,19 +207,23 @@ static void emit_hello(enum plan plan, const char *notes)
 
 int main(int argc, char **argv)
 {
-	struct bpf_link *links[MAX_LINKS] = {};
+	struct session_handles session = { .ring_fd = -1, .states_fd = -1, .hub_fd = -1 };
+	struct dispatcher own = {};
 	struct ring_buffer *rb = NULL;
-	struct udplat_bpf *skel = NULL;
 	struct btf *vmlinux = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct config cfg;
 	char msg[ERROR_MSG_LEN], notes[NOTES_LEN] = "";
-	__u64 *scratch = NULL, next_stats, deadline;
+	struct session_state *percpu = NULL;
+	__u64 next_stats, deadline;
 	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
 	enum plan plan;
 	pid_t parent = getppid();
-	int err, nr_links = 0, ncpus, i;
+	int err, ncpus;
 
+	/* The hub outlives the loader that started it: it ends with its last session instead. */
+	if (argc == 3 && !strcmp(argv[1], "--hub"))
+		return hub_serve(argv[2]);
 	/* A dead service must leave no probes behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		return 1;
@@ -285,8 +240,7 @@ int main(int argc, char **argv)
 		report_error(-EINVAL, "%s", msg);
 		return 2;
 	}
-	verbose = cfg.verbose;
-	libbpf_set_print(print_libbpf);
+	libbpf_log_init(cfg.verbose);
 
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux && cfg.list_plans) {
@@ -321,33 +275,20 @@ int main(int argc, char **argv)
 	btf__free(vmlinux);
 	vmlinux = NULL;
 
-	skel = udplat_bpf__open();
-	if (!skel) {
-		err = -errno;
-		report_error(err, "failed to open BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	set_filters(skel, &cfg);
-	select_programs(skel, plan);
-	err = bpf_map__set_max_entries(skel->maps.events, cfg.ringbuf_bytes);
-	if (!err)
-		err = udplat_bpf__load(skel);
+	err = open_session(&cfg, plan, &own, &session, msg, sizeof(msg));
 	if (err) {
-		report_error(err, "failed to load BPF object: %s (%s)", strerror(-err), libbpf_last_warning);
+		report_error(err, "%s", msg);
 		goto cleanup;
 	}
-	err = attach_programs(skel, links, &nr_links);
-	if (err)
-		goto cleanup;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	rb = ring_buffer__new(session.ring_fd, on_record, NULL, NULL);
 	if (!rb) {
 		err = -errno;
 		report_error(err, "failed to create ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	ncpus = libbpf_num_possible_cpus();
-	scratch = calloc(ncpus, sizeof(struct hist));
-	if (ncpus < 0 || !scratch) {
+	percpu = ncpus > 0 ? calloc(ncpus, sizeof(*percpu)) : NULL;
+	if (!percpu) {
 		err = -ENOMEM;
 		report_error(err, "failed to allocate per-CPU buffers");
 		goto cleanup;
@@ -368,9 +309,14 @@ int main(int argc, char **argv)
 			break;
 		}
 		err = 0;
+		if (session.hub_fd >= 0 && hub_gone(session.hub_fd)) {
+			err = -EPIPE;
+			report_error(err, "the hub that ran this session's probes exited");
+			break;
+		}
 		/* Text output is for a person: counters only at the end. */
 		if (cfg.format != FORMAT_TEXT && now_ns(CLOCK_MONOTONIC) >= next_stats) {
-			emit_stats(skel, scratch, ncpus);
+			emit_stats(&session, percpu, ncpus);
 			next_stats += cfg.stats_interval_ms * 1000000ULL;
 		}
 		if (deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
@@ -379,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	if (!err) {
 		ring_buffer__consume(rb);
-		emit_stats(skel, scratch, ncpus);
+		emit_stats(&session, percpu, ncpus);
 		output_record(&out, &bye);
 		err = output_flush(&out);
 	}
@@ -388,10 +334,14 @@ cleanup:
 	if (out.err)
 		fprintf(stderr, "udplat-probe: failed to write output: %s\n", strerror(-out.err));
 	ring_buffer__free(rb);
-	for (i = 0; i < nr_links; i++)
-		bpf_link__destroy(links[i]);
-	udplat_bpf__destroy(skel);
+	if (session.ring_fd >= 0)
+		close(session.ring_fd);
+	if (session.hub_fd >= 0) {
+		close(session.states_fd);
+		close(session.hub_fd);
+	}
+	dispatcher_close(&own);
 	btf__free(vmlinux);
-	free(scratch);
+	free(percpu);
 	return err ? 1 : 0;
 }

@@ -23,6 +23,7 @@
 #define KERNEL_RELEASE_LEN	64
 #define NOTES_LEN		256
 #define ERROR_MSG_LEN		256
+#define MAX_SESSIONS		64	/* sessions one dispatcher serves: bits of a __u64 */
 
 enum rec_type {
 	REC_HELLO = 1,		/* probes attached: the session is running */
@@ -186,6 +187,46 @@ struct counters {
 
 struct hist {
 	__u64 slots[MAX_SLOTS];
+};
+
+/*
+ * The dispatcher: one set of programs per host and plan serves up to
+ * MAX_SESSIONS sessions. A datagram is parsed, tracked and timestamped once;
+ * each session keeps its own filter (session_conf, as data), ring buffer and
+ * per-CPU state (a slot of its own in shared maps).
+ */
+
+/* One session's filter and limits. Local ports are kept apart, as per-port session masks. */
+struct session_conf {
+	__u64 start_ns;		/* CLOCK_MONOTONIC at registration: older datagrams belong to a previous session in the slot */
+	__u64 min_latency_ns;
+	__u64 wakeup_bytes;	/* past this many unread bytes in the ring, wake the loader */
+	__u64 max_drop_events_per_s;	/* per CPU; 0 emits none */
+	__u64 cgroup_id;
+	__u32 cgroup_level;
+	__u32 pid;
+	__u32 netns;
+	__u16 rport;
+	__u16 family;
+	__u32 nr_laddrs;
+	__u32 nr_raddrs;
+	struct prefix laddrs[MAX_PREFIXES];
+	struct prefix raddrs[MAX_PREFIXES];
+	char comm[TASK_COMM_LEN];
+	__u8 comm_on;
+	__u8 reserved[7];
+	__u32 nr_ports;
+	__u16 ports[MAX_PORTS];
+	__u32 reserved2;
+};
+
+/* One session's per-CPU state; the loader sums its slot into stats, hist and drop-count records. */
+struct session_state {
+	struct counters counters;
+	struct hist hists[NR_STAGES];
+	__u64 drop_counts[MAX_DROP_REASONS];
+	__u64 drop_window_start_ns;	/* this CPU's drop events in the current one-second window */
+	__u64 drop_window_emitted;
 };
 
 #endif /* __UDPLAT_H */

@@ -17,16 +17,17 @@ function snmp (family: 'ipv4' | 'ipv6', field: string): number {
   return Number(rows[1]!.split(/\s+/)[names.indexOf(field)])
 }
 
-/** Entries in one of a loader's maps, found through its file descriptors' map_id lines. */
-function mapEntries (loaderPid: number, mapName: string): number {
+/** Datagrams held in a loader's `tracked` slots (a slot is free while its first 8 bytes, the skb address, are 0). */
+function trackedDatagrams (loaderPid: number): number {
   for (const fd of readdirSync(`/proc/${loaderPid}/fdinfo`)) {
     const id = /^map_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${loaderPid}/fdinfo/${fd}`, 'utf8'))?.[1]
     if (id === undefined) continue
     const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'id', id], { encoding: 'utf8' })) as { name: string }
-    if (info.name !== mapName) continue
-    return (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', id], { encoding: 'utf8', maxBuffer: 64 << 20 })) as unknown[]).length
+    if (info.name !== 'tracked') continue
+    const slots = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', id], { encoding: 'utf8', maxBuffer: 256 << 20 })) as Array<{ value: string[] }>
+    return slots.filter((slot) => slot.value.slice(0, 8).some((byte) => byte !== '0x00')).length
   }
-  throw new Error(`loader ${loaderPid} has no map ${mapName}`)
+  throw new Error(`loader ${loaderPid} has no map tracked`)
 }
 
 describe.each([
@@ -39,11 +40,11 @@ describe.each([
     const before = snmp(family, 'RcvbufErrors')
     await send(`${bind}:${port}`, 3000, { len: 200 })
     const rcvbufErrors = snmp(family, 'RcvbufErrors') - before
-    const queued = mapEntries(probe.pid, 'tracked')
+    const queued = trackedDatagrams(probe.pid)
     // The receiver exits without reading: closing the socket frees what was queued.
     await receiver.done
     await sleep(300)
-    const left = mapEntries(probe.pid, 'tracked')
+    const left = trackedDatagrams(probe.pid)
     const run = await probe.stop()
 
     console.log(`${family}: RcvbufErrors +${rcvbufErrors}, drops ${JSON.stringify(run.dropCounts)}, drop events ${run.drops.length}, timestamps queued ${queued} then ${left}`)

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { parseFrames } from '../helpers/sse.js'
-import { loaderPids, PROBE, programIdsOf, programsGone, send, startReceiver } from './workload.js'
+import { loaderPids, mapsGone, PROBE, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The HTTP surface over the real loader on this host (tracepoint plan): host info, readiness,
 // polling against streaming, histograms against counts, and a loader's death.
@@ -108,7 +108,8 @@ describe('a real session over loopback', () => {
     const id = await createSession(receiver.port)
     const [loader] = loaderPids(`--port ${receiver.port}`)
     expect(loader).toBeDefined()
-    const programs = programIdsOf(loader!)
+    const rings = ringIdsOf(loader!)
+    expect(rings).toHaveLength(1)
     const stream = readStream(`/v1/sessions/${id}/events/stream`)
     // Wait until the stream has started before killing.
     await vi.waitFor(() => expect(app.sessions.get(id).streams.open).toBe(1))
@@ -121,7 +122,8 @@ describe('a real session over loopback', () => {
       { event: 'state', data: { state: 'failed', error: expect.stringContaining(reason) } }
     ])
     expect(await json(`/v1/sessions/${id}`)).toMatchObject({ state: 'failed', error: expect.stringContaining(reason) })
-    expect(await programsGone(programs)).toEqual([])
+    // Its slot in the hub is freed with its ring buffer.
+    expect(await mapsGone(rings)).toEqual([])
     expect((await fetch(`${base}/v1/sessions/${id}`, { method: 'DELETE' })).status).toBe(204)
     await send(`127.0.0.1:${receiver.port}`, 1)
     await receiver.done

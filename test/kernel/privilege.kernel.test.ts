@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BPF_CAPS_MASK, credentials, ids, installTree, unitSetting, type InstalledTree } from '../deploy/tree.js'
-import { programIdsOf, programsGone } from './workload.js'
+import { programsGone, sessionProgramIds } from './workload.js'
 
 // Privilege separation, for real: the service runs as an unprivileged user, started the way
 // systemd/udplat.service starts it, and only the loader, through its file capabilities, loads BPF.
@@ -151,7 +151,7 @@ describe('the service as an unprivileged user', () => {
       const loader = credentials(loaders[0]!)
       expect(loader.uids).toEqual([user.uid, user.uid, user.uid, user.uid])
       expect({ permitted: loader.permitted, effective: loader.effective }).toEqual({ permitted: BPF_CAPS_MASK, effective: BPF_CAPS_MASK })
-      const programs = programIdsOf(loaders[0]!)
+      const programs = sessionProgramIds(loaders[0]!)
       expect(programs.length).toBeGreaterThan(0)
 
       const sender = createSocket('udp4')

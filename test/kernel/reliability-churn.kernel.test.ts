@@ -6,7 +6,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { alive } from '../helpers/app.js'
 import { cmdline, fdCount, loaderChildren, mib, rssBytes } from '../reliability/proc.js'
-import { loadedProgramIds, PROBE, programIdsOf, programsGone } from './workload.js'
+import { hubPids, loadedProgramIds, PROBE, programsGone, sessionProgramIds } from './workload.js'
 
 // 1000 sessions created and deleted, 8 at a time, with the real loader: nothing may be left behind
 // (loader processes, BPF programs) and the service's descriptors and memory must not grow.
@@ -52,7 +52,7 @@ async function churn (cycles: number): Promise<Churn> {
       if (loader === undefined || others.length > 0) result.failures.push(`port ${port}: loaders ${[loader, ...others].join(' ')}`)
       else {
         result.loaders++
-        result.programs.push(...programIdsOf(loader))
+        result.programs.push(...sessionProgramIds(loader))
       }
       const deleted = await app.inject({ method: 'DELETE', url: `/v1/sessions/${created.json().id}` })
       if (deleted.statusCode !== 204) result.failures.push(`DELETE ${deleted.statusCode} ${deleted.body}`)
@@ -77,14 +77,17 @@ describe(`${CYCLES} create/delete cycles, ${PARALLEL} at a time, with the real l
     const elapsedMs = performance.now() - startedAt
     expect(run.failures).toEqual([])
     expect(run.loaders).toBe(CYCLES)
+    // Every session was served by 4 programs: its hub's, shared with the sessions running beside it.
     expect(run.programs).toHaveLength(4 * CYCLES)
+    const programs = [...new Set(run.programs)]
     expect(loaderChildren()).toEqual([])
-    expect(await programsGone(run.programs)).toEqual([])
+    expect(hubPids()).toEqual([])
+    expect(await programsGone(programs)).toEqual([])
     expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
     const after = footprint()
     console.log([
       `${CYCLES} cycles x ${PARALLEL} parallel in ${(elapsedMs / 1000).toFixed(1)} s (${(elapsedMs * PARALLEL / CYCLES).toFixed(1)} ms a cycle per worker)`,
-      `loaders started ${run.loaders}, left 0; their BPF programs ${run.programs.length}, left 0`,
+      `loaders started ${run.loaders}, left 0; BPF programs of their hubs ${programs.length}, left 0`,
       `BPF programs on the host: ${before.programs} before, ${after.programs} after (other users included)`,
       `service fds ${before.fds} -> ${after.fds}, RSS ${mib(before.rss)} -> ${mib(after.rss)}, heap ${mib(before.heap)} -> ${mib(after.heap)}`
     ].join('\n'))

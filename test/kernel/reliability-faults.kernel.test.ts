@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { kernelStack, loaderChildren } from '../reliability/proc.js'
 import { listeningService, serviceProcess } from '../reliability/service.js'
 import { sleep } from './probe.js'
-import { loadedProgramIds, loaderPids, PROBE, programIdsOf, programsGone, send, startReceiver, UDPWORK } from './workload.js'
+import { hubPids, loadedProgramIds, loaderPids, mapsGone, PROBE, programIdsOf, programsGone, ringIdsOf, send, sessionProgramIds, startReceiver, UDPWORK } from './workload.js'
 
 // Faults with the real loader: a loader killed or stopped, the service killed, the loader's output closed or full.
 // Ports 23100-23199 are this file's; loaders are told apart by their --port.
@@ -15,12 +15,13 @@ let service: Awaited<ReturnType<typeof listeningService>>
 beforeAll(async () => { service = await listeningService({ loaderStatsIntervalMs: STATS_INTERVAL_MS }) })
 afterAll(async () => { await service.app.close() })
 
-async function createSession (port: number): Promise<{ id: string, loader: number, programs: number[] }> {
+/** A session, its loader, the programs serving it (its hub's) and its own ring buffer, whose freeing frees its slot in the hub. */
+async function createSession (port: number): Promise<{ id: string, loader: number, programs: number[], rings: number[] }> {
   const res = await service.call('POST', '/v1/sessions', { filter: { ports: [port] }, thresholdUs: 0 })
   expect(res.status, JSON.stringify(res.json)).toBe(201)
   const [loader, ...others] = loaderPids(`--port ${port} `)
   expect(others).toEqual([])
-  return { id: res.json.id, loader: loader!, programs: programIdsOf(loader!) }
+  return { id: res.json.id, loader: loader!, programs: sessionProgramIds(loader!), rings: ringIdsOf(loader!) }
 }
 
 const sessionOf = async (id: string) => (await service.call('GET', `/v1/sessions/${id}`)).json
@@ -30,7 +31,7 @@ async function exitOf (child: ChildProcess): Promise<{ code: number | null, sign
 }
 
 describe('a loader that dies or stops', () => {
-  it('SIGKILL: its session fails with the reason and its programs go; the other sessions keep capturing', async () => {
+  it('SIGKILL: its session fails with the reason and its slot in the hub goes; the other sessions keep capturing', async () => {
     const ports = [23101, 23102, 23103]
     const sessions = await Promise.all(ports.map(createSession))
     const [first, killed, third] = sessions as [typeof sessions[0], typeof sessions[0], typeof sessions[0]]
@@ -43,7 +44,8 @@ describe('a loader that dies or stops', () => {
     }, { timeout: 2000 })
     expect(failed.error).toBe('the loader was killed by SIGKILL')
     expect(failed.endedAt).not.toBeNull()
-    expect(await programsGone(killed.programs)).toEqual([])
+    expect(killed.rings).toHaveLength(1)
+    expect(await mapsGone(killed.rings)).toEqual([])
 
     // The others still run, with every program, and still see their traffic.
     for (const { id, port } of [{ ...first, port: ports[0]! }, { ...third, port: ports[2]! }]) {
@@ -59,7 +61,7 @@ describe('a loader that dies or stops', () => {
     expect(await programsGone([...first.programs, ...third.programs])).toEqual([])
   })
 
-  it('SIGSTOP: the watchdog fails the session after five silent stats intervals, kills the loader, and its programs go', async () => {
+  it('SIGSTOP: the watchdog fails the session after five silent stats intervals, kills the loader, and its slot in the hub goes', async () => {
     const stuck = await createSession(23111)
     const stoppedAt = Date.now()
     process.kill(stuck.loader, 'SIGSTOP')
@@ -73,12 +75,14 @@ describe('a loader that dies or stops', () => {
     expect(failed.error).toMatch(/^the loader stopped responding: no record for \d+\.\d s$/)
     expect(detectedMs).toBeLessThan(5 * STATS_INTERVAL_MS + 1000)
     expect(loaderPids('--port 23111 ')).toEqual([])
+    expect(await mapsGone(stuck.rings)).toEqual([])
+    // Its hub, with no session left, is gone too.
     expect(await programsGone(stuck.programs)).toEqual([])
   })
 })
 
 describe('the service killed with SIGKILL', () => {
-  it('leaves no loader and no BPF program of its own within 1 s (PR_SET_PDEATHSIG)', async () => {
+  it('leaves no loader, no hub and no BPF program of its own within 1 s (PR_SET_PDEATHSIG)', async () => {
     const server = await serviceProcess()
     const exited = exitOf(server.child)
     for (const port of [23121, 23122, 23123, 23124]) {
@@ -87,22 +91,25 @@ describe('the service killed with SIGKILL', () => {
     }
     const loaders = loaderChildren(server.child.pid)
     expect(loaders).toHaveLength(4)
-    const programs = loaders.flatMap(programIdsOf)
-    expect(programs).toHaveLength(16)
+    // One hub serves the 4 sessions with one set of programs.
+    const programs = [...new Set(loaders.flatMap(sessionProgramIds))]
+    expect(programs).toHaveLength(4)
+    const hubs = hubPids()
+    expect(hubs).toHaveLength(1)
 
     const killedAt = performance.now()
     server.child.kill('SIGKILL')
     let loadersGoneMs: number | undefined
     let left: number[] = programs
     while (left.length > 0 && performance.now() - killedAt < 5000) {
-      const alive = loaders.filter((pid) => kernelStack(pid) !== '')
+      const alive = [...loaders, ...hubs].filter((pid) => kernelStack(pid) !== '')
       if (alive.length === 0) loadersGoneMs ??= performance.now() - killedAt
       const loaded = loadedProgramIds()
       left = programs.filter((id) => loaded.has(id))
       await sleep(5)
     }
     const programsGoneMs = performance.now() - killedAt
-    console.log(`service SIGKILLed with 4 sessions: loaders gone after ${loadersGoneMs?.toFixed(0)} ms, their 16 BPF programs after ${programsGoneMs.toFixed(0)} ms`)
+    console.log(`service SIGKILLed with 4 sessions: loaders and hub gone after ${loadersGoneMs?.toFixed(0)} ms, their 4 BPF programs after ${programsGoneMs.toFixed(0)} ms`)
     expect(await exited).toEqual({ code: null, signal: 'SIGKILL' })
     expect(left).toEqual([])
     expect(loadersGoneMs).toBeLessThan(1000)

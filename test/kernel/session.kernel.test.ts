@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { loaderPids, PROBE, programIdsOf, programsGone, send, startReceiver } from './workload.js'
+import { hubPids, loaderPids, PROBE, programIdsOf, programsGone, send, sessionProgramIds, startReceiver } from './workload.js'
 
 // The real service on an ephemeral port, the real loader, real sockets: the end-to-end slice.
 let app: FastifyInstance
@@ -58,7 +58,10 @@ describe.each([
     const id: string = created.json.id
     const loaders = loaderPids(`--port ${traced.port}`)
     expect(loaders).toHaveLength(1)
-    const programs = programIdsOf(loaders[0]!)
+    // The service's loaders join the host's hub, which holds the programs.
+    expect(programIdsOf(loaders[0]!)).toEqual([])
+    expect(hubPids()).toHaveLength(1)
+    const programs = sessionProgramIds(loaders[0]!)
     // arrive, drop, and the tracepoint plan's sk_data_ready and sock_recv_length
     expect(programs).toHaveLength(4)
 

@@ -128,23 +128,74 @@ export function loaderPids (pattern: string): number[] {
   })
 }
 
-/** The BPF programs a process holds, from the prog_id lines of its file descriptors. */
-export function programIdsOf (pid: number): number[] {
+/** Ids of one kind of BPF object (prog_id or map_id) a process holds, from its file descriptors' fdinfo. */
+function bpfIdsOf (pid: number, field: 'prog_id' | 'map_id', only?: RegExp): number[] {
   const ids: number[] = []
+  const pattern = new RegExp(`^${field}:\\s+(\\d+)$`, 'm')
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
     try {
-      const match = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))
-      if (match) ids.push(Number(match[1]))
+      const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+      const match = pattern.exec(info)
+      if (match && (only === undefined || only.test(info))) ids.push(Number(match[1]))
     } catch { /* closed meanwhile */ }
   }
   return [...new Set(ids)].sort((a, b) => a - b)
 }
 
+/** The BPF programs a process holds, from the prog_id lines of its file descriptors. */
+export function programIdsOf (pid: number): number[] {
+  return bpfIdsOf(pid, 'prog_id')
+}
+
+/** The ring buffers (map type 27) a process holds: a --shared loader's own ring is its session's slot in the hub. */
+export function ringIdsOf (pid: number): number[] {
+  return bpfIdsOf(pid, 'map_id', /^map_type:\s+27$/m)
+}
+
+function effectiveUid (pid: number): number | undefined {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))
+  return line === undefined ? undefined : Number(line.split(/\s+/)[2])
+}
+
+/** Pids of running hubs: `udplat-probe --hub PLAN`, the processes that hold --shared sessions' programs. */
+export function hubPids (): number[] {
+  return loaderPids('--hub ').filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] === '--hub'
+    } catch {
+      return false
+    }
+  })
+}
+
+/** The programs that serve a loader's session: its own, or for a --shared loader, those of its user's hub. */
+export function sessionProgramIds (loaderPid: number): number[] {
+  const own = programIdsOf(loaderPid)
+  if (own.length > 0) return own
+  const uid = effectiveUid(loaderPid)
+  return [...new Set(hubPids().filter((pid) => effectiveUid(pid) === uid).flatMap(programIdsOf))].sort((a, b) => a - b)
+}
+
+/** Ids of every BPF map on the host, from bpftool. */
+export function loadedMapIds (): Set<number> {
+  const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show'], { encoding: 'utf8' })) as Array<{ id: number }>
+  return new Set(maps.map((m) => m.id))
+}
+
 /** Waits until none of `ids` is loaded: the kernel frees a released program after an RCU grace period. */
 export async function programsGone (ids: number[], timeoutMs = 3000): Promise<number[]> {
+  return await bpfObjectsGone(ids, loadedProgramIds, timeoutMs)
+}
+
+/** Waits until none of the maps `ids` exists. */
+export async function mapsGone (ids: number[], timeoutMs = 3000): Promise<number[]> {
+  return await bpfObjectsGone(ids, loadedMapIds, timeoutMs)
+}
+
+async function bpfObjectsGone (ids: number[], loadedIds: () => Set<number>, timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const loaded = loadedProgramIds()
+    const loaded = loadedIds()
     const left = ids.filter((id) => loaded.has(id))
     if (left.length === 0 || Date.now() > deadline) return left
     await new Promise((resolve) => setTimeout(resolve, 50))

@@ -39,7 +39,7 @@ describe('POST /v1/sessions', () => {
     const res = await app.inject({ method: 'POST', url: '/v1/sessions' })
     expect(res.statusCode).toBe(201)
     expect(res.json()).toMatchObject({ filter: {}, thresholdUs: 3000, planRequested: 'auto', bufferEvents: 10000, ttlSeconds: 3600 })
-    expect(probe().argv).toEqual(['--format', 'bin', '--plan', 'auto', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
+    expect(probe().argv).toEqual(['--format', 'bin', '--shared', '--plan', 'auto', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
   })
 
   it('passes the filter to the loader as its command line', async () => {
@@ -61,7 +61,7 @@ describe('POST /v1/sessions', () => {
     })
     expect(res.statusCode).toBe(201)
     expect(probe().argv).toEqual([
-      '--format', 'bin', '--plan', 'auto', '--threshold-us', '250',
+      '--format', 'bin', '--shared', '--plan', 'auto', '--threshold-us', '250',
       '--port', '53', '--port', '5353',
       '--laddr', '127.0.0.0/8', '--laddr', '::1/128',
       '--raddr', '10.0.0.0/8',

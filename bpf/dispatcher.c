@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+#include "dispatcher.h"
+#include "libbpf_log.h"
+#include "udplat.skel.h"
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Keeps the shared arrive and drop programs and the chosen plan's socket-side ones. */
+static void select_programs(struct udplat_bpf *skel, enum plan plan)
+{
+	struct bpf_program *fentry[] = {
+		skel->progs.ul_fx_enqueue, skel->progs.ul_fx_dequeue, skel->progs.ul_fx_ret4, skel->progs.ul_fx_ret6,
+	};
+	struct bpf_program *kprobe[] = {
+		skel->progs.ul_kp_enqueue, skel->progs.ul_kr_enqueue, skel->progs.ul_kp_recv4, skel->progs.ul_kp_recv6,
+		skel->progs.ul_kr_dequeue, skel->progs.ul_kr_ret4, skel->progs.ul_kr_ret6,
+	};
+	struct bpf_program *tracepoint[] = { skel->progs.ul_tp_ready, skel->progs.ul_tp_recv };
+	size_t i;
+
+	for (i = 0; i < sizeof(fentry) / sizeof(fentry[0]); i++)
+		bpf_program__set_autoload(fentry[i], plan == PLAN_FENTRY);
+	for (i = 0; i < sizeof(kprobe) / sizeof(kprobe[0]); i++)
+		bpf_program__set_autoload(kprobe[i], plan == PLAN_KPROBE);
+	for (i = 0; i < sizeof(tracepoint) / sizeof(tracepoint[0]); i++)
+		bpf_program__set_autoload(tracepoint[i], plan == PLAN_TRACEPOINT);
+}
+
+/* Attaches one program at a time, so a failure names the program. */
+static int attach_programs(struct dispatcher *d, char *msg, size_t msglen)
+{
+	struct bpf_program *prog;
+	int err;
+
+	bpf_object__for_each_program(prog, d->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (d->nr_links == MAX_LINKS)
+			return -E2BIG;
+		d->links[d->nr_links] = bpf_program__attach(prog);
+		if (!d->links[d->nr_links]) {
+			err = -errno;
+			snprintf(msg, msglen, "failed to attach %s: %s", bpf_program__section_name(prog), strerror(-err));
+			return err;
+		}
+		d->nr_links++;
+	}
+	return 0;
+}
+
+int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen)
+{
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->plan = plan;
+	d->ncpus = libbpf_num_possible_cpus();
+	d->zero_state = d->ncpus > 0 ? calloc(d->ncpus, sizeof(struct session_state)) : NULL;
+	if (!d->zero_state) {
+		snprintf(msg, msglen, "failed to allocate per-CPU buffers");
+		return -ENOMEM;
+	}
+	d->skel = udplat_bpf__open();
+	if (!d->skel) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to open BPF object: %s", strerror(-err));
+		return err;
+	}
+	select_programs(d->skel, plan);
+	err = udplat_bpf__load(d->skel);
+	if (err) {
+		snprintf(msg, msglen, "failed to load BPF object: %s (%s)", strerror(-err), libbpf_last_warning());
+		return err;
+	}
+	return attach_programs(d, msg, msglen);
+}
+
+static int set_port_bit(struct dispatcher *d, __u16 port, __u64 bit, bool on)
+{
+	int fd = bpf_map__fd(d->skel->maps.port_sessions);
+	__u32 key = port;
+	__u64 mask;
+
+	if (bpf_map_lookup_elem(fd, &key, &mask))
+		return -errno;
+	mask = on ? mask | bit : mask & ~bit;
+	return bpf_map_update_elem(fd, &key, &mask, BPF_ANY) ? -errno : 0;
+}
+
+/* The masks that route datagrams to the session, set last on add and cleared first on remove. */
+static void set_masks(struct dispatcher *d, const struct session_conf *conf, __u64 bit, bool on)
+{
+	struct udplat_bpf__bss *bss = d->skel->bss;
+	__u32 i;
+
+#define SET(mask, cond) (mask) = on && (cond) ? (mask) | bit : (mask) & ~bit
+	if (!on)
+		bss->active_sessions &= ~bit;
+	SET(bss->packet_filtered_sessions, conf->family || conf->rport || conf->nr_laddrs || conf->nr_raddrs);
+	SET(bss->reader_filtered_sessions, conf->pid || conf->comm_on || conf->cgroup_id);
+	SET(bss->netns_filtered_sessions, conf->netns);
+	SET(bss->any_port_sessions, !conf->nr_ports);
+#undef SET
+	for (i = 0; i < conf->nr_ports && i < MAX_PORTS; i++)
+		set_port_bit(d, conf->ports[i], bit, on);
+	if (on)
+		bss->active_sessions |= bit;
+}
+
+int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
+		   __u32 *slot, int *ring_fd, char *msg, size_t msglen)
+{
+	struct session_conf c = *conf;
+	__u32 i, s;
+	int fd, err;
+
+	for (i = 0; i < MAX_SESSIONS; i++) {
+		s = (d->next_slot + i) % MAX_SESSIONS;
+		if (!(d->used & (1ULL << s)))
+			break;
+	}
+	if (i == MAX_SESSIONS) {
+		snprintf(msg, msglen, "failed to add session: all %d slots of the dispatcher are taken", MAX_SESSIONS);
+		return -ENOSPC;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, ring_bytes, NULL);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to create ring buffer: %s", strerror(-err));
+		return err;
+	}
+	c.start_ns = monotonic_ns();
+	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &s, &fd, BPF_ANY)) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to register session: %s", strerror(-err));
+		close(fd);
+		return err;
+	}
+	set_masks(d, &c, 1ULL << s, true);
+	d->used |= 1ULL << s;
+	d->next_slot = (s + 1) % MAX_SESSIONS;
+	*slot = s;
+	*ring_fd = fd;
+	return 0;
+}
+
+void dispatcher_remove(struct dispatcher *d, __u32 slot)
+{
+	struct session_conf conf;
+
+	if (slot >= MAX_SESSIONS || !(d->used & (1ULL << slot)))
+		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.sessions), &slot, &conf))
+		set_masks(d, &conf, 1ULL << slot, false);
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &slot);
+	d->used &= ~(1ULL << slot);
+}
+
+int dispatcher_states_fd(const struct dispatcher *d)
+{
+	return bpf_map__fd(d->skel->maps.states);
+}
+
+void dispatcher_close(struct dispatcher *d)
+{
+	int i;
+
+	for (i = 0; i < d->nr_links; i++)
+		bpf_link__destroy(d->links[i]);
+	d->nr_links = 0;
+	udplat_bpf__destroy(d->skel);
+	d->skel = NULL;
+	free(d->zero_state);
+	d->zero_state = NULL;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef __DISPATCHER_H
+#define __DISPATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "udplat.h"
+
+#define MAX_LINKS 16
+
+struct udplat_bpf;
+struct bpf_link;
+
+/*
+ * One loaded and attached program set of a plan, serving up to MAX_SESSIONS
+ * sessions (design.md section 3.2). A standalone loader owns one for its
+ * own session; a hub owns one for every loader of the host that joins it.
+ */
+struct dispatcher {
+	struct udplat_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	int nr_links;
+	enum plan plan;
+	__u64 used;		/* slots taken */
+	__u32 next_slot;	/* slots are handed out round-robin, so a freed one is reused last */
+	int ncpus;
+	void *zero_state;	/* ncpus zeroed struct session_state, to reset a slot */
+};
+
+/* Loads and attaches the plan's programs; on failure, a message in msg. */
+int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen);
+
+/*
+ * Registers a session: a slot of its own, reset, its filter, and a new ring
+ * buffer of ring_bytes whose fd (the caller's to close) goes to *ring_fd.
+ */
+int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
+		   __u32 *slot, int *ring_fd, char *msg, size_t msglen);
+
+/* The session stops matching at once; its ring buffer goes when its last fd closes. */
+void dispatcher_remove(struct dispatcher *d, __u32 slot);
+
+/* The per-CPU session_state map, indexed by slot. */
+int dispatcher_states_fd(const struct dispatcher *d);
+
+void dispatcher_close(struct dispatcher *d);
+
+#endif /* __DISPATCHER_H */

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { hubPids, loaderPids, mapsGone, PROBE, programIdsOf, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
+
+// The service's sessions share one hub (bpf/hub.h): one program set for all, each session with its own
+// filter, counts, ring buffer and loader. Ports 24000-24099 are this file's.
+let app: FastifyInstance
+
+beforeAll(async () => {
+  app = buildApp({ ...loadConfig([], {}), probePath: PROBE, loaderStatsIntervalMs: 100 })
+  await app.ready()
+})
+
+afterAll(async () => { await app.close() })
+
+async function call (method: string, url: string, payload?: object): Promise<{ status: number, json: any }> {
+  const res = await app.inject({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload }) })
+  return { status: res.statusCode, json: res.body === '' ? undefined : res.json() }
+}
+
+async function createSession (filter: object): Promise<string> {
+  const res = await call('POST', '/v1/sessions', { filter, thresholdUs: 0 })
+  expect(res.status, JSON.stringify(res.json)).toBe(201)
+  return res.json.id
+}
+
+/** Sends `count` datagrams to a receiver at `bind`:`port` and waits until it has read them all. */
+async function traffic (bind: string, port: number, count: number): Promise<void> {
+  const receiver = await startReceiver({ bind: `${bind}:${port}`, count })
+  await send(`${bind}:${port}`, count, { len: 80 })
+  expect(await receiver.done).toHaveLength(count)
+}
+
+/** A session's events and counts once it has seen `count` events (stats arrive every 100 ms). */
+async function seen (id: string, count: number): Promise<{ ports: number[], matched: number }> {
+  return await vi.waitFor(async () => {
+    const session = (await call('GET', `/v1/sessions/${id}`)).json
+    const events = (await call('GET', `/v1/sessions/${id}/events?after=0&limit=1000`)).json.events as Array<{ dst: { port: number } }>
+    expect(events).toHaveLength(count)
+    expect(session.counts.matched).toBe(count)
+    return { ports: events.map((e) => e.dst.port), matched: session.counts.matched }
+  }, { timeout: 3000, interval: 50 })
+}
+
+describe('sessions sharing one hub', () => {
+  it('run on one set of programs, yet each sees only its own traffic, counted on its own', async () => {
+    const byPort = await createSession({ ports: [24001] })
+    const otherPort = await createSession({ ports: [24002] })
+    // No port filter: the dispatcher routes by address instead.
+    const byAddress = await createSession({ localAddrs: ['127.0.0.2/32'] })
+    const hubs = hubPids()
+    expect(hubs).toHaveLength(1)
+    const programs = programIdsOf(hubs[0]!)
+    // arrive, drop, sk_data_ready and sock_recv_length: 4 for 3 sessions
+    expect(programs).toHaveLength(4)
+    for (const port of [24001, 24002]) expect(programIdsOf(loaderPids(`--port ${port} `)[0]!)).toEqual([])
+
+    await traffic('127.0.0.1', 24001, 5)
+    await traffic('127.0.0.1', 24002, 7)
+    await traffic('127.0.0.2', 24003, 3)
+    expect(await seen(byPort, 5)).toEqual({ ports: Array(5).fill(24001), matched: 5 })
+    expect(await seen(otherPort, 7)).toEqual({ ports: Array(7).fill(24002), matched: 7 })
+    expect(await seen(byAddress, 3)).toEqual({ ports: Array(3).fill(24003), matched: 3 })
+
+    // Deleting one frees its slot and ring; the others keep their counts and their traffic.
+    const rings = ringIdsOf(loaderPids('--port 24001 ')[0]!)
+    expect(rings).toHaveLength(1)
+    expect((await call('DELETE', `/v1/sessions/${byPort}`)).status).toBe(204)
+    expect(await mapsGone(rings)).toEqual([])
+    await traffic('127.0.0.1', 24002, 2)
+    expect(await seen(otherPort, 9)).toEqual({ ports: Array(9).fill(24002), matched: 9 })
+
+    // A new session on the deleted one's port starts from nothing.
+    const again = await createSession({ ports: [24001] })
+    await traffic('127.0.0.1', 24001, 1)
+    expect(await seen(again, 1)).toEqual({ ports: [24001], matched: 1 })
+    expect(hubPids()).toEqual(hubs)
+
+    for (const id of [otherPort, byAddress, again]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
+    // With its last session gone, the hub exits and its programs go.
+    await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
+    expect(await programsGone(programs)).toEqual([])
+  })
+
+  it('fail every session with the reason when the hub is killed; the next session starts a new hub', async () => {
+    const ids = [await createSession({ ports: [24011] }), await createSession({ ports: [24012] })]
+    const [hub, ...others] = hubPids()
+    expect(others).toEqual([])
+    process.kill(hub!, 'SIGKILL')
+    for (const id of ids) {
+      await vi.waitFor(async () => expect((await call('GET', `/v1/sessions/${id}`)).json).toMatchObject({
+        state: 'failed',
+        error: "the hub that ran this session's probes exited"
+      }), { timeout: 2000, interval: 20 })
+    }
+    expect(loaderPids('--port 2401')).toEqual([])
+
+    const next = await createSession({ ports: [24013] })
+    const [newHub] = hubPids()
+    expect(newHub).not.toBe(hub)
+    await traffic('127.0.0.1', 24013, 2)
+    expect(await seen(next, 2)).toEqual({ ports: [24013, 24013], matched: 2 })
+    for (const id of [...ids, next]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
+  })
+})

@@ -173,8 +173,11 @@ int hub_serve(const char *plan_arg)
 		if (nfds == 1 && !fds[0].revents)
 			break;
 		while (fds[0].revents && (fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-			slot = nfds < 1 + MAX_SESSIONS ? admit(&d, fd) : -1;
-			if (slot < 0) {
+			/* A full dispatcher turns the loader away with ENOSPC, so fds never outgrows its slots. */
+			slot = admit(&d, fd);
+			if (slot < 0 || nfds == 1 + MAX_SESSIONS) {
+				if (slot >= 0)
+					dispatcher_remove(&d, slot);
 				close(fd);
 				continue;
 			}

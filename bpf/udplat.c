@@ -103,8 +103,13 @@ static int open_session(const struct config *cfg, enum plan plan, struct dispatc
 	int err;
 
 	session_conf_from(cfg, &conf);
-	if (cfg->shared)
-		return hub_join(plan, &conf, cfg->ringbuf_bytes, session, msg, msglen);
+	if (cfg->shared) {
+		err = hub_join(plan, &conf, cfg->ringbuf_bytes, session, msg, msglen);
+		/* A hub serves MAX_SESSIONS: past that, a session pays for programs of its own. */
+		if (err != -ENOSPC)
+			return err;
+		fprintf(stderr, "udplat-probe: %s: loading probes of our own\n", msg);
+	}
 	err = dispatcher_open(own, plan, msg, msglen);
 	if (err)
 		return err;

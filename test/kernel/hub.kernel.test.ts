@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { type RunningProbe, startProbe } from './probe.js'
 import { hubPids, loaderPids, mapsGone, PROBE, programIdsOf, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The service's sessions share one hub (bpf/hub.h): one program set for all, each session with its own
@@ -103,5 +104,27 @@ describe('sessions sharing one hub', () => {
     await traffic('127.0.0.1', 24013, 2)
     expect(await seen(next, 2)).toEqual({ ports: [24013, 24013], matched: 2 })
     for (const id of [...ids, next]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
+  })
+})
+
+describe('a full hub', () => {
+  it('serves 64 sessions; the 65th --shared loader loads programs of its own and still measures', async () => {
+    const probes: RunningProbe[] = []
+    try {
+      for (let i = 0; i < 64; i++) probes.push(await startProbe(['--shared', '--port', String(24100 + i), '--threshold-us', '0']))
+      expect(probes.every((probe) => programIdsOf(probe.pid).length === 0)).toBe(true)
+      expect(hubPids()).toHaveLength(1)
+      const extra = await startProbe(['--shared', '--port', '24099', '--threshold-us', '0'])
+      probes.push(extra)
+      expect(programIdsOf(extra.pid)).toHaveLength(4)
+      await traffic('127.0.0.1', 24163, 2)
+      await traffic('127.0.0.1', 24099, 3)
+      // The last session the hub took, and the one it could not.
+      const runs = await Promise.all(probes.splice(-2).map(async (probe) => await probe.stop()))
+      expect(runs.map((run) => run.events.length)).toEqual([2, 3])
+    } finally {
+      await Promise.all(probes.map(async (probe) => await probe.stop()))
+    }
+    await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
   })
 })

@@ -8,13 +8,15 @@
  */
 import { readFileSync } from 'node:fs'
 import {
-  UDPWORK, ROOT, emit, fmt, freeUdpPort, median, memoryOf, options, pollUntil, preflight, progress, reportHeader, run,
+  UDPWORK, ROOT, emit, fmt, freeUdpPort, hubPids, median, memoryOf, options, pollUntil, preflight, progress, reportHeader, run,
   sleep, spread, start, startService, table, verdict
 } from './common.mjs'
 
 const USAGE = 'usage: node bench/memory.mjs [--rounds N] [--sessions N] [--events N] [--node-args="FLAGS"] [--out FILE]'
-const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, 'node-args': '', out: '' })
-/** Node flags for the service (e.g. --max-semi-space-size=1), to measure a start command other than `node dist/server.js`. */
+/** The service's start command: `npm start`, systemd/udplat.service and the Dockerfile all run node with this flag. */
+const START_NODE_ARGS = '--max-semi-space-size=1'
+const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, 'node-args': START_NODE_ARGS, out: '' })
+/** Node flags for the service: --node-args="" measures a bare `node dist/server.js`. */
 const nodeArgs = opts['node-args'].split(' ').filter(Boolean)
 preflight()
 
@@ -89,9 +91,10 @@ for (let r = 0; r < opts.rounds; r++) {
     const full = memoryOf(service.pid)
     const loaderPids = service.loaderPids()
     const loaders = loaderPids.map((pid) => memoryOf(pid))
+    const hubs = hubPids().map((pid) => memoryOf(pid))
     loaderMappings ??= residentMappings(loaderPids[0])
     const kernelLost = states.reduce((sum, s) => sum + s.counts.kernelLost, 0)
-    rounds.push({ bare, idle, empty, full, emptyLoaders, loaders, kernelLost, buffered: states.reduce((sum, s) => sum + Math.min(s.lastSeq, opts.events), 0) })
+    rounds.push({ bare, idle, empty, full, emptyLoaders, loaders, hubs, kernelLost, buffered: states.reduce((sum, s) => sum + Math.min(s.lastSeq, opts.events), 0) })
     progress(`round ${r + 1}/${opts.rounds}: service ${fmt(idle.rssMiB, 1)} → ${fmt(empty.rssMiB, 1)} → ${fmt(full.rssMiB, 1)} MiB, loader median ${fmt(median(loaders.map((l) => l.rssMiB)), 1)} MiB`)
     await service.deleteSessions(sessions)
   } finally {
@@ -127,7 +130,9 @@ const report = [
     ['loader', 'running, median of the sessions', fmt(loaderRss, 2), spread(col((r) => median(r.loaders.map((l) => l.rssMiB))), 2),
       '', `≤ 6 MB (${fmt(6e6 / 2 ** 20, 2)} MiB): ${verdict(loaderRss, 6e6 / 2 ** 20, true)}`],
     ['loader', 'largest of all rounds', fmt(loaderMax, 2), '', '', ''],
-    ['loader', 'peak (VmHWM), median', fmt(median(col((r) => median(r.loaders.map((l) => l.hwmMiB)))), 2), '', '', '']
+    ['loader', 'peak (VmHWM), median', fmt(median(col((r) => median(r.loaders.map((l) => l.hwmMiB)))), 2), '', '', ''],
+    ['hub (one for all sessions, holds the programs)', 'running', fmt(median(col((r) => r.hubs[0]?.rssMiB ?? NaN)), 2),
+      spread(col((r) => r.hubs[0]?.rssMiB ?? NaN), 2), '', `hubs per round: ${col((r) => r.hubs.length).join(', ')}`]
   ]),
   '',
   `Events buffered per round (median): ${fmt(median(col((r) => r.buffered)))} of ${fmt(events)}; kernelLost while filling: ${fmt(median(col((r) => r.kernelLost)))}. ` +

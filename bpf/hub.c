@@ -19,6 +19,8 @@
 /* A hub that nobody joins within this long after it started exits. */
 #define HUB_FIRST_JOIN_MS	2000
 #define HUB_REQUEST_TIMEOUT_S	1
+/* A hub that does not answer a join in this long is stuck (stopped, say). */
+#define HUB_REPLY_TIMEOUT_S	5
 #define JOIN_ATTEMPTS		3
 /* The hub's status pipe, at a fixed number across exec. */
 #define HUB_STATUS_FD		3
@@ -254,6 +256,7 @@ static int hub_register(int fd, const struct hub_request *req, struct session_ha
 			char *msg, size_t msglen)
 {
 	char control[CMSG_SPACE(2 * sizeof(int))];
+	struct timeval timeout = { .tv_sec = HUB_REPLY_TIMEOUT_S };
 	struct hub_reply reply;
 	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof(reply) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
@@ -263,7 +266,12 @@ static int hub_register(int fd, const struct hub_request *req, struct session_ha
 
 	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != sizeof(*req))
 		return -ECONNRESET;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		snprintf(msg, msglen, "failed to join the hub: it did not answer within %d s", HUB_REPLY_TIMEOUT_S);
+		return -ETIMEDOUT;
+	}
 	if (n != sizeof(reply))
 		return -ECONNRESET;
 	if (reply.err) {

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
@@ -81,7 +81,8 @@ describe(`${CYCLES} create/delete cycles, ${PARALLEL} at a time, with the real l
     expect(run.programs).toHaveLength(4 * CYCLES)
     const programs = [...new Set(run.programs)]
     expect(loaderChildren()).toEqual([])
-    expect(hubPids()).toEqual([])
+    // The last hub exits once it has seen its last loader go.
+    await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
     expect(await programsGone(programs)).toEqual([])
     expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
     const after = footprint()

@@ -562,6 +562,9 @@ export function preflight ({ needService = true, needFlood = true, needBpftrace 
   }
   if (missing.length > 0) fail(`missing: ${missing.join(', ')}`)
   if (process.getuid?.() !== 0) fail('run as root: the loader and bpftrace load BPF programs')
+  // Run time accounting reads the clock twice per program run (a paravirtual clock read each in a VM):
+  // left on by anything, it would be measured as the programs' cost.
+  enableBpfStats(false)
 }
 
 /** bpftrace running the peer script on port: resolves once its probes are attached, with the time that took. */

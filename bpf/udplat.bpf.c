@@ -132,10 +132,11 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
+/* Socket-local storage: found through the socket in a few loads, freed with it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct next_read);
 } next_read SEC(".maps");
 
@@ -867,40 +868,52 @@ int BPF_KRETPROBE(ul_kr_ret6, int ret)
 
 /* ---- enqueue and read: tracepoint plan (kernel >= 6.3), design.md section 3.1 ---- */
 
-static __always_inline struct sk_buff *reader_queue_head(const struct sock *sk)
-{
-	struct udp_sock *up = (struct udp_sock *)sk;
-	struct sk_buff *head = (struct sk_buff *)&up->reader_queue;
-	struct sk_buff *next = BPF_CORE_READ(up, reader_queue.next);
+/*
+ * The tracepoint plan reads the socket's queues with plain loads through
+ * bpf_rdonly_cast() (kernel 6.2, older than the plan's 6.3), which the kernel
+ * guards like probe reads, where bpf_probe_read_kernel() cost a helper call
+ * per pointer on every datagram.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-	return next == head ? NULL : next;
+#define kernel_view(type, addr) ((const type *)bpf_rdonly_cast((const void *)(addr), bpf_core_type_id_kernel(type)))
+
+/* The first skb of a queue at addr queue (a struct sk_buff_head), or 0 when empty. */
+static __always_inline __u64 queue_first(__u64 queue)
+{
+	__u64 next = addr_of(kernel_view(struct sk_buff_head, queue)->next);
+
+	return next == queue ? 0 : next;
 }
 
-static __always_inline struct sk_buff *receive_queue_head(const struct sock *sk)
+/* The newest skb of a queue, or 0 when empty. */
+static __always_inline __u64 queue_last(__u64 queue)
 {
-	struct sk_buff *next = BPF_CORE_READ(sk, sk_receive_queue.next);
+	__u64 prev = addr_of(kernel_view(struct sk_buff_head, queue)->prev);
 
-	return (void *)next == (void *)&sk->sk_receive_queue ? NULL : next;
+	return prev == queue ? 0 : prev;
+}
+
+static __always_inline __u64 reader_queue_of(__u64 sk)
+{
+	return sk + bpf_core_field_offset(struct udp_sock, reader_queue);
+}
+
+static __always_inline __u64 receive_queue_of(__u64 sk)
+{
+	return sk + bpf_core_field_offset(struct sock, sk_receive_queue);
 }
 
 /*
  * The skb the next read on sk will dequeue: the reader queue's head, or the
- * receive queue's, which a read splices over. An existing entry is rewritten
- * in place: a map update per read would cost an LRU pop and push.
+ * receive queue's, which a read splices over.
  */
-static __always_inline void predict_next_read(const struct sock *sk, __u64 key, struct next_read *pred, __u64 now)
+static __always_inline void predict_next_read(__u64 sk, struct next_read *pred, __u64 now)
 {
-	struct next_read fresh;
-	struct sk_buff *skb = reader_queue_head(sk);
+	__u64 skb = queue_first(reader_queue_of(sk));
 
-	if (!skb)
-		skb = receive_queue_head(sk);
-	if (!pred)
-		pred = &fresh;
-	pred->skb = (__u64)skb;
+	pred->skb = skb ? skb : queue_first(receive_queue_of(sk));
 	pred->predicted_ns = now;
-	if (pred == &fresh)
-		bpf_map_update_elem(&next_read, &key, &fresh, BPF_ANY);
 }
 
 struct tail_walk {
@@ -926,7 +939,7 @@ static long stamp_one(__u32 i, void *data)
 		t->info.enqueue_ns = walk->now;
 		walk->stamped++;
 	}
-	walk->skb = (__u64)BPF_CORE_READ((struct sk_buff *)key, prev);
+	walk->skb = addr_of(kernel_view(struct sk_buff, key)->prev);
 	return 0;
 }
 
@@ -935,9 +948,9 @@ static long stamp_one(__u32 i, void *data)
  * one already stamped. bpf_loop() (kernel 5.17, older than this plan's 6.3)
  * has the verifier check the step once rather than once per iteration.
  */
-static __always_inline int stamp_tail(struct sk_buff *tail, struct sk_buff *head, __u64 now)
+static __always_inline int stamp_tail(__u64 queue, __u64 now)
 {
-	struct tail_walk walk = { .skb = (__u64)tail, .head = (__u64)head, .now = now };
+	struct tail_walk walk = { .skb = queue_last(queue), .head = queue, .now = now };
 
 	bpf_loop(QUEUE_WALK_MAX, stamp_one, &walk, 0);
 	return walk.stamped;
@@ -946,29 +959,27 @@ static __always_inline int stamp_tail(struct sk_buff *tail, struct sk_buff *head
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(ul_tp_ready, const struct sock *sk)
 {
-	__u64 now, key = (__u64)sk;
-	struct udp_sock *up;
+	__u64 now, key;
 	struct next_read *pred;
 
 	if (!socket_sessions(sk))
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (!stamp_tail(BPF_CORE_READ(sk, sk_receive_queue.prev), (struct sk_buff *)&sk->sk_receive_queue, now)) {
-		/* A reader may have spliced the new skbs over already. */
-		up = (struct udp_sock *)sk;
-		stamp_tail(BPF_CORE_READ(up, reader_queue.prev), (struct sk_buff *)&up->reader_queue, now);
-	}
+	key = addr_of(sk);
+	/* A reader may have spliced the new skbs over already. */
+	if (!stamp_tail(receive_queue_of(key), now))
+		stamp_tail(reader_queue_of(key), now);
 	/* A reader waiting on an empty queue dequeues what just arrived. */
-	pred = bpf_map_lookup_elem(&next_read, &key);
-	if (!pred || !pred->skb)
-		predict_next_read(sk, key, pred, now);
+	pred = bpf_sk_storage_get(&next_read, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (pred && !pred->skb)
+		predict_next_read(key, pred, now);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 now, mask, key = (__u64)sk, skb_key;
+	__u64 now, mask, skb_key;
 	struct next_read *pred, seen = {};
 	struct tracked_entry *t;
 	struct dgram d;
@@ -979,9 +990,10 @@ int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 	if (!mask)
 		return 0;
 	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
-	pred = bpf_map_lookup_elem(&next_read, &key);
-	if (pred)
-		seen = *pred;
+	pred = bpf_sk_storage_get(&next_read, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!pred)
+		return 0;
+	seen = *pred;
 	now = bpf_ktime_get_ns();
 	skb_key = seen.skb;
 	t = skb_key ? tracked_find(skb_key) : NULL;
@@ -999,7 +1011,7 @@ int BPF_PROG(ul_tp_recv, struct sock *sk, int ret, int flags)
 			finish(&d, mask & d.info.sessions, now, now);
 		}
 	}
-	predict_next_read(sk, key, pred, now);
+	predict_next_read(addr_of(sk), pred, now);
 	return 0;
 }
 

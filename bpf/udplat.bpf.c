@@ -96,7 +96,7 @@ struct skb_info {
  * array: claiming a slot is a compare-and-swap, where a hash map insert cost
  * an allocation and, for the LRU kind, list locks (≈ 200 ns per datagram).
  * An entry whose datagram was consumed unseen is reclaimed once older than
- * STALE_ARRIVE_NS; one that finds both ways live is counted as untracked.
+ * STALE_ARRIVE_NS; a datagram that finds both ways live goes untracked (its read counts it).
  */
 #define TRACKED_SET_BITS	14
 #define TRACKED_WAYS		2
@@ -579,11 +579,10 @@ int BPF_PROG(ul_arrive, struct sk_buff *skb)
 	if (!mask)
 		return 0;
 	now = bpf_ktime_get_ns();
+	/* With both ways held by live datagrams, this one goes untracked: its read counts it so. */
 	t = tracked_claim(addr_of(skb), now);
-	if (!t) {
-		count_for(mask, COUNT_UNTRACKED);
+	if (!t)
 		return 0;
-	}
 	info.sessions = mask;
 	info.arrive_ns = now;
 	info.enqueue_ns = 0;

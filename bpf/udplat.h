@@ -162,7 +162,7 @@ struct rec_bye {
 	__s32 status;
 };
 
-/* Kernel-side state shared with the loader (maps and rodata). */
+/* Kernel-side state shared with the loader (maps). */
 
 /* An address prefix, pre-masked by the loader, in network byte order. */
 struct prefix {

@@ -36,4 +36,5 @@ USER ${UDPLAT_UID}:${UDPLAT_UID}
 EXPOSE 9470
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/opt/udplat/bin/udplat-healthcheck"]
-CMD ["node", "--max-semi-space-size=1", "/opt/udplat/dist/server.js"]
+# A 1 MiB young generation and one V8 worker thread: 32 full sessions stay under 120 MB (bench/RESULTS.md).
+CMD ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "/opt/udplat/dist/server.js"]

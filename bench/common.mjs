@@ -281,8 +281,11 @@ export async function freeUdpPort () {
 
 // ---- the service ----
 
+/** Node's flags as the service is started (`npm start`, systemd/udplat.service, the Dockerfile): the benchmarks measure that. */
+export const SERVICE_NODE_ARGS = (process.env.UDPLAT_BENCH_NODE_ARGS ?? '--max-semi-space-size=1 --v8-pool-size=1').split(' ').filter(Boolean)
+
 /** The built service (DIST/server.js) on a free loopback port, quiet, with room for the benchmarks' sessions. */
-export async function startService ({ env = {}, nodeArgs = [] } = {}) {
+export async function startService ({ env = {}, nodeArgs = SERVICE_NODE_ARGS } = {}) {
   const port = await freeTcpPort()
   const proc = start(process.execPath, [...nodeArgs, `${DIST}server.js`], {
     env: { UDPLAT_HOST: '127.0.0.1', UDPLAT_PORT: String(port), UDPLAT_LOG_LEVEL: 'warn', UDPLAT_MAX_SESSIONS: '64', UDPLAT_PROBE: PROBE, ...env }

@@ -9,13 +9,11 @@
 import { readFileSync } from 'node:fs'
 import {
   UDPWORK, ROOT, emit, fmt, freeUdpPort, hubPids, median, memoryOf, options, pollUntil, preflight, progress, reportHeader, run,
-  sleep, spread, start, startService, table, verdict
+  SERVICE_NODE_ARGS, sleep, spread, start, startService, table, verdict
 } from './common.mjs'
 
 const USAGE = 'usage: node bench/memory.mjs [--rounds N] [--sessions N] [--events N] [--node-args="FLAGS"] [--out FILE]'
-/** The service's start command: `npm start`, systemd/udplat.service and the Dockerfile all run node with this flag. */
-const START_NODE_ARGS = '--max-semi-space-size=1'
-const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, 'node-args': START_NODE_ARGS, out: '' })
+const opts = options(USAGE, { rounds: 5, sessions: 32, events: 10_000, 'node-args': SERVICE_NODE_ARGS.join(' '), out: '' })
 /** Node flags for the service: --node-args="" measures a bare `node dist/server.js`. */
 const nodeArgs = opts['node-args'].split(' ').filter(Boolean)
 preflight()

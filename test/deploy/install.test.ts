@@ -55,7 +55,7 @@ describe('scripts/install on a host', () => {
     const unit = readFileSync(unitPath, 'utf8')
     const node = unitSetting(unit, 'ExecStart').split(' -- ')[1]!.split(' ')[0]!
     expect(unitSetting(unit, 'ExecStart')).toBe(`/usr/bin/setpriv --reuid=${tree.user} --regid=${tree.user} --clear-groups ` +
-      `--inh-caps=-all --bounding-set=-all,+bpf,+perfmon -- ${node} --max-semi-space-size=1 ${tree.prefix}/dist/server.js`)
+      `--inh-caps=-all --bounding-set=-all,+bpf,+perfmon -- ${node} --max-semi-space-size=1 --v8-pool-size=1 ${tree.prefix}/dist/server.js`)
     expect(realpathSync(node)).toBe(realpathSync(process.execPath))
     expect(unitSetting(unit, 'Environment')).toBe(`UDPLAT_PROBE=${tree.prefix}/bin/udplat-probe`)
     expect(unitSetting(unit, 'EnvironmentFile')).toBe(`-${tree.sysconfdir}/udplat.env`)

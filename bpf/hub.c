@@ -98,7 +98,7 @@ static int admit(struct dispatcher *d, int fd)
 	struct hub_reply reply = {};
 	struct hub_request req;
 	int ring_fd = -1;
-	__u32 slot;
+	__u32 slot = 0;
 
 	if (!same_user(fd))
 		return -1;

@@ -3,7 +3,7 @@
 # while udpwork receives over IPv4 and IPv6 loopback, and matches every
 # datagram's event to the receiver's ground truth (compare.awk). Prints one
 # "VMTEST-RESULT CHECK pass|fail|gap DETAIL" line per check and exits 1 if
-# any check failed.
+# any check failed. Then auto-selection, and two --shared loaders on one hub.
 # usage: driver.sh PLANS    comma-separated plans, or "none" for udpwork only
 
 port=9999
@@ -225,6 +225,55 @@ check_auto() {
 	fi
 }
 
+# Two --shared loaders join one hub, which holds the only program set (the
+# plan auto picks, fentry here): the one on the traced port measures as a
+# loader of its own does, the one on another port sees nothing of it, and
+# the hub exits after the last of them.
+check_shared() {
+	local dir=$work/shared other=$work/shared-other traced idle verdict hubs tries=40
+
+	if ! start_loader "$dir" --shared; then
+		result shared fail "loader exit $loader_rc before hello: $(loader_error "$dir")"
+		return
+	fi
+	traced=$loader_pid
+	port=$((port + 1))
+	if ! start_loader "$other" --shared; then
+		port=$((port - 1))
+		stop $traced INT $stop_timeout_s
+		result shared fail "second loader exit $loader_rc before hello: $(loader_error "$other")"
+		return
+	fi
+	idle=$loader_pid
+	port=$((port - 1))
+	hubs=$(ps | grep -c '[u]dplat-probe --hub')
+	if ! run_workloads shared-warmup $warmup_count || ! run_workloads shared $count; then
+		log "shared: workload failed"
+	fi
+	stop $traced INT $stop_timeout_s
+	stop $idle INT $stop_timeout_s
+	while ps | grep -q '[u]dplat-probe --hub' && [ $tries -gt 0 ]; do
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	verdict=$(awk -v port=$port -v max_diff_ns=$max_diff_ns -f /vmtest/compare.awk \
+		"$dir/probe.out" "$work"/shared-warmup-ipv*.recv "$work"/shared-ipv*.recv)
+	if [ -z "$verdict" ]; then
+		verdict="fail no comparison: the workload failed"
+	elif [ "$hubs" -ne 1 ]; then
+		verdict="fail $hubs hubs for two --shared loaders; ${verdict#* }"
+	elif grep -q '"type":"event"' "$other/probe.out"; then
+		verdict="fail the loader on another port got events; ${verdict#* }"
+	elif ps | grep -q '[u]dplat-probe --hub'; then
+		verdict="fail the hub outlived its last loader by 2 s; ${verdict#* }"
+	fi
+	result shared "${verdict%% *}" "one hub; ${verdict#* }"
+	case $verdict in fail*)
+		show_file "loader stderr" "$dir/probe.err"
+		show_file "other loader stderr" "$other/probe.err" ;;
+	esac
+}
+
 main() {
 	local plan
 
@@ -235,6 +284,7 @@ main() {
 			check_plan "$plan"
 		done
 		check_auto
+		check_shared
 	fi
 	return $failed
 }

@@ -6,7 +6,7 @@ import { expect, it } from 'vitest'
 // The fentry and kprobe plans cannot run on this host: scripts/vmtest proves them inside Debian kernels under qemu.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernels, except documented gaps', () => {
+it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernels, except documented gaps, and --shared loaders share one hub', () => {
   const run = spawnSync(`${ROOT}scripts/vmtest`, [], { encoding: 'utf8', timeout: 300_000 })
   const table = readFileSync(`${ROOT}test/vm/build/results.txt`, 'utf8')
   console.log(table)
@@ -16,7 +16,7 @@ it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernel
   const series = (kernel: string): string => /^(\d+\.\d+)\./.exec(kernel)?.[1] ?? kernel
   const results = new Map(rows.map(([kernel, check, result]) => [`${series(kernel!)} ${check}`, result]))
   for (const kernel of ['6.1', '6.12']) {
-    for (const check of ['vm', 'fentry', 'kprobe', 'auto']) expect(results.get(`${kernel} ${check}`), `${kernel} ${check}`).toBe('pass')
+    for (const check of ['vm', 'fentry', 'kprobe', 'auto', 'shared']) expect(results.get(`${kernel} ${check}`), `${kernel} ${check}`).toBe('pass')
   }
   expect(results.get('6.12 tracepoint')).toBe('pass')
   expect(results.get('6.1 tracepoint'), 'tracepoints sk_data_ready and sock_recv_length arrived in 6.3').toBe('gap')

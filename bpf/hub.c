@@ -118,6 +118,13 @@ static int admit(struct dispatcher *d, int fd)
 	return slot;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	stop_requested = 1;
+}
+
 /*
  * The hub's life: bind the name (another hub holding it is not an error),
  * load the programs, report to the starting loader through status_fd (closed
@@ -133,10 +140,13 @@ int hub_serve(const char *plan_arg)
 	struct sockaddr_un addr;
 	socklen_t len = hub_address(plan, &addr);
 	char msg[ERROR_MSG_LEN];
+	struct sigaction stop = { .sa_handler = on_stop_signal };
 	struct dispatcher d;
 	int listener, nfds = 1, fd, slot, i, n;
 
 	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 	if (plan <= PLAN_AUTO) {
 		dprintf(status_fd, "failed to start the hub: unknown plan %s", plan_arg);
 		return 2;
@@ -159,6 +169,12 @@ int hub_serve(const char *plan_arg)
 	close(status_fd);
 	fds[0] = (struct pollfd){ .fd = listener, .events = POLLIN };
 	for (;;) {
+		if (stop_requested) {
+			/* systemd stops the whole cgroup at once: take no one new, and end with the last loader, not before it. */
+			fds[0].fd = -1;
+			if (nfds == 1)
+				break;
+		}
 		n = poll(fds, nfds, nfds == 1 ? HUB_FIRST_JOIN_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;

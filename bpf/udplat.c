@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		err = 0;
-		if (session.hub_fd >= 0 && hub_gone(session.hub_fd)) {
+		if (!exiting && session.hub_fd >= 0 && hub_gone(session.hub_fd)) {
 			err = -EPIPE;
 			report_error(err, "the hub that ran this session's probes exited");
 			break;

@@ -107,6 +107,20 @@ describe('sessions sharing one hub', () => {
   })
 })
 
+describe('a hub asked to stop', () => {
+  it('keeps serving its loaders after SIGTERM (systemd stops the whole cgroup at once) and exits after the last', async () => {
+    const probe = await startProbe(['--shared', '--port', '24020', '--threshold-us', '0'])
+    const [hub, ...others] = hubPids()
+    expect(others).toEqual([])
+    process.kill(hub!, 'SIGTERM')
+    await traffic('127.0.0.1', 24020, 2)
+    expect(hubPids()).toEqual([hub])
+    const run = await probe.stop()
+    expect(run.events).toHaveLength(2)
+    await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
+  })
+})
+
 describe('a full hub', () => {
   it('serves 64 sessions; the 65th --shared loader loads programs of its own and still measures', async () => {
     const probes: RunningProbe[] = []

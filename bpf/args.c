@@ -271,10 +271,10 @@ static int parse_cgroup(const char *s, struct config *cfg, char *err, size_t err
 	}
 	if (strstr(path, "/../") || strstr(path, "/./"))
 		return fail(err, errlen, "bad --cgroup '%s': path must be normalized", s);
-	cfg->cgroup_id = cgroup_id_of(path);
-	if (!cfg->cgroup_id)
+	cfg->session.cgroup_id = cgroup_id_of(path);
+	if (!cfg->session.cgroup_id)
 		return fail(err, errlen, "failed to resolve cgroup '%s': %s", path, strerror(errno));
-	cfg->cgroup_level = cgroup_level(path + root_len);
+	cfg->session.cgroup_level = cgroup_level(path + root_len);
 	return 0;
 }
 
@@ -294,32 +294,32 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 	int opt;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->threshold_ns = 3000000;
+	cfg->session.min_latency_ns = 3000000;
 	cfg->stats_interval_ms = 1000;
 	cfg->ringbuf_bytes = 1024 * 1024;
-	cfg->max_drop_events_per_s = 1000;
+	cfg->session.max_drop_events_per_s = 1000;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":p:t:f:d:vh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (cfg->nr_ports == MAX_PORTS)
+			if (cfg->session.nr_ports == MAX_PORTS)
 				return fail(err, errlen, "too many --port: at most %d", MAX_PORTS);
-			if (parse_port(optarg, &cfg->ports[cfg->nr_ports++]))
+			if (parse_port(optarg, &cfg->session.ports[cfg->session.nr_ports++]))
 				return fail(err, errlen, "bad --port '%s': want 1-65535", optarg);
 			break;
 		case 't':
-			if (parse_duration_ns(optarg, &cfg->threshold_ns))
+			if (parse_duration_ns(optarg, &cfg->session.min_latency_ns))
 				return fail(err, errlen, "bad --threshold '%s': want e.g. 3ms, 500us, 0", optarg);
 			break;
 		case OPT_THRESHOLD_US:
 			if (parse_uint(optarg, UINT64_MAX / 1000, &v))
 				return fail(err, errlen, "bad --threshold-us '%s'", optarg);
-			cfg->threshold_ns = v * 1000;
+			cfg->session.min_latency_ns = v * 1000;
 			break;
 		case OPT_LADDR:
 		case OPT_RADDR: {
-			struct prefix *list = opt == OPT_LADDR ? cfg->laddrs : cfg->raddrs;
-			__u32 *nr = opt == OPT_LADDR ? &cfg->nr_laddrs : &cfg->nr_raddrs;
+			struct prefix *list = opt == OPT_LADDR ? cfg->session.laddrs : cfg->session.raddrs;
+			__u32 *nr = opt == OPT_LADDR ? &cfg->session.nr_laddrs : &cfg->session.nr_raddrs;
 
 			if (*nr == MAX_PREFIXES)
 				return fail(err, errlen, "too many address prefixes: at most %d each", MAX_PREFIXES);
@@ -328,19 +328,19 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 			break;
 		}
 		case OPT_RPORT:
-			if (parse_port(optarg, &cfg->rport))
+			if (parse_port(optarg, &cfg->session.rport))
 				return fail(err, errlen, "bad --rport '%s': want 1-65535", optarg);
 			break;
 		case OPT_PID:
 			if (parse_uint(optarg, INT_MAX, &v) || !v)
 				return fail(err, errlen, "bad --pid '%s'", optarg);
-			cfg->pid = v;
+			cfg->session.pid = v;
 			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) >= TASK_COMM_LEN)
 				return fail(err, errlen, "bad --comm '%s': want 1-%d bytes", optarg, TASK_COMM_LEN - 1);
-			strcpy(cfg->comm, optarg);
-			cfg->comm_on = true;
+			strcpy(cfg->session.comm, optarg);
+			cfg->session.comm_on = true;
 			break;
 		case OPT_CGROUP:
 			if (parse_cgroup(optarg, cfg, err, errlen))
@@ -349,13 +349,13 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 		case OPT_NETNS:
 			if (parse_uint(optarg, UINT32_MAX, &v) || !v)
 				return fail(err, errlen, "bad --netns '%s': want a namespace inode", optarg);
-			cfg->netns = v;
+			cfg->session.netns = v;
 			break;
 		case OPT_FAMILY:
 			if (!strcmp(optarg, "4") || !strcmp(optarg, "ipv4"))
-				cfg->family = AF_INET;
+				cfg->session.family = AF_INET;
 			else if (!strcmp(optarg, "6") || !strcmp(optarg, "ipv6"))
-				cfg->family = AF_INET6;
+				cfg->session.family = AF_INET6;
 			else
 				return fail(err, errlen, "bad --family '%s': want 4 or 6", optarg);
 			break;
@@ -387,7 +387,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 		case OPT_DROP_EVENTS:
 			if (parse_uint(optarg, UINT32_MAX, &v))
 				return fail(err, errlen, "bad --drop-events '%s': want events per CPU and second", optarg);
-			cfg->max_drop_events_per_s = v;
+			cfg->session.max_drop_events_per_s = v;
 			break;
 		case 'd':
 			if (parse_uint(optarg, 86400 * 365, &v) || !v)
@@ -414,5 +414,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	/* Wake the loader once a quarter of the ring is unread; it drains on a timer otherwise. */
+	cfg->session.wakeup_bytes = cfg->ringbuf_bytes / 4;
 	return 0;
 }

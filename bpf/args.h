@@ -16,28 +16,13 @@ enum format {
 struct config {
 	enum plan plan;
 	enum format format;
-	__u64 threshold_ns;
-	__u16 ports[MAX_PORTS];
-	__u32 nr_ports;
-	struct prefix laddrs[MAX_PREFIXES];
-	__u32 nr_laddrs;
-	struct prefix raddrs[MAX_PREFIXES];
-	__u32 nr_raddrs;
-	__u16 rport;
-	__u16 family;		/* AF_INET, AF_INET6, or 0 for both */
-	__u32 pid;
-	char comm[TASK_COMM_LEN];
-	bool comm_on;
-	__u64 cgroup_id;
-	__u32 cgroup_level;
-	__u32 netns;
+	struct session_conf session;	/* filter, threshold and limits, as the dispatcher takes them */
 	__u32 stats_interval_ms;
 	__u32 ringbuf_bytes;
-	__u32 max_drop_events_per_s;	/* per CPU */
 	__u32 duration_s;	/* 0: until SIGINT or SIGTERM */
 	bool verbose;
-	bool list_plans;
-	bool shared;		/* join the host's hub instead of loading probes of our own */	/* print which plans this kernel allows, as JSON, and exit */
+	bool list_plans;	/* print which plans this kernel allows, as JSON, and exit */
+	bool shared;		/* join the host's hub instead of loading probes of our own */
 };
 
 /* Fills cfg from argv; on failure returns -1 with a message in err. */

@@ -191,11 +191,9 @@ int hub_serve(const char *plan_arg)
 		if (nfds == 1 && !fds[0].revents)
 			break;
 		while (fds[0].revents && (fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-			/* A full dispatcher turns the loader away with ENOSPC, so fds never outgrows its slots. */
+			/* A full dispatcher turns the loader away (ENOSPC): fds has room for every slot. */
 			slot = admit(&d, fd);
-			if (slot < 0 || nfds == 1 + MAX_SESSIONS) {
-				if (slot >= 0)
-					dispatcher_remove(&d, slot);
+			if (slot < 0) {
 				close(fd);
 				continue;
 			}

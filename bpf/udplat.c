@@ -73,38 +73,14 @@ static __s64 realtime_offset_ns(void)
 	return (__s64)(real - (before + (after - before) / 2));
 }
 
-static void session_conf_from(const struct config *cfg, struct session_conf *conf)
-{
-	memset(conf, 0, sizeof(*conf));
-	conf->min_latency_ns = cfg->threshold_ns;
-	conf->wakeup_bytes = cfg->ringbuf_bytes / 4;
-	conf->max_drop_events_per_s = cfg->max_drop_events_per_s;
-	conf->nr_ports = cfg->nr_ports;
-	memcpy(conf->ports, cfg->ports, sizeof(conf->ports));
-	conf->rport = cfg->rport;
-	conf->family = cfg->family;
-	conf->nr_laddrs = cfg->nr_laddrs;
-	memcpy(conf->laddrs, cfg->laddrs, sizeof(conf->laddrs));
-	conf->nr_raddrs = cfg->nr_raddrs;
-	memcpy(conf->raddrs, cfg->raddrs, sizeof(conf->raddrs));
-	conf->pid = cfg->pid;
-	conf->comm_on = cfg->comm_on;
-	memcpy(conf->comm, cfg->comm, sizeof(conf->comm));
-	conf->cgroup_id = cfg->cgroup_id;
-	conf->cgroup_level = cfg->cgroup_level;
-	conf->netns = cfg->netns;
-}
-
 /* A slot in the host's hub (--shared), or in a dispatcher of our own. */
 static int open_session(const struct config *cfg, enum plan plan, struct dispatcher *own,
 			struct session_handles *session, char *msg, size_t msglen)
 {
-	struct session_conf conf;
 	int err;
 
-	session_conf_from(cfg, &conf);
 	if (cfg->shared) {
-		err = hub_join(plan, &conf, cfg->ringbuf_bytes, session, msg, msglen);
+		err = hub_join(plan, &cfg->session, cfg->ringbuf_bytes, session, msg, msglen);
 		/* A hub serves MAX_SESSIONS: past that, a session pays for programs of its own. */
 		if (err != -ENOSPC)
 			return err;
@@ -114,7 +90,7 @@ static int open_session(const struct config *cfg, enum plan plan, struct dispatc
 	if (err)
 		return err;
 	session->states_fd = dispatcher_states_fd(own);
-	return dispatcher_add(own, &conf, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
+	return dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
 }
 
 static int on_record(void *ctx, void *data, size_t size)

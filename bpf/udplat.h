@@ -207,7 +207,7 @@ struct session_conf {
 	__u32 pid;
 	__u32 netns;
 	__u16 rport;
-	__u16 family;
+	__u16 family;		/* AF_INET, AF_INET6, or 0 for both */
 	__u32 nr_laddrs;
 	__u32 nr_raddrs;
 	struct prefix laddrs[MAX_PREFIXES];

@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { sleep, startProbe } from './probe.js'
-import { send, startReceiver, UDPWORK } from './workload.js'
+import { mapIdsOf, send, startReceiver, UDPWORK } from './workload.js'
 
 // Nothing is lost silently: drops, ring buffer losses and the timestamp map are all accounted for.
 
@@ -19,12 +19,10 @@ function snmp (family: 'ipv4' | 'ipv6', field: string): number {
 
 /** Datagrams held in a loader's `tracked` slots (a slot is free while its first 8 bytes, the skb address, are 0). */
 function trackedDatagrams (loaderPid: number): number {
-  for (const fd of readdirSync(`/proc/${loaderPid}/fdinfo`)) {
-    const id = /^map_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${loaderPid}/fdinfo/${fd}`, 'utf8'))?.[1]
-    if (id === undefined) continue
-    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'id', id], { encoding: 'utf8' })) as { name: string }
+  for (const id of mapIdsOf(loaderPid)) {
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' })) as { name: string }
     if (info.name !== 'tracked') continue
-    const slots = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', id], { encoding: 'utf8', maxBuffer: 256 << 20 })) as Array<{ value: string[] }>
+    const slots = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', String(id)], { encoding: 'utf8', maxBuffer: 256 << 20 })) as Array<{ value: string[] }>
     return slots.filter((slot) => slot.value.slice(0, 8).some((byte) => byte !== '0x00')).length
   }
   throw new Error(`loader ${loaderPid} has no map tracked`)

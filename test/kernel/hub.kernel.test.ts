@@ -1,28 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { listeningService } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
-import { hubPids, loaderPids, mapsGone, PROBE, programIdsOf, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
+import { hubPids, loaderPids, mapsGone, programIdsOf, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The service's sessions share one hub (bpf/hub.h): one program set for all, each session with its own
-// filter, counts, ring buffer and loader. Ports 24000-24099 are this file's.
-let app: FastifyInstance
+// filter, counts, ring buffer and loader. Ports 24000-24199 are this file's.
+let service: Awaited<ReturnType<typeof listeningService>>
 
-beforeAll(async () => {
-  app = buildApp({ ...loadConfig([], {}), probePath: PROBE, loaderStatsIntervalMs: 100 })
-  await app.ready()
-})
-
-afterAll(async () => { await app.close() })
-
-async function call (method: string, url: string, payload?: object): Promise<{ status: number, json: any }> {
-  const res = await app.inject({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload }) })
-  return { status: res.statusCode, json: res.body === '' ? undefined : res.json() }
-}
+beforeAll(async () => { service = await listeningService({ loaderStatsIntervalMs: 100 }) })
+afterAll(async () => { await service.app.close() })
 
 async function createSession (filter: object): Promise<string> {
-  const res = await call('POST', '/v1/sessions', { filter, thresholdUs: 0 })
+  const res = await service.call('POST', '/v1/sessions', { filter, thresholdUs: 0 })
   expect(res.status, JSON.stringify(res.json)).toBe(201)
   return res.json.id
 }
@@ -37,8 +26,8 @@ async function traffic (bind: string, port: number, count: number): Promise<void
 /** A session's events and counts once it has seen `count` events (stats arrive every 100 ms). */
 async function seen (id: string, count: number): Promise<{ ports: number[], matched: number }> {
   return await vi.waitFor(async () => {
-    const session = (await call('GET', `/v1/sessions/${id}`)).json
-    const events = (await call('GET', `/v1/sessions/${id}/events?after=0&limit=1000`)).json.events as Array<{ dst: { port: number } }>
+    const session = (await service.call('GET', `/v1/sessions/${id}`)).json
+    const events = (await service.call('GET', `/v1/sessions/${id}/events?after=0&limit=1000`)).json.events as Array<{ dst: { port: number } }>
     expect(events).toHaveLength(count)
     expect(session.counts.matched).toBe(count)
     return { ports: events.map((e) => e.dst.port), matched: session.counts.matched }
@@ -68,7 +57,7 @@ describe('sessions sharing one hub', () => {
     // Deleting one frees its slot and ring; the others keep their counts and their traffic.
     const rings = ringIdsOf(loaderPids('--port 24001 ')[0]!)
     expect(rings).toHaveLength(1)
-    expect((await call('DELETE', `/v1/sessions/${byPort}`)).status).toBe(204)
+    expect((await service.call('DELETE', `/v1/sessions/${byPort}`)).status).toBe(204)
     expect(await mapsGone(rings)).toEqual([])
     await traffic('127.0.0.1', 24002, 2)
     expect(await seen(otherPort, 9)).toEqual({ ports: Array(9).fill(24002), matched: 9 })
@@ -79,7 +68,7 @@ describe('sessions sharing one hub', () => {
     expect(await seen(again, 1)).toEqual({ ports: [24001], matched: 1 })
     expect(hubPids()).toEqual(hubs)
 
-    for (const id of [otherPort, byAddress, again]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
+    for (const id of [otherPort, byAddress, again]) expect((await service.call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
     // With its last session gone, the hub exits and its programs go.
     await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
     expect(await programsGone(programs)).toEqual([])
@@ -91,7 +80,7 @@ describe('sessions sharing one hub', () => {
     expect(others).toEqual([])
     process.kill(hub!, 'SIGKILL')
     for (const id of ids) {
-      await vi.waitFor(async () => expect((await call('GET', `/v1/sessions/${id}`)).json).toMatchObject({
+      await vi.waitFor(async () => expect((await service.call('GET', `/v1/sessions/${id}`)).json).toMatchObject({
         state: 'failed',
         error: "the hub that ran this session's probes exited"
       }), { timeout: 2000, interval: 20 })
@@ -103,7 +92,7 @@ describe('sessions sharing one hub', () => {
     expect(newHub).not.toBe(hub)
     await traffic('127.0.0.1', 24013, 2)
     expect(await seen(next, 2)).toEqual({ ports: [24013, 24013], matched: 2 })
-    for (const id of [...ids, next]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
+    for (const id of [...ids, next]) expect((await service.call('DELETE', `/v1/sessions/${id}`)).status).toBe(204)
   })
 })
 

@@ -147,6 +147,11 @@ export function programIdsOf (pid: number): number[] {
   return bpfIdsOf(pid, 'prog_id')
 }
 
+/** The BPF maps a process holds, from the map_id lines of its file descriptors. */
+export function mapIdsOf (pid: number): number[] {
+  return bpfIdsOf(pid, 'map_id')
+}
+
 /** The ring buffers (map type 27) a process holds: a --shared loader's own ring is its session's slot in the hub. */
 export function ringIdsOf (pid: number): number[] {
   return bpfIdsOf(pid, 'map_id', /^map_type:\s+27$/m)

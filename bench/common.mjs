@@ -292,12 +292,13 @@ export async function startService ({ env = {}, nodeArgs = SERVICE_NODE_ARGS } =
   })
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
+  // Ready, as a client sees it: the hub the service keeps is warm.
   for (;;) {
     if (!proc.running) throw new Error(`the service exited at start: ${proc.stderr.trim().slice(-500)}`)
     try {
-      if ((await fetch(`${base}/healthz`)).ok) break
+      if ((await fetch(`${base}/readyz`)).ok) break
     } catch {}
-    if (Date.now() > deadline) throw new Error('the service did not answer /healthz within 15 s')
+    if (Date.now() > deadline) throw new Error('the service was not ready (/readyz) within 15 s')
     await sleep(50)
   }
   const service = {
@@ -348,10 +349,12 @@ export async function startService ({ env = {}, nodeArgs = SERVICE_NODE_ARGS } =
     async deleteSessions (sessions) {
       for (const session of sessions) await service.deleteSession(session.id)
     },
-    /** Loader pids of the service: its udplat-probe children. */
+    /** Loader pids of the service's sessions: its udplat-probe children but the hub keeper. */
     loaderPids () {
       return childPids(proc.pid).filter((pid) => {
-        try { return readlinkSync(`/proc/${pid}/exe`).endsWith('udplat-probe') } catch { return false }
+        try {
+          return readlinkSync(`/proc/${pid}/exe`).endsWith('udplat-probe') && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--keep-hub')
+        } catch { return false }
       })
     },
     async stop () { await proc.stop(15_000) }

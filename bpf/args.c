@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include "args.h"
+#include "dispatcher.h"
 #include "kernel_features.h"
 
 
@@ -41,6 +42,8 @@ static const char usage[] =
 "  -d, --duration SECONDS   stop after this long (default: at SIGINT or SIGTERM)\n"
 "      --shared             join the host's hub, whose probes every --shared session shares\n"
 "                           (started on demand, gone with its last session)\n"
+"      --keep-hub           start the hub of the plan if none runs and keep it running, with no\n"
+"                           session of our own, until SIGINT or SIGTERM (the service runs one)\n"
 "      --list-plans         print the attach plans this kernel allows (JSON) and exit\n"
 "  -v, --verbose            libbpf debug output on stderr\n"
 "  -h, --help               this text\n";
@@ -61,6 +64,7 @@ enum {
 	OPT_DROP_EVENTS,
 	OPT_LIST_PLANS,
 	OPT_SHARED,
+	OPT_KEEP_HUB,
 };
 
 static const struct option options[] = {
@@ -83,6 +87,7 @@ static const struct option options[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "list-plans", no_argument, NULL, OPT_LIST_PLANS },
 	{ "shared", no_argument, NULL, OPT_SHARED },
+	{ "keep-hub", no_argument, NULL, OPT_KEEP_HUB },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -296,7 +301,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->session.min_latency_ns = 3000000;
 	cfg->stats_interval_ms = 1000;
-	cfg->ringbuf_bytes = 1024 * 1024;
+	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
 	cfg->session.max_drop_events_per_s = 1000;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":p:t:f:d:vh", options, NULL)) != -1) {
@@ -399,6 +404,9 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errl
 			break;
 		case OPT_SHARED:
 			cfg->shared = true;
+			break;
+		case OPT_KEEP_HUB:
+			cfg->keep_hub = true;
 			break;
 		case 'v':
 			cfg->verbose = true;

@@ -23,6 +23,7 @@ struct config {
 	bool verbose;
 	bool list_plans;	/* print which plans this kernel allows, as JSON, and exit */
 	bool shared;		/* join the host's hub instead of loading probes of our own */
+	bool keep_hub;		/* keep the host's hub of the plan running until stopped: no session */
 };
 
 /* Fills cfg from argv; on failure returns -1 with a message in err. */

@@ -62,11 +62,22 @@ static int attach_programs(struct dispatcher *d, char *msg, size_t msglen)
 	return 0;
 }
 
+static void detach_programs(struct dispatcher *d)
+{
+	int i;
+
+	for (i = 0; i < d->nr_links; i++)
+		bpf_link__destroy(d->links[i]);
+	d->nr_links = 0;
+}
+
 int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen)
 {
 	int err;
 
 	memset(d, 0, sizeof(*d));
+	d->spare_fd = -1;
+	d->spare_bytes = DEFAULT_RINGBUF_BYTES;
 	d->plan = plan;
 	d->ncpus = libbpf_num_possible_cpus();
 	d->zero_state = d->ncpus > 0 ? calloc(d->ncpus, sizeof(struct session_state)) : NULL;
@@ -86,7 +97,7 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msgl
 		snprintf(msg, msglen, "failed to load BPF object: %s (%s)", strerror(-err), libbpf_last_warning());
 		return err;
 	}
-	return attach_programs(d, msg, msglen);
+	return 0;
 }
 
 static int set_port_bit(struct dispatcher *d, __u16 port, __u64 bit, bool on)
@@ -121,40 +132,100 @@ static void set_masks(struct dispatcher *d, const struct session_conf *conf, __u
 		bss->active_sessions |= bit;
 }
 
+/* A free slot other than the spare's, round-robin so that a freed one is reused last; -1 when none. */
+static int free_slot(const struct dispatcher *d)
+{
+	__u32 i, s;
+
+	for (i = 0; i < MAX_SESSIONS; i++) {
+		s = (d->next_slot + i) % MAX_SESSIONS;
+		if (!(d->used & (1ULL << s)) && !(d->spare_fd >= 0 && s == d->spare_slot))
+			return s;
+	}
+	return -1;
+}
+
+static int new_ring(struct dispatcher *d, __u32 slot, __u32 bytes)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, bytes, NULL), err;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &slot, &fd, BPF_ANY)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void dispatcher_prepare(struct dispatcher *d)
+{
+	int s = d->spare_fd < 0 ? free_slot(d) : -1;
+
+	if (s < 0)
+		return;
+	d->spare_fd = new_ring(d, s, d->spare_bytes);
+	d->spare_slot = s;
+	if (d->spare_fd >= 0)
+		d->next_slot = (s + 1) % MAX_SESSIONS;
+}
+
 int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
 		   __u32 *slot, int *ring_fd, char *msg, size_t msglen)
 {
 	struct session_conf c = *conf;
-	__u32 i, s;
-	int fd, err;
+	int fd, s, err;
 
-	for (i = 0; i < MAX_SESSIONS; i++) {
-		s = (d->next_slot + i) % MAX_SESSIONS;
-		if (!(d->used & (1ULL << s)))
-			break;
+	if (d->spare_fd >= 0 && d->spare_bytes == ring_bytes) {
+		s = d->spare_slot;
+		fd = d->spare_fd;
+		d->spare_fd = -1;
+	} else {
+		s = free_slot(d);
+		if (s < 0 && d->spare_fd >= 0) {
+			/* Only the spare's slot is left, and the session wants another size. */
+			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &d->spare_slot);
+			close(d->spare_fd);
+			d->spare_fd = -1;
+			s = d->spare_slot;
+		}
+		if (s < 0) {
+			snprintf(msg, msglen, "failed to add session: all %d slots of the dispatcher are taken", MAX_SESSIONS);
+			return -ENOSPC;
+		}
+		fd = new_ring(d, s, ring_bytes);
+		if (fd < 0) {
+			snprintf(msg, msglen, "failed to create ring buffer: %s", strerror(-fd));
+			return fd;
+		}
+		d->next_slot = (s + 1) % MAX_SESSIONS;
+		/* The next spare is the size sessions ask for. */
+		d->spare_bytes = ring_bytes;
 	}
-	if (i == MAX_SESSIONS) {
-		snprintf(msg, msglen, "failed to add session: all %d slots of the dispatcher are taken", MAX_SESSIONS);
-		return -ENOSPC;
-	}
-	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, ring_bytes, NULL);
-	if (fd < 0) {
-		err = -errno;
-		snprintf(msg, msglen, "failed to create ring buffer: %s", strerror(-err));
-		return err;
+	/* Programs run only while a session needs them: an idle dispatcher costs the host's packets nothing. */
+	if (!d->used) {
+		err = attach_programs(d, msg, msglen);
+		if (err) {
+			detach_programs(d);
+			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
+			close(fd);
+			return err;
+		}
 	}
 	c.start_ns = monotonic_ns();
 	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &s, &fd, BPF_ANY)) {
+	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c, BPF_ANY)) {
 		err = -errno;
 		snprintf(msg, msglen, "failed to register session: %s", strerror(-err));
+		if (!d->used)
+			detach_programs(d);
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
 		close(fd);
 		return err;
 	}
 	set_masks(d, &c, 1ULL << s, true);
 	d->used |= 1ULL << s;
-	d->next_slot = (s + 1) % MAX_SESSIONS;
 	*slot = s;
 	*ring_fd = fd;
 	return 0;
@@ -170,6 +241,8 @@ void dispatcher_remove(struct dispatcher *d, __u32 slot)
 		set_masks(d, &conf, 1ULL << slot, false);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &slot);
 	d->used &= ~(1ULL << slot);
+	if (!d->used)
+		detach_programs(d);
 }
 
 int dispatcher_states_fd(const struct dispatcher *d)
@@ -179,11 +252,10 @@ int dispatcher_states_fd(const struct dispatcher *d)
 
 void dispatcher_close(struct dispatcher *d)
 {
-	int i;
-
-	for (i = 0; i < d->nr_links; i++)
-		bpf_link__destroy(d->links[i]);
-	d->nr_links = 0;
+	detach_programs(d);
+	if (d->skel && d->spare_fd >= 0)
+		close(d->spare_fd);
+	d->spare_fd = -1;
 	udplat_bpf__destroy(d->skel);
 	d->skel = NULL;
 	free(d->zero_state);

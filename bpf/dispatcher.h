@@ -8,13 +8,15 @@
 #include "udplat.h"
 
 #define MAX_LINKS 16
+/* The ring buffer a session gets unless it asks for another size (--ringbuf-kb). */
+#define DEFAULT_RINGBUF_BYTES (1024 * 1024)
 
 struct udplat_bpf;
 struct bpf_link;
 
 /*
  * One loaded and attached program set of a plan, serving up to MAX_SESSIONS
- * sessions (design.md section 3.2). A standalone loader owns one for its
+ * sessions (docs/design.md, "The dispatcher"). A standalone loader owns one for its
  * own session; a hub owns one for every loader of the host that joins it.
  */
 struct dispatcher {
@@ -26,9 +28,13 @@ struct dispatcher {
 	__u32 next_slot;	/* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
 	void *zero_state;	/* ncpus zeroed struct session_state, to reset a slot */
+	/* A ring buffer already in `rings` at spare_slot, for the next session that wants spare_bytes. */
+	int spare_fd;
+	__u32 spare_slot;
+	__u32 spare_bytes;
 };
 
-/* Loads and attaches the plan's programs; on failure, a message in msg. */
+/* Loads the plan's programs, attached while at least one session is added; on failure, a message in msg. */
 int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen);
 
 /*
@@ -37,6 +43,13 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msgl
  */
 int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
 		   __u32 *slot, int *ring_fd, char *msg, size_t msglen);
+
+/*
+ * Makes the next session's ring buffer ahead of time: putting a ring into
+ * the map of rings waits for an RCU grace period (milliseconds), which a
+ * session would otherwise wait for at its start. Best effort.
+ */
+void dispatcher_prepare(struct dispatcher *d);
 
 /* The session stops matching at once; its ring buffer goes when its last fd closes. */
 void dispatcher_remove(struct dispatcher *d, __u32 slot);

@@ -5,30 +5,48 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "drop_reasons.h"
 #include "udplat.h"
 
 /*
  * The hub: one process per user, plan and loader build that owns the
  * dispatcher every --shared loader of the host joins, so that N sessions
- * cost one set of programs instead of N (design.md section 3.2). The first
- * loader to need it starts it; it exits when its last loader has gone, and
- * a loader's session ends in the kernel the moment that loader's connection
- * closes, however the loader died. Each loader keeps its own ring buffer
- * and reads its own slot of the per-CPU state: records still flow from one
- * loader process per session.
+ * cost one set of programs instead of N (docs/design.md, "The hub"). The
+ * first loader to need it starts it; it exits when its last connection has
+ * gone, and a loader's session ends in the kernel the moment that loader's
+ * connection closes, however the loader died. Each loader keeps its own ring
+ * buffer and reads its own slot of the per-CPU state: records still flow
+ * from one loader process per session.
+ *
+ * A keeper (`udplat-probe --keep-hub`, which the service runs for as long as
+ * it runs) holds a connection without a session, so the hub stays warm
+ * between sessions.
  */
 
 /* A session's handles on its dispatcher, in this process or in the hub. */
 struct session_handles {
 	__u32 slot;
-	int ring_fd;		/* the session's own ring buffer */
-	int states_fd;		/* per-CPU struct session_state, indexed by slot */
+	int ring_fd;		/* the session's own ring buffer: the session's to close */
+	int states_fd;		/* per-CPU struct session_state, indexed by slot: the session's to close when it came from a hub */
 	int hub_fd;		/* the connection to the hub, or -1 */
 };
 
-/* Registers conf with the hub of plan, starting the hub if none runs. On failure, a message in msg. */
-int hub_join(enum plan plan, const struct session_conf *conf, __u32 ring_bytes,
-	     struct session_handles *session, char *msg, size_t msglen);
+/* What a hub knows of its kernel, so that a joining loader needs no BTF of its own. */
+struct hub_info {
+	__u32 plan;		/* enum plan the hub runs */
+	char notes[NOTES_LEN];	/* why auto did not choose the plans before it */
+	struct drop_reasons reasons;
+};
+
+/*
+ * Joins the hub serving plan (PLAN_AUTO: the hub of the plan auto picks, if
+ * one runs) with a session (conf, ring_bytes) or, with conf NULL, as a keeper.
+ * With spawn, starts a hub of plan (never PLAN_AUTO) when none runs.
+ * Returns -ECONNREFUSED when no hub runs and spawn is false, -ENOSPC when
+ * the hub is full; on other failures a message in msg.
+ */
+int hub_join(enum plan plan, bool spawn, const struct session_conf *conf, __u32 ring_bytes,
+	     struct session_handles *session, struct hub_info *info, char *msg, size_t msglen);
 
 /*
  * The hub process: `udplat-probe --hub PLAN`, started by hub_join() with a

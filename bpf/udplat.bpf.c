@@ -27,8 +27,8 @@
 #define STALE_ARRIVE_NS	1000000000ULL
 
 /*
- * One set of programs serves every session of a plan on the host (design.md
- * section 3.2): a datagram is parsed, tracked and timestamped once, and only
+ * One set of programs serves every session of a plan on the host (docs/design.md
+ * §4, "The dispatcher"): a datagram is parsed, tracked and timestamped once, and only
  * what each session owns (its filter, counters, histograms, ring buffer) is
  * per session. Filters are data in `sessions`, not rodata, so that sessions
  * come and go without a reload; the masks below keep the checks of a filter
@@ -865,7 +865,7 @@ int BPF_KRETPROBE(ul_kr_ret6, int ret)
 	return 0;
 }
 
-/* ---- enqueue and read: tracepoint plan (kernel >= 6.3), design.md section 3.1 ---- */
+/* ---- enqueue and read: tracepoint plan (kernel >= 6.3), docs/design.md "The tracepoint plan" ---- */
 
 /*
  * The tracepoint plan reads the socket's queues with plain loads through

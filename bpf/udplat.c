@@ -6,6 +6,7 @@
  * --shared, joining the host's hub (hub.h) so that sessions share probes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,24 +74,85 @@ static __s64 realtime_offset_ns(void)
 	return (__s64)(real - (before + (after - before) / 2));
 }
 
-/* A slot in the host's hub (--shared), or in a dispatcher of our own. */
-static int open_session(const struct config *cfg, enum plan plan, struct dispatcher *own,
-			struct session_handles *session, char *msg, size_t msglen)
+/* The plan to run, why auto did not pick the others, and the drop reasons' names: from the kernel's BTF. */
+static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes, size_t noteslen, char *msg, size_t msglen)
 {
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	char why[160];
+	int err = 0;
+
+	if (!vmlinux) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to load kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(-err));
+		return err;
+	}
+	drop_reasons_load(&reasons, vmlinux);
+	*plan = cfg->plan;
+	if (*plan == PLAN_AUTO) {
+		*plan = choose_plan(vmlinux, notes, noteslen);
+		if (*plan == PLAN_AUTO) {
+			err = -EOPNOTSUPP;
+			snprintf(msg, msglen, "no attach plan works on this kernel: %s", notes);
+		}
+	} else if (!plan_available(vmlinux, *plan, why, sizeof(why))) {
+		err = -EOPNOTSUPP;
+		snprintf(msg, msglen, "plan %s is not available: %s", plan_name(*plan), why);
+	}
+	/* Parsed kernel BTF is megabytes: libbpf reads its own copy for CO-RE, and nothing later needs ours. */
+	btf__free(vmlinux);
+	return err;
+}
+
+/* A running hub knows the kernel already: what it says replaces learn_kernel(). */
+static void take_hub_info(const struct config *cfg, const struct hub_info *info, enum plan *plan, char *notes, size_t noteslen)
+{
+	*plan = info->plan;
+	reasons = info->reasons;
+	snprintf(notes, noteslen, "%s", cfg->plan == PLAN_AUTO ? info->notes : "");
+}
+
+/*
+ * A slot in the host's hub (--shared), or in a dispatcher of our own (own),
+ * or, keeping the hub, a connection without a slot. A hub that runs already
+ * is joined before anything else: it needs no BTF of ours.
+ */
+static int open_session(const struct config *cfg, enum plan *plan, char *notes, size_t noteslen,
+			struct dispatcher *own, struct session_handles *session, char *msg, size_t msglen)
+{
+	const struct session_conf *conf = cfg->keep_hub ? NULL : &cfg->session;
+	struct hub_info *info = NULL;
+	bool hub_full = false;
 	int err;
 
-	if (cfg->shared) {
-		err = hub_join(plan, &cfg->session, cfg->ringbuf_bytes, session, msg, msglen);
+	if (cfg->shared || cfg->keep_hub) {
+		info = malloc(sizeof(*info));
+		if (!info)
+			return -ENOMEM;
+		err = hub_join(cfg->plan, false, conf, cfg->ringbuf_bytes, session, info, msg, msglen);
+		if (!err)
+			take_hub_info(cfg, info, plan, notes, noteslen);
+		hub_full = err == -ENOSPC && conf;
+		if (err != -ECONNREFUSED && !hub_full)
+			goto out;
+	}
+	err = learn_kernel(cfg, plan, notes, noteslen, msg, msglen);
+	if (err)
+		goto out;
+	if (info && !hub_full) {
+		err = hub_join(*plan, true, conf, cfg->ringbuf_bytes, session, info, msg, msglen);
 		/* A hub serves MAX_SESSIONS: past that, a session pays for programs of its own. */
-		if (err != -ENOSPC)
-			return err;
+		if (err != -ENOSPC || cfg->keep_hub)
+			goto out;
 		fprintf(stderr, "udplat-probe: %s: loading probes of our own\n", msg);
 	}
-	err = dispatcher_open(own, plan, msg, msglen);
-	if (err)
-		return err;
-	session->states_fd = dispatcher_states_fd(own);
-	return dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
+	err = dispatcher_open(own, *plan, msg, msglen);
+	if (!err) {
+		session->states_fd = dispatcher_states_fd(own);
+		err = dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
+	}
+out:
+	free(info);
+	return err;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -143,7 +205,7 @@ static void emit_stats(const struct session_handles *session, struct session_sta
 }
 
 /* {"kernel":"6.18.0","btf":true,"auto":"tracepoint","plans":[{"name":"fentry","available":false,"reason":"…"},…]} */
-static int list_plans(const struct btf *vmlinux)
+static int print_plans(const struct btf *vmlinux)
 {
 	static const enum plan plans[] = { PLAN_FENTRY, PLAN_KPROBE, PLAN_TRACEPOINT };
 	char why[160], notes[NOTES_LEN];
@@ -171,6 +233,16 @@ static int list_plans(const struct btf *vmlinux)
 	return fflush(stdout) ? 1 : 0;
 }
 
+/* --list-plans: exits 1 without BTF, which every plan needs. */
+static int list_plans(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int err = print_plans(vmlinux);
+
+	btf__free(vmlinux);
+	return err;
+}
+
 static void emit_hello(enum plan plan, const char *notes)
 {
 	struct rec_hello hello = { .hdr = { REC_HELLO, sizeof(hello) } };
@@ -186,21 +258,102 @@ static void emit_hello(enum plan plan, const char *notes)
 	output_record(&out, &hello);
 }
 
+/* Everything a session holds, whoever opened it. */
+static void close_session(struct session_handles *session, struct dispatcher *own)
+{
+	if (session->ring_fd >= 0)
+		close(session->ring_fd);
+	/* A hub's states map came with its reply and is ours to close; our own dispatcher's is the dispatcher's. */
+	if (session->hub_fd >= 0) {
+		if (session->states_fd >= 0)
+			close(session->states_fd);
+		close(session->hub_fd);
+	}
+	dispatcher_close(own);
+}
+
+/* Drains the ring buffer and sends counters until stopped, the duration is over, or the hub has gone. */
+static int trace(const struct config *cfg, const struct session_handles *session)
+{
+	struct ring_buffer *rb = ring_buffer__new(session->ring_fd, on_record, NULL, NULL);
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	struct session_state *percpu = ncpus > 0 ? calloc(ncpus, sizeof(*percpu)) : NULL;
+	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
+	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + cfg->stats_interval_ms * 1000000ULL;
+	__u64 deadline = cfg->duration_s ? now_ns(CLOCK_MONOTONIC) + cfg->duration_s * 1000000000ULL : 0;
+
+	if (!rb || !percpu) {
+		err = rb ? -ENOMEM : -errno;
+		report_error(err, "failed to set up the ring buffer reader: %s", strerror(-err));
+		goto out;
+	}
+	while (!exiting && !err) {
+		err = ring_buffer__poll(rb, DRAIN_INTERVAL_MS);
+		if (err == -EINTR)
+			err = 0;
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
+		if (err < 0) {
+			report_error(err, "failed to read ring buffer: %s", strerror(-err));
+			break;
+		}
+		err = 0;
+		if (!exiting && session->hub_fd >= 0 && hub_gone(session->hub_fd)) {
+			err = -EPIPE;
+			report_error(err, "the hub that ran this session's probes exited");
+			break;
+		}
+		/* Text output is for a person: counters only at the end. */
+		if (cfg->format != FORMAT_TEXT && now_ns(CLOCK_MONOTONIC) >= next_stats) {
+			emit_stats(session, percpu, ncpus);
+			next_stats += cfg->stats_interval_ms * 1000000ULL;
+		}
+		if (deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
+			exiting = 1;
+		err = output_flush(&out);
+	}
+	if (!err) {
+		ring_buffer__consume(rb);
+		emit_stats(session, percpu, ncpus);
+		output_record(&out, &bye);
+		err = output_flush(&out);
+	}
+out:
+	ring_buffer__free(rb);
+	free(percpu);
+	return err;
+}
+
+/* --keep-hub: holds the hub open, with no session, until stopped or until the hub has gone. */
+static int keep(const struct session_handles *session)
+{
+	struct pollfd hub = { .fd = session->hub_fd, .events = POLLIN };
+	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
+	int err = 0;
+
+	while (!exiting && !err) {
+		if (poll(&hub, 1, -1) > 0) {
+			err = -EPIPE;
+			report_error(err, "the hub exited");
+		}
+	}
+	if (!err) {
+		output_record(&out, &bye);
+		err = output_flush(&out);
+	}
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct session_handles session = { .ring_fd = -1, .states_fd = -1, .hub_fd = -1 };
-	struct dispatcher own = {};
-	struct ring_buffer *rb = NULL;
-	struct btf *vmlinux = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct config cfg;
 	char msg[ERROR_MSG_LEN], notes[NOTES_LEN] = "";
-	struct session_state *percpu = NULL;
-	__u64 next_stats, deadline;
-	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
-	enum plan plan;
+	struct dispatcher own = {};
+	struct config cfg;
 	pid_t parent = getppid();
-	int err, ncpus;
+	enum plan plan = PLAN_AUTO;
+	int err;
 
 	/* The hub outlives the loader that started it: it ends with its last session instead. */
 	if (argc == 3 && !strcmp(argv[1], "--hub"))
@@ -222,107 +375,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	libbpf_log_init(cfg.verbose);
+	if (cfg.list_plans)
+		return list_plans();
 
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux && cfg.list_plans) {
-		err = list_plans(NULL);
-		goto cleanup;
-	}
-	if (!vmlinux) {
-		err = -errno;
-		report_error(err, "failed to load kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(-err));
-		goto cleanup;
-	}
-	if (cfg.list_plans) {
-		err = list_plans(vmlinux);
-		goto cleanup;
-	}
-	drop_reasons_load(&reasons, vmlinux);
-
-	plan = cfg.plan;
-	if (plan == PLAN_AUTO) {
-		plan = choose_plan(vmlinux, notes, sizeof(notes));
-		if (plan == PLAN_AUTO) {
-			err = -EOPNOTSUPP;
-			report_error(err, "no attach plan works on this kernel: %s", notes);
-			goto cleanup;
-		}
-	} else if (!plan_available(vmlinux, plan, msg, sizeof(msg))) {
-		err = -EOPNOTSUPP;
-		report_error(err, "plan %s is not available: %s", plan_name(plan), msg);
-		goto cleanup;
-	}
-	/* Parsed kernel BTF is megabytes: libbpf reads its own copy for CO-RE, and nothing later needs ours. */
-	btf__free(vmlinux);
-	vmlinux = NULL;
-
-	err = open_session(&cfg, plan, &own, &session, msg, sizeof(msg));
+	err = open_session(&cfg, &plan, notes, sizeof(notes), &own, &session, msg, sizeof(msg));
 	if (err) {
 		report_error(err, "%s", msg);
-		goto cleanup;
-	}
-	rb = ring_buffer__new(session.ring_fd, on_record, NULL, NULL);
-	if (!rb) {
-		err = -errno;
-		report_error(err, "failed to create ring buffer: %s", strerror(-err));
-		goto cleanup;
-	}
-	ncpus = libbpf_num_possible_cpus();
-	percpu = ncpus > 0 ? calloc(ncpus, sizeof(*percpu)) : NULL;
-	if (!percpu) {
-		err = -ENOMEM;
-		report_error(err, "failed to allocate per-CPU buffers");
-		goto cleanup;
-	}
-
-	emit_hello(plan, notes);
-	err = output_flush(&out);
-	next_stats = now_ns(CLOCK_MONOTONIC) + cfg.stats_interval_ms * 1000000ULL;
-	deadline = cfg.duration_s ? now_ns(CLOCK_MONOTONIC) + cfg.duration_s * 1000000000ULL : 0;
-	while (!exiting && !err) {
-		err = ring_buffer__poll(rb, DRAIN_INTERVAL_MS);
-		if (err == -EINTR)
-			err = 0;
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
-		if (err < 0) {
-			report_error(err, "failed to read ring buffer: %s", strerror(-err));
-			break;
-		}
-		err = 0;
-		if (!exiting && session.hub_fd >= 0 && hub_gone(session.hub_fd)) {
-			err = -EPIPE;
-			report_error(err, "the hub that ran this session's probes exited");
-			break;
-		}
-		/* Text output is for a person: counters only at the end. */
-		if (cfg.format != FORMAT_TEXT && now_ns(CLOCK_MONOTONIC) >= next_stats) {
-			emit_stats(&session, percpu, ncpus);
-			next_stats += cfg.stats_interval_ms * 1000000ULL;
-		}
-		if (deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
-			exiting = 1;
+	} else {
+		emit_hello(plan, notes);
 		err = output_flush(&out);
+		if (!err)
+			err = cfg.keep_hub ? keep(&session) : trace(&cfg, &session);
 	}
-	if (!err) {
-		ring_buffer__consume(rb);
-		emit_stats(&session, percpu, ncpus);
-		output_record(&out, &bye);
-		err = output_flush(&out);
-	}
-
-cleanup:
 	if (out.err)
 		fprintf(stderr, "udplat-probe: failed to write output: %s\n", strerror(-out.err));
-	ring_buffer__free(rb);
-	if (session.ring_fd >= 0)
-		close(session.ring_fd);
-	if (session.hub_fd >= 0) {
-		close(session.states_fd);
-		close(session.hub_fd);
-	}
-	dispatcher_close(&own);
-	btf__free(vmlinux);
-	free(percpu);
+	close_session(&session, &own);
 	return err ? 1 : 0;
 }

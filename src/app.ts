@@ -13,6 +13,7 @@ import { Problem, problemResponses, setProblemHandlers, ValidationFailed } from 
 import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import hostPlugin from './plugins/host.js'
+import hubPlugin from './plugins/hub.js'
 import metricsPlugin from './plugins/metrics.js'
 import sessionsPlugin from './plugins/sessions.js'
 import healthRoutes from './routes/health.js'
@@ -40,6 +41,8 @@ export interface AppOptions {
 /** The whole service as one plugin: documentation, services, error handling and routes. */
 export const udplat = fp<AppOptions>(async (app, { config }) => {
   await app.register(configPlugin, { config })
+  // Bodies are JSON: a text/plain one is a 415, not text to validate as JSON.
+  app.removeContentTypeParser('text/plain')
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(fastifySwagger, {
     openapi: {
@@ -69,6 +72,7 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
     route.schema.response = { ...problemResponses(ValidationFailed), ...(route.schema.response as object | undefined) }
   })
   await app.register(sessionsPlugin)
+  await app.register(hubPlugin)
   await app.register(hostPlugin)
   await app.register(metricsPlugin)
   setProblemHandlers(app)
@@ -90,7 +94,7 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
 const ajvCompiler = AjvCompiler()
 
 /** What fastify passes to a validator compiler (@fastify/ajv-compiler's types say otherwise). */
-type CompileValidator = (route: { httpPart?: string }) => unknown
+type CompileValidator = (route: { httpPart?: string, schema?: unknown }) => unknown
 
 /**
  * Query strings, params and headers are text, so their schemas coerce ("5" is 5); a JSON body
@@ -100,22 +104,34 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas, options = {}) =>
   const coercing = ajvCompiler(externalSchemas, options) as unknown as CompileValidator
   const strictOptions = { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options
   const strict = ajvCompiler(externalSchemas, strictOptions) as unknown as CompileValidator
-  const compile: CompileValidator = (route) => route.httpPart === 'body' ? strict(route) : finiteOnly(coercing(route) as Validate)
+  const compile: CompileValidator = (route) => route.httpPart === 'body'
+    ? strict(route)
+    : decimalText(route.schema, coercing(route) as Validate)
   return compile as unknown as ReturnType<BuildCompilerFromPool>
 }
 
 type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
 
-/** Ajv coerces "1e400" to Infinity, then skips minimum and maximum for it: text never stands for a non-finite number. */
-function finiteOnly (validate: Validate): Validate {
+const DECIMAL = { integer: /^(0|-?[1-9][0-9]*)$/, number: /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/ } as const
+
+/**
+ * Ajv coerces any text that Number() reads: "0x10" is 16, "1e400" Infinity (past every minimum and
+ * maximum), "  5" 5. Text stands for a number here only when written in plain decimal.
+ */
+function decimalText (schema: unknown, validate: Validate): Validate {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {}
+  const numeric = Object.entries(properties).flatMap(([name, { type }]) =>
+    type === 'integer' || type === 'number' ? [[name, DECIMAL[type]] as const] : [])
   const checked: Validate = (data) => {
+    const fields = typeof data === 'object' && data !== null ? data as Record<string, unknown> : {}
+    const bad = numeric.find(([name, pattern]) => typeof fields[name] === 'string' && !pattern.test(fields[name]))
+    if (bad !== undefined) {
+      checked.errors = [{ instancePath: `/${bad[0]}`, schemaPath: '#', keyword: 'type', params: {}, message: 'must be a number in plain decimal' }]
+      return false
+    }
     const valid = validate(data)
     checked.errors = validate.errors
-    const fields = valid && typeof data === 'object' && data !== null ? Object.entries(data) : []
-    const infinite = fields.find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
-    if (infinite === undefined) return valid
-    checked.errors = [{ instancePath: `/${infinite[0]}`, schemaPath: '#', keyword: 'type', params: {}, message: 'must be a finite number' }]
-    return false
+    return valid
   }
   return checked
 }

@@ -16,6 +16,8 @@ export interface Config {
   maxBufferedEvents: number
   /** How long a session that ended (stopped, expired, failed) stays readable before it is removed. */
   retentionSeconds: number
+  /** How many ended sessions are kept at most; past that, the oldest to have ended goes first. */
+  maxEndedSessions: number
   logLevel: LogLevel
   /** How long a loader may take to attach its probes and say hello. */
   loaderStartTimeoutMs: number
@@ -27,6 +29,10 @@ export interface Config {
   heartbeatMs: number
   /** How long `udplat-probe --list-plans` output is reused by /v1/host and /readyz. */
   hostInfoCacheMs: number
+  /** Keep the host's hub running for as long as the service runs, so that no session waits for programs to load. */
+  warmHub: boolean
+  /** How long after the hub keeper (or its hub) went away it is started again. */
+  hubRestartMs: number
 }
 
 export class ConfigError extends Error {
@@ -44,6 +50,7 @@ const FLAGS = {
   'max-sessions': { type: 'string' },
   'max-buffered-events': { type: 'string' },
   'retention-seconds': { type: 'string' },
+  'max-ended-sessions': { type: 'string' },
   'log-level': { type: 'string' },
   'token-file': { type: 'string' }
 } as const
@@ -72,13 +79,16 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     maxSessions: integer(setting('max-sessions', 'UDPLAT_MAX_SESSIONS'), 32, 1, 1024),
     maxBufferedEvents: integer(setting('max-buffered-events', 'UDPLAT_MAX_BUFFERED_EVENTS'), 1_000_000, 100, 100_000_000),
     retentionSeconds: integer(setting('retention-seconds', 'UDPLAT_RETENTION_SECONDS'), 3600, 0, 30 * 24 * 3600),
+    maxEndedSessions: integer(setting('max-ended-sessions', 'UDPLAT_MAX_ENDED_SESSIONS'), 100, 0, 10_000),
     logLevel: logLevel(setting('log-level', 'UDPLAT_LOG_LEVEL')),
     loaderStartTimeoutMs: 10_000,
     // Short enough that SIGTERM, the grace and SIGKILL fit in the service's own 5 s to exit.
     loaderStopGraceMs: 3_000,
     loaderStatsIntervalMs: 1_000,
     heartbeatMs: 15_000,
-    hostInfoCacheMs: 5_000
+    hostInfoCacheMs: 5_000,
+    warmHub: true,
+    hubRestartMs: 1_000
   }
 }
 

@@ -17,12 +17,15 @@ describe('loadConfig', () => {
       maxSessions: 32,
       maxBufferedEvents: 1_000_000,
       retentionSeconds: 3600,
+      maxEndedSessions: 100,
       logLevel: 'info',
       loaderStartTimeoutMs: 10_000,
       loaderStopGraceMs: 3_000,
       loaderStatsIntervalMs: 1_000,
       heartbeatMs: 15_000,
-      hostInfoCacheMs: 5_000
+      hostInfoCacheMs: 5_000,
+      warmHub: true,
+      hubRestartMs: 1_000
     })
   })
 
@@ -34,14 +37,16 @@ describe('loadConfig', () => {
       UDPLAT_MAX_SESSIONS: '4',
       UDPLAT_MAX_BUFFERED_EVENTS: '5000',
       UDPLAT_RETENTION_SECONDS: '0',
+      UDPLAT_MAX_ENDED_SESSIONS: '7',
       UDPLAT_LOG_LEVEL: 'debug',
       UDPLAT_TOKEN: TOKEN
-    })).toMatchObject({ host: '::1', port: 0, probePath: '/opt/udplat-probe', maxSessions: 4, maxBufferedEvents: 5000, retentionSeconds: 0, logLevel: 'debug', token: TOKEN })
+    })).toMatchObject({ host: '::1', port: 0, probePath: '/opt/udplat-probe', maxSessions: 4, maxBufferedEvents: 5000, retentionSeconds: 0, maxEndedSessions: 7, logLevel: 'debug', token: TOKEN })
   })
 
   it('lets flags override the environment', () => {
-    const config = loadConfig(['--port', '8080', '--max-sessions=2', '--log-level', 'warn', '--retention-seconds', '60'], { UDPLAT_PORT: '9000', UDPLAT_MAX_SESSIONS: '8', UDPLAT_RETENTION_SECONDS: '5' })
-    expect(config).toMatchObject({ port: 8080, maxSessions: 2, logLevel: 'warn', retentionSeconds: 60 })
+    const config = loadConfig(['--port', '8080', '--max-sessions=2', '--log-level', 'warn', '--retention-seconds', '60', '--max-ended-sessions', '0'],
+      { UDPLAT_PORT: '9000', UDPLAT_MAX_SESSIONS: '8', UDPLAT_RETENTION_SECONDS: '5', UDPLAT_MAX_ENDED_SESSIONS: '9' })
+    expect(config).toMatchObject({ port: 8080, maxSessions: 2, logLevel: 'warn', retentionSeconds: 60, maxEndedSessions: 0 })
   })
 
   it('reads the token from a file, trimmed', () => {

@@ -55,19 +55,24 @@ async function startServer (env: Record<string, string>): Promise<Server> {
 describe('node dist/server.js', () => {
   it('at SIGTERM stops every loader, SIGKILL for one that ignores SIGTERM, ends event streams, and exits 0 within 5 s', async () => {
     const server = await startServer(fakeProbeEnv('ignore-term', { events: 2 }))
-    const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST' })).json() as { id: string }))
-    const loaders = execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
-    expect(loaders).toHaveLength(2)
-    const stream = await fetch(`${server.base}/v1/sessions/${created[0]!.id}/events/stream`)
-    const body = stream.text()
+    try {
+      const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST' })).json() as { id: string }))
+      // The two sessions' loaders, and the keeper of the warm hub.
+      const loaders = execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+      expect(loaders).toHaveLength(3)
+      const stream = await fetch(`${server.base}/v1/sessions/${created[0]!.id}/events/stream`)
+      const body = stream.text()
 
-    const started = Date.now()
-    server.child.kill('SIGTERM')
-    expect(await server.exited).toEqual({ code: 0, signal: null })
-    expect(Date.now() - started).toBeLessThan(5000)
-    for (const pid of loaders) expect(alive(pid)).toBe(false)
-    const frames = parseFrames(await body)
-    expect(frames.map((frame) => frame.id ?? frame.data.state)).toEqual(['running', '1', '2', 'stopping', 'stopped'])
+      const started = Date.now()
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toEqual({ code: 0, signal: null })
+      expect(Date.now() - started).toBeLessThan(5000)
+      for (const pid of loaders) expect(alive(pid)).toBe(false)
+      const frames = parseFrames(await body)
+      expect(frames.map((frame) => frame.id ?? frame.data.state)).toEqual(['running', '1', '2', 'stopping', 'stopped'])
+    } finally {
+      server.child.kill('SIGKILL')
+    }
   }, 15_000)
 
   it('refuses to listen beyond loopback without a token', async () => {

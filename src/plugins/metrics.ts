@@ -15,7 +15,9 @@ const LE_POWERS = Array.from({ length: 15 }, (_, i) => 8 + 2 * i)
 /**
  * Prometheus metrics as `app.metrics`, computed from the sessions at each scrape: a deleted or
  * removed session's series are gone at the next one, so the `session` label takes at most
- * UDPLAT_MAX_SESSIONS values plus the ended sessions still retained.
+ * UDPLAT_MAX_SESSIONS values plus the ended sessions still kept (UDPLAT_MAX_ENDED_SESSIONS). An
+ * ended session keeps its counters, not its stage histograms: those are most of a session's series,
+ * and Prometheus holds them from the scrapes while it ran.
  */
 export default fp(async (app) => {
   const registry = new Registry()
@@ -76,14 +78,14 @@ export default fp(async (app) => {
 
   registry.registerMetric({
     name: 'udplat_session_stage_seconds',
-    help: 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none); stages the plan does not measure are absent',
+    help: 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none), while the session is active; stages the plan does not measure are absent',
     type: 'histogram',
     get: async () => ({
       name: 'udplat_session_stage_seconds',
       help: '',
       type: 'histogram',
       aggregator: 'sum',
-      values: sessions().flatMap((session) => session.stageSlots.flatMap(([stage, slots]) => {
+      values: sessions().filter((session) => session.active).flatMap((session) => session.stageSlots.flatMap(([stage, slots]) => {
         const labels = { session: session.id, stage }
         let below = 0
         let slot = 0

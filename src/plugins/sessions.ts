@@ -20,7 +20,12 @@ export default fp(async (app) => {
       stopGraceMs: config.loaderStopGraceMs,
       statsIntervalMs: config.loaderStatsIntervalMs
     },
-    { maxSessions: config.maxSessions, maxBufferedEvents: config.maxBufferedEvents, retentionSeconds: config.retentionSeconds },
+    {
+      maxSessions: config.maxSessions,
+      maxBufferedEvents: config.maxBufferedEvents,
+      retentionSeconds: config.retentionSeconds,
+      maxEndedSessions: config.maxEndedSessions
+    },
     app.log
   )
   app.decorate('sessions', manager)

@@ -15,8 +15,11 @@ export interface LoaderOptions {
   log: FastifyBaseLogger
   startTimeoutMs: number
   stopGraceMs: number
-  /** How often the loader sends its counters (`--stats-interval-ms`): the watchdog's clock. */
-  statsIntervalMs: number
+  /**
+   * How often the loader sends its counters (`--stats-interval-ms`): the watchdog's clock. Without it
+   * (a hub keeper, which sends nothing between hello and bye) nothing watches for silence.
+   */
+  statsIntervalMs?: number
   /** Aborting it before the hello kills the loader and fails the start. */
   signal?: AbortSignal
 }
@@ -38,7 +41,15 @@ export interface RunningLoader {
 /** Why the loader could not start; the message is the reason, fit to show a client. */
 export class LoaderStartError extends Error {
   override name = 'LoaderStartError'
+
+  /** Whether the loader refused its command line (exit code 2): the request was bad, not the kernel. */
+  constructor (message: string, readonly refusedArguments: boolean) {
+    super(message)
+  }
 }
+
+/** The loader's exit code when it refuses its command line (bpf/udplat.c). */
+const EXIT_BAD_ARGUMENTS = 2
 
 const STDERR_TAIL_CHARS = 200
 /** A running loader that sends nothing for this many stats intervals is taken for stuck and killed. */
@@ -50,7 +61,7 @@ export const SILENT_INTERVALS_LIMIT = 5
  */
 export function startLoader (options: LoaderOptions, listener: LoaderListener): Promise<RunningLoader> {
   const { probePath, startTimeoutMs, stopGraceMs, statsIntervalMs } = options
-  const args = [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
+  const args = statsIntervalMs === undefined ? options.args : [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
   const child = spawn(probePath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const log = options.log.child({ loaderPid: child.pid })
   const parser = new RecordParser()
@@ -67,7 +78,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
   }
   // From hello until asked to stop, the loader sends stats every interval whatever the traffic.
   let silence: Watchdog | undefined
-  const watchSilence = () => watchdog(SILENT_INTERVALS_LIMIT * statsIntervalMs, statsIntervalMs, (silentMs) => {
+  const watchSilence = (intervalMs: number) => watchdog(SILENT_INTERVALS_LIMIT * intervalMs, intervalMs, (silentMs) => {
     log.warn({ silentMs }, 'loader stopped responding, killing it')
     abort(`the loader stopped responding: no record for ${(silentMs / 1000).toFixed(1)} s`)
   })
@@ -93,7 +104,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
         if (phase !== 'starting') return abort('the loader sent a second hello')
         phase = 'running'
         clearTimeout(startTimer)
-        silence = watchSilence()
+        if (statsIntervalMs !== undefined) silence = watchSilence(statsIntervalMs)
         log.debug({ plan: record.plan, kernelRelease: record.kernelRelease }, 'loader attached')
         listener.onHello(record)
         resolve({ pid: child.pid ?? 0, stop })
@@ -123,7 +134,7 @@ export function startLoader (options: LoaderOptions, listener: LoaderListener): 
       const reason = failure ?? describeExit(code, signal, phase === 'starting', stderrTail)
       if (phase === 'starting') {
         phase = 'ended'
-        reject(new LoaderStartError(reason))
+        reject(new LoaderStartError(reason, code === EXIT_BAD_ARGUMENTS))
       } else if (phase === 'running') {
         phase = 'ended'
         log.debug({ code, signal }, 'loader exited')

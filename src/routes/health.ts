@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { NotReady, problemResponses } from '../errors.js'
 import { PlanListError, type HostPlans } from '../probe/plans.js'
 import type { PlanName } from '../probe/records.js'
+import { Nullable } from '../schemas/common.js'
 import { Plan } from '../schemas/session.js'
 
 /** The plan a session would get, or NotReady saying why no session could start on this host. */
@@ -27,10 +28,15 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/readyz', {
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the loader runs and the kernel has BTF and an attach plan',
+      summary: 'Readiness: the loader runs, the kernel has BTF and an attach plan, and the hub is warm',
       description: 'From `udplat-probe --list-plans`, reused for a few seconds.',
       response: {
-        200: Type.Object({ status: Type.Literal('ready'), kernel: Type.String(), autoPlan: Plan }, { additionalProperties: false }),
+        200: Type.Object({
+          status: Type.Literal('ready'),
+          kernel: Type.String(),
+          autoPlan: Plan,
+          hubPlan: Nullable({ ...Plan, description: 'The plan of the hub the service keeps warm; null when it keeps none (warmHub off)' })
+        }, { additionalProperties: false }),
         ...problemResponses(NotReady)
       }
     }
@@ -38,7 +44,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const host = await app.host.plans().catch((err: unknown) => {
       throw err instanceof PlanListError ? new NotReady(err.message) : err
     })
-    return { status: 'ready' as const, kernel: host.kernel, autoPlan: readyPlan(host) }
+    const autoPlan = readyPlan(host)
+    const { kept, status } = app.hub
+    if (kept && !status.running) throw new NotReady(`the hub is not running${status.error === null ? ' yet' : `: ${status.error}`}`)
+    return { status: 'ready' as const, kernel: host.kernel, autoPlan, hubPlan: kept ? status.plan : null }
   })
 }
 

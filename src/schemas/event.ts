@@ -60,7 +60,7 @@ export const EVENTS_QUERY_DEFAULTS = { after: 0, limit: 100, waitMs: 0 } as cons
 export const MAX_WAIT_MS = 30_000
 
 export const EventsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq (for a stream, `Last-Event-ID` wins over it)' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq (for a stream, `Last-Event-ID` wins over it); decimal' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: EVENTS_QUERY_DEFAULTS.limit, description: 'At most this many events per page (polling only)' })),
   waitMs: Type.Optional(Type.Integer({
     minimum: 0,
@@ -73,7 +73,7 @@ export const EventsQuery = Type.Object({
 export const StreamQuery = Type.Object({ after: EventsQuery.properties.after }, { additionalProperties: false })
 
 export const StreamHeaders = Type.Object({
-  'last-event-id': Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this seq: EventSource sends it when it reconnects' }))
+  'last-event-id': Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Resume after this seq: EventSource sends it when it reconnects; decimal' }))
 })
 
 /** SSE only: events between the cursor and `nextSeq` that the bounded buffer evicted before this client read them. */

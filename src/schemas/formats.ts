@@ -14,10 +14,12 @@ export const FORMATS: Record<string, (value: string) => boolean> = {
     if (isIPv4(address)) return Number(prefix) <= 32
     return isIPv6(address) && !address.includes('%') && Number(prefix) <= 128
   },
-  /** An absolute cgroup v2 path, or a cgroup id in decimal. */
+  /** An absolute, normalized cgroup v2 path ("/", "/system.slice/x.service"), or a cgroup id in decimal. */
   cgroup (value) {
     if (/^\d{1,20}$/.test(value)) return BigInt(value) <= U64_MAX
-    return value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..')
+    if (value === '/') return true
+    const [root, ...names] = value.split('/')
+    return root === '' && !value.includes('\0') && names.every((name) => name !== '' && name !== '.' && name !== '..')
   },
   /** A task name as the kernel keeps it: at most 15 bytes of UTF-8. */
   comm (value) {

@@ -20,6 +20,7 @@ export const SessionState = Type.Enum(SESSION_STATES)
 export const Family = Type.Enum(['ipv4', 'ipv6'])
 
 const Prefixes = (side: string) => Type.Array(Type.String({ format: 'cidr', maxLength: 64 }), {
+  minItems: 1,
   maxItems: 8,
   uniqueItems: true,
   description: `${side} address prefixes (IPv4 or IPv6 CIDR); a datagram matches any of them`
@@ -33,7 +34,7 @@ export const Filter = Type.Object({
   remotePort: Type.Optional(Port),
   pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304, description: 'Reading process id (tgid)' })),
   comm: Type.Optional(Type.String({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading task name, at most 15 bytes' })),
-  cgroup: Type.Optional(Type.String({ format: 'cgroup', maxLength: 4096, description: 'Reader cgroup v2: absolute path or numeric id' })),
+  cgroup: Type.Optional(Type.String({ format: 'cgroup', maxLength: 4096, description: 'Reader cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
   netns: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Network namespace inode number' })),
   family: Type.Optional(Family)
 }, { $id: 'Filter', additionalProperties: false })

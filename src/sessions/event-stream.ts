@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import { ascii, ByteWriter } from './byte-writer.js'
-import type { Session, SessionState } from './session.js'
+import type { Session } from './session.js'
+import { takeTurn } from './turns.js'
 
 /** Frames are pushed in chunks of about this many bytes: one socket write each. */
 const CHUNK_BYTES = 64 * 1024
@@ -14,8 +15,9 @@ const FRAME = {
 
 /**
  * One client's Server-Sent Events over a session: `latency` and `drop` events with `id:` their seq,
- * `lost` when the client fell behind the session's bounded buffer, `state` first and on every change,
- * heartbeat comments while idle. Ends after the session has ended and every event is out.
+ * `lost` when the client fell behind the session's bounded buffer, `state` first and then every state the
+ * session enters, in order between the events around it, heartbeat comments while idle. Ends after the
+ * session has ended and every event and state is out.
  *
  * It reads the session's EventLog by cursor only when the socket wants more (a Readable piped to the
  * response), so a slow client costs a cursor and one chunk, never a queue of its own; the events'
@@ -23,7 +25,8 @@ const FRAME = {
  */
 export class EventStream extends Readable {
   #cursor: number
-  #sentState: SessionState | undefined
+  /** The index in session.stateChanges of the last state sent; -1 before the first frame. */
+  #sentChange = -1
   #finished = false
   #pumping = false
   readonly #closed = new AbortController()
@@ -50,6 +53,9 @@ export class EventStream extends Readable {
     this.#pumping = true
     try {
       while (!this.destroyed) {
+        const turn = takeTurn()
+        if (turn !== undefined) await turn
+        if (this.destroyed) return
         const chunk = this.#next()
         if (chunk !== undefined) {
           if (!this.push(chunk)) return
@@ -69,7 +75,8 @@ export class EventStream extends Readable {
   #next (): Buffer | undefined {
     const { session } = this
     const out = this.#out
-    if (this.#sentState === undefined) this.#stateFrame()
+    // The state the session is in comes first; every later one follows in order.
+    if (this.#sentChange < 0) this.#stateFrame(session.stateChanges.length - 1)
     let caughtUp = false
     while (out.length < CHUNK_BYTES) {
       const window = session.events.window(this.#cursor, PAGE_EVENTS)
@@ -77,6 +84,7 @@ export class EventStream extends Readable {
         caughtUp = true
         break
       }
+      this.#stateFrames(window.first - 1)
       if (window.evicted > 0) {
         session.streams.lost += window.evicted
         // Its id is the last seq it stands for, so a client resuming after it is not told again.
@@ -84,6 +92,7 @@ export class EventStream extends Readable {
       }
       let seq = window.first
       for (; seq <= window.last && out.length < CHUNK_BYTES; seq++) {
+        this.#stateFrames(seq - 1)
         out.bytes(FRAME.id)
         out.integer(seq)
         out.bytes(FRAME[session.eventType(seq)])
@@ -93,15 +102,23 @@ export class EventStream extends Readable {
       this.#cursor = seq - 1
     }
     if (caughtUp) {
-      if (session.state !== this.#sentState) this.#stateFrame()
-      this.#finished = !session.active
+      this.#stateFrames(Number.POSITIVE_INFINITY)
+      this.#finished = !session.active && this.#sentChange === session.stateChanges.length - 1
     }
     return out.length > 0 ? out.take() : undefined
   }
 
-  #stateFrame (): void {
-    const { state, error } = this.session
-    this.#sentState = state
+  /** Frames for the states not sent yet that the session entered before event `afterSeq + 1`. */
+  #stateFrames (afterSeq: number): void {
+    const changes = this.session.stateChanges
+    for (let next = changes[this.#sentChange + 1]; next !== undefined && next.afterSeq <= afterSeq; next = changes[this.#sentChange + 1]) {
+      this.#stateFrame(this.#sentChange + 1)
+    }
+  }
+
+  #stateFrame (index: number): void {
+    const { state, error } = this.session.stateChanges[index]!
+    this.#sentChange = index
     this.#out.text(`event: state\ndata: ${JSON.stringify({ state, error })}\n\n`)
   }
 }

@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { nanoid } from 'nanoid'
-import { BufferLimit, LoaderFailed, SessionLimit, SessionNotFound } from '../errors.js'
+import { BufferLimit, LoaderFailed, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
 import { LoaderStartError } from '../probe/loader.js'
 import type { CreateSession } from '../schemas/session.js'
+import { checkCgroup } from './cgroups.js'
 import { Session, type LoaderSettings, type SessionState } from './session.js'
 
 export interface SessionLimits {
@@ -12,6 +13,8 @@ export interface SessionLimits {
   maxBufferedEvents: number
   /** How long an ended session stays readable. */
   retentionSeconds: number
+  /** How many ended sessions are kept at most. */
+  maxEndedSessions: number
 }
 
 /** Creates, finds and ends sessions, within the service's limits. */
@@ -27,6 +30,7 @@ export class SessionManager {
 
   /** Resolves with a running session, or rejects and keeps nothing. */
   async create (request: CreateSession): Promise<Session> {
+    if (request.filter?.cgroup !== undefined) await checkCgroup(request.filter.cgroup)
     const id = nanoid()
     const session = new Session(id, request, this.log.child({ sessionId: id }), (ended) => this.#retain(ended))
     this.#checkLimits(session.spec.bufferEvents)
@@ -35,7 +39,7 @@ export class SessionManager {
       await session.start(this.loader)
     } catch (err) {
       this.#sessions.delete(id)
-      if (err instanceof LoaderStartError) throw new LoaderFailed(err.message)
+      if (err instanceof LoaderStartError) throw err.refusedArguments ? new ValidationFailed(err.message) : new LoaderFailed(err.message)
       throw err
     }
     return session
@@ -75,7 +79,10 @@ export class SessionManager {
     this.#sessions.delete(id)
   }
 
-  /** An ended session stays readable for the retention period, unless deleted first. */
+  /**
+   * An ended session stays readable for the retention period, unless deleted first, and while no more than
+   * maxEndedSessions ended after it: #retention holds them in the order they ended.
+   */
   #retain (session: Session): void {
     const timer = setTimeout(() => {
       this.log.info({ sessionId: session.id, state: session.state }, 'removing an ended session after its retention period')
@@ -83,6 +90,11 @@ export class SessionManager {
     }, this.limits.retentionSeconds * 1000)
     timer.unref()
     this.#retention.set(session.id, timer)
+    for (const oldest of this.#retention.keys()) {
+      if (this.#retention.size <= this.limits.maxEndedSessions) break
+      this.log.info({ sessionId: oldest, maxEndedSessions: this.limits.maxEndedSessions }, 'removing the oldest ended session: too many ended sessions kept')
+      this.#forget(oldest)
+    }
   }
 
   #checkLimits (bufferEvents: number): void {

@@ -13,6 +13,14 @@ import { stageHistogram } from './histogram.js'
 
 export type SessionState = SessionResource['state']
 
+/** A state the session entered, after how many events: streams deliver it between the events around it. */
+export interface StateChange {
+  state: SessionState
+  error: string | null
+  /** The last event's seq when the state was entered. */
+  afterSeq: number
+}
+
 export interface LoaderSettings {
   probePath: string
   startTimeoutMs: number
@@ -34,6 +42,8 @@ export class Session {
   /** Event streams reading this session: how many are open, and how many events they skipped as too slow. */
   readonly streams = { open: 0, lost: 0 }
   #state: SessionState = 'starting'
+  /** Every state entered, in order: at most one per state. */
+  readonly #stateChanges: StateChange[] = [{ state: 'starting', error: null, afterSeq: 0 }]
   #startedAt: Date | null = null
   #endedAt: Date | null = null
   #error: string | null = null
@@ -74,6 +84,9 @@ export class Session {
   get active (): boolean { return this.#state === 'starting' || this.#state === 'running' || this.#state === 'stopping' }
 
   get error (): string | null { return this.#error }
+
+  /** Every state the session entered, in order, with the event it came after. */
+  get stateChanges (): readonly StateChange[] { return this.#stateChanges }
 
   get stats (): StatsRecord | undefined { return this.#stats }
 
@@ -182,6 +195,7 @@ export class Session {
 
   #setState (state: SessionState): void {
     this.#state = state
+    this.#stateChanges.push({ state, error: this.#error, afterSeq: this.events.lastSeq })
     this.changes.notify()
   }
 

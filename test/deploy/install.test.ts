@@ -3,7 +3,9 @@ import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ids, installTree, runtimeStageInstallArgs, ROOT, unitSetting, type InstalledTree } from './tree.js'
 
-// scripts/install as root, for real: a system user, files, the loader's file capabilities.
+// scripts/install as root, for real: a system user, files, the loader's file capabilities. Each install copies the
+// production node_modules tree: seconds of system time on a slow disk, hence the bounds below.
+const INSTALL_MS = 180_000
 const lock = JSON.parse(readFileSync(`${ROOT}package-lock.json`, 'utf8')) as { packages: Record<string, { dev?: boolean }> }
 const topLevel = Object.entries(lock.packages).filter(([path]) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(path))
 
@@ -30,8 +32,8 @@ function expectServiceTree (tree: InstalledTree): void {
 
 describe('scripts/install --container, the Dockerfile runtime stage\'s install step', () => {
   let tree: InstalledTree
-  beforeAll(() => { tree = installTree(runtimeStageInstallArgs(), 'c') })
-  afterAll(() => tree?.remove())
+  beforeAll(() => { tree = installTree(runtimeStageInstallArgs(), 'c') }, INSTALL_MS)
+  afterAll(() => tree?.remove(), INSTALL_MS)
 
   it('installs the service, its production dependencies only, and the loader with cap_bpf,cap_perfmon=ep for its group', () => {
     expect(tree.output).toContain(`created system user ${tree.user}`)
@@ -46,8 +48,8 @@ describe('scripts/install --container, the Dockerfile runtime stage\'s install s
 
 describe('scripts/install on a host', () => {
   let tree: InstalledTree
-  beforeAll(() => { tree = installTree([], 'h') })
-  afterAll(() => tree?.remove())
+  beforeAll(() => { tree = installTree([], 'h') }, INSTALL_MS)
+  afterAll(() => tree?.remove(), INSTALL_MS)
 
   it('installs the same tree, and a unit rewritten to its paths and user that systemd-analyze verify accepts', () => {
     expectServiceTree(tree)
@@ -61,7 +63,7 @@ describe('scripts/install on a host', () => {
     expect(unitSetting(unit, 'EnvironmentFile')).toBe(`-${tree.sysconfdir}/udplat.env`)
     expect(execFileSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBe('')
     expect(statSync(`${tree.sysconfdir}/udplat.env`).mode & 0o777).toBe(0o600)
-  })
+  }, INSTALL_MS)
 
   it('runs again without change, keeping the user and the operator\'s environment file', () => {
     const { uid } = ids(tree.user)
@@ -72,5 +74,5 @@ describe('scripts/install on a host', () => {
     expect(ids(tree.user).uid).toBe(uid)
     expect(readFileSync(`${tree.sysconfdir}/udplat.env`, 'utf8')).toBe(edited)
     expectServiceTree(tree)
-  })
+  }, INSTALL_MS)
 })

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,9 +9,9 @@ import { loadConfig, type Config } from '../../src/config.js'
 
 export const FAKE_PROBE = fileURLToPath(new URL('./fake-probe.mjs', import.meta.url))
 
-/** A configuration for tests: the fake loader, short timeouts, defaults otherwise. */
+/** A configuration for tests: the fake loader, short timeouts, no hub kept warm (see hub.test.ts), defaults otherwise. */
 export function testConfig (overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig([], {}), probePath: FAKE_PROBE, loaderStartTimeoutMs: 2000, loaderStopGraceMs: 500, ...overrides }
+  return { ...loadConfig([], {}), probePath: FAKE_PROBE, loaderStartTimeoutMs: 2000, loaderStopGraceMs: 500, warmHub: false, ...overrides }
 }
 
 const apps: Array<ReturnType<typeof buildApp>> = []
@@ -81,7 +81,17 @@ export async function waitForSession (app: App, id: string, check: (session: any
   }, { timeout })
 }
 
-type ProbeMode = 'run' | 'error' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage' | 'close-stdout'
+const CGROUP2_ROOT = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')).find((fields) => fields[2] === 'cgroup2')?.[1] ?? '/sys/fs/cgroup'
+const ownCgroupPath = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/'
+
+/** The cgroup v2 this process runs in, which exists: its path as /proc/self/cgroup says, under the mount, and its id. */
+export const OWN_CGROUP = {
+  path: ownCgroupPath,
+  mounted: ownCgroupPath === '/' ? CGROUP2_ROOT : `${CGROUP2_ROOT}${ownCgroupPath}`,
+  id: String(statSync(join(CGROUP2_ROOT, ownCgroupPath), { bigint: true }).ino)
+}
+
+type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage' | 'close-stdout'
 
 let infoFiles = 0
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // A stand-in for bpf/build/udplat-probe: same command line, same binary records
 // (bpf/udplat.h), no kernel. Behaviour comes from the environment:
-//   FAKE_PROBE_MODE    run (default) | error | silent | no-hello | die-after-hello | ignore-term | garbage
+//   FAKE_PROBE_MODE    run (default) | error | bad-arguments (refuses its command line, exit 2) | silent | no-hello | die-after-hello | ignore-term | garbage
 //                      | close-stdout (closes its output after the first records and stays alive)
 //   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
 //   FAKE_PROBE_MARKS   the hello's marks bitmask (default 15: all four; the tracepoint plan's is 11)
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
+//   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then bye at SIGTERM) | error (fails to start)
+//                      | die (says hello, then exits as if its hub had gone, after 200 ms)
 // Running, it repeats its stats record every --stats-interval-ms, as the real loader does.
 import { writeFileSync } from 'node:fs'
 
@@ -165,43 +167,60 @@ async function exit (code, ...records) {
 
 const stayAlive = () => setInterval(() => {}, 60_000)
 
-switch (mode) {
-  case 'error':
-    process.stderr.write('libbpf: failed to load object\n')
-    await exit(1, error('failed to load BPF object: Operation not permitted'))
-    break
-  case 'silent':
-    process.stderr.write('fake: crashed before attaching\n')
-    process.exit(3)
-    break
-  case 'no-hello':
-    stayAlive()
-    break
-  default: {
-    process.on('SIGTERM', () => {
-      if (mode !== 'ignore-term') void exit(0, stats(), ...hists(), dropCountRecord(), bye())
-    })
-    let sent = 0
-    // In batches, so a million events need no more memory than ten thousand.
-    const sendEvents = async () => {
-      for (const end = sent + eventCount; sent < end;) {
-        const batch = Math.min(10_000, end - sent)
-        await send(...Array.from({ length: batch }, (_, i) => event(sent + i)))
-        sent += batch
-      }
-    }
-    let burst = Promise.resolve()
-    process.on('SIGUSR1', () => { burst = burst.then(sendEvents) })
-    await send(hello())
-    await sendEvents()
-    await send(...Array.from({ length: dropCount }, (_, i) => drop(i)), stats(), ...hists(), dropCountRecord())
-    if (mode === 'die-after-hello') await exit(1, error('ring buffer poll failed: Bad address'))
-    if (mode === 'garbage') await send(record(99, 8, () => {}))
-    if (mode === 'close-stdout') {
-      process.stdout.destroy()
+if (process.argv.includes('--keep-hub')) {
+  const hubMode = process.env.FAKE_PROBE_HUB ?? 'run'
+  if (hubMode === 'error') await exit(1, error('failed to start the hub: fake refusal'))
+  process.on('SIGTERM', () => { void exit(0, bye()) })
+  await send(hello())
+  if (hubMode === 'die') setTimeout(() => { void exit(1, error('the hub exited')) }, 200)
+  stayAlive()
+} else {
+  await session()
+}
+
+/** A session's records, as the real loader sends them, in the way FAKE_PROBE_MODE says. */
+async function session () {
+  switch (mode) {
+    case 'error':
+      process.stderr.write('libbpf: failed to load object\n')
+      await exit(1, error('failed to load BPF object: Operation not permitted'))
+      break
+    case 'bad-arguments':
+      await exit(2, error("bad --cgroup '/gone': path must be normalized"))
+      break
+    case 'silent':
+      process.stderr.write('fake: crashed before attaching\n')
+      process.exit(3)
+      break
+    case 'no-hello':
       stayAlive()
-    } else {
-      setInterval(() => { void send(stats()) }, statsIntervalMs)
+      break
+    default: {
+      process.on('SIGTERM', () => {
+        if (mode !== 'ignore-term') void exit(0, stats(), ...hists(), dropCountRecord(), bye())
+      })
+      let sent = 0
+      // In batches, so a million events need no more memory than ten thousand.
+      const sendEvents = async () => {
+        for (const end = sent + eventCount; sent < end;) {
+          const batch = Math.min(10_000, end - sent)
+          await send(...Array.from({ length: batch }, (_, i) => event(sent + i)))
+          sent += batch
+        }
+      }
+      let burst = Promise.resolve()
+      process.on('SIGUSR1', () => { burst = burst.then(sendEvents) })
+      await send(hello())
+      await sendEvents()
+      await send(...Array.from({ length: dropCount }, (_, i) => drop(i)), stats(), ...hists(), dropCountRecord())
+      if (mode === 'die-after-hello') await exit(1, error('ring buffer poll failed: Bad address'))
+      if (mode === 'garbage') await send(record(99, 8, () => {}))
+      if (mode === 'close-stdout') {
+        process.stdout.destroy()
+        stayAlive()
+      } else {
+        setInterval(() => { void send(stats()) }, statsIntervalMs)
+      }
     }
   }
 }

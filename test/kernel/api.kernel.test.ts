@@ -53,6 +53,8 @@ async function readStream (path: string, until: (text: string) => boolean = () =
 
 describe('GET /v1/host and /readyz on this host', () => {
   it('report the kernel with BTF, the tracepoint plan available, and fentry and kprobe not, with reasons', async () => {
+    // The service is ready once its hub is warm, a few tens of milliseconds after it listens.
+    await vi.waitFor(async () => expect((await fetch(`${base}/readyz`)).status).toBe(200), { timeout: 5000, interval: 20 })
     const host = await json('/v1/host')
     expect(host).toMatchObject({ btf: true, autoPlan: 'tracepoint', limits: { maxSessions: 32 } })
     const plans = Object.fromEntries(host.plans.map((plan: { name: string }) => [plan.name, plan]))
@@ -60,7 +62,8 @@ describe('GET /v1/host and /readyz on this host', () => {
     for (const name of ['fentry', 'kprobe']) {
       expect(plans[name]).toMatchObject({ available: false, reason: expect.stringMatching(/\w/) })
     }
-    expect(await json('/readyz')).toEqual({ status: 'ready', kernel: host.kernel, autoPlan: 'tracepoint' })
+    expect(host.hub).toEqual({ kept: true, running: true, plan: 'tracepoint', error: null })
+    expect(await json('/readyz')).toEqual({ status: 'ready', kernel: host.kernel, autoPlan: 'tracepoint', hubPlan: 'tracepoint' })
   })
 })
 

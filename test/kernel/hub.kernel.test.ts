@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { listeningService } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
-import { hubPids, loaderPids, mapsGone, programIdsOf, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
+import { attachedProgramIds, hubPids, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The service's sessions share one hub (bpf/hub.h): one program set for all, each session with its own
-// filter, counts, ring buffer and loader. Ports 24000-24199 are this file's.
+// filter, counts, ring buffer and loader. Ports 24000-24299 are this file's. The hub the service keeps warm
+// has a describe of its own at the end; before it, the hub lives on demand, as for loaders run by hand.
 let service: Awaited<ReturnType<typeof listeningService>>
 
-beforeAll(async () => { service = await listeningService({ loaderStatsIntervalMs: 100 }) })
+beforeAll(async () => { service = await listeningService({ loaderStatsIntervalMs: 100, warmHub: false }) })
 afterAll(async () => { await service.app.close() })
 
 async function createSession (filter: object): Promise<string> {
@@ -130,4 +131,49 @@ describe('a full hub', () => {
     }
     await vi.waitFor(() => expect(hubPids()).toEqual([]), { timeout: 2000 })
   })
+})
+
+describe('the hub the service keeps warm', () => {
+  it('runs from the service\'s start, attaches its programs only while a session needs them, comes back when killed, and goes with the service', async () => {
+    const warm = await listeningService({ loaderStatsIntervalMs: 100, hubRestartMs: 200 })
+    const ready = async () => await vi.waitFor(async () => {
+      const res = await warm.call('GET', '/readyz')
+      expect(res.status).toBe(200)
+      return res.json
+    }, { timeout: 5000, interval: 20 })
+    try {
+      expect(await ready()).toMatchObject({ hubPlan: 'tracepoint' })
+      const [hub, ...others] = hubPids()
+      expect(others).toEqual([])
+      expect(keeperPids()).toHaveLength(1)
+      const programs = programIdsOf(hub!)
+      expect(programs).toHaveLength(4)
+      // Loaded and verified, attached to nothing: an idle service costs the host's packets nothing.
+      expect(await programsDetached(programs)).toEqual([])
+
+      const res = await warm.call('POST', '/v1/sessions', { filter: { ports: [24201] }, thresholdUs: 0 })
+      expect(res.status, JSON.stringify(res.json)).toBe(201)
+      const attached = attachedProgramIds()
+      expect(programs.filter((id) => attached.has(id))).toEqual(programs)
+      await traffic('127.0.0.1', 24201, 3)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${res.json.id}/events`)).json.events).toHaveLength(3))
+      expect((await warm.call('DELETE', `/v1/sessions/${res.json.id}`)).status).toBe(204)
+      expect(await programsDetached(programs)).toEqual([])
+      expect(hubPids()).toEqual([hub])
+
+      process.kill(hub!, 'SIGKILL')
+      await vi.waitFor(() => expect(hubPids()).toHaveLength(1), { timeout: 5000, interval: 20 })
+      expect(hubPids()).not.toEqual([hub])
+      expect((await ready()).hubPlan).toBe('tracepoint')
+      const [again] = hubPids()
+      const next = await warm.call('POST', '/v1/sessions', { filter: { ports: [24202] }, thresholdUs: 0 })
+      expect(next.status).toBe(201)
+      expect(hubPids()).toEqual([again])
+      await traffic('127.0.0.1', 24202, 2)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${next.json.id}/events`)).json.events).toHaveLength(2))
+    } finally {
+      await warm.app.close()
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
+  }, 60_000)
 })

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BPF_CAPS_MASK, credentials, ids, installTree, unitSetting, type InstalledTree } from '../deploy/tree.js'
-import { programsGone, sessionProgramIds } from './workload.js'
+import { programsDetached, sessionProgramIds } from './workload.js'
 
 // Privilege separation, for real: the service runs as an unprivileged user, started the way
 // systemd/udplat.service starts it, and only the loader, through its file capabilities, loads BPF.
@@ -104,13 +104,14 @@ async function api (base: string, method: string, path: string, body?: unknown):
   return { status: res.status, json: text ? JSON.parse(text) : undefined }
 }
 
-/** The loaders a service started: its child processes (other tests may run loaders of their own). */
+/** The sessions' loaders a service started: its child processes but the hub keeper (other tests may run loaders of their own). */
 function loadersOf (servicePid: number): number[] {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
     try {
       // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === servicePid ? [Number(name)] : []
+      const keeper = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes('--keep-hub')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === servicePid && !keeper ? [Number(name)] : []
     } catch {
       return []
     }
@@ -169,7 +170,7 @@ describe('the service as an unprivileged user', () => {
 
       expect((await api(running.base, 'DELETE', `/v1/sessions/${created.json.id}`)).status).toBe(204)
       expect(loadersOf(running.pid)).toEqual([])
-      expect(await programsGone(programs)).toEqual([])
+      expect(await programsDetached(programs)).toEqual([])
     } finally {
       receiver.close()
       await running.stop()

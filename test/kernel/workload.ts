@@ -181,6 +181,22 @@ export function sessionProgramIds (loaderPid: number): number[] {
   return [...new Set(hubPids().filter((pid) => effectiveUid(pid) === uid).flatMap(programIdsOf))].sort((a, b) => a - b)
 }
 
+/** Ids of the programs attached to a hook (bpftool link show): a loaded program runs only while attached. */
+export function attachedProgramIds (): Set<number> {
+  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ prog_id: number }>
+  return new Set(links.map((link) => link.prog_id))
+}
+
+/** Waits until none of the programs `ids` is attached: a hub with no session detaches its programs and keeps them loaded. */
+export async function programsDetached (ids: number[], timeoutMs = 3000): Promise<number[]> {
+  return await bpfObjectsGone(ids, attachedProgramIds, timeoutMs)
+}
+
+/** Pids of running hub keepers (`udplat-probe --keep-hub`, which the service runs to keep its hub warm). */
+export function keeperPids (): number[] {
+  return loaderPids('--keep-hub')
+}
+
 /** Ids of every BPF map on the host, from bpftool. */
 export function loadedMapIds (): Set<number> {
   const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show'], { encoding: 'utf8' })) as Array<{ id: number }>

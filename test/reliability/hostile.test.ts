@@ -108,7 +108,8 @@ describe('hostile URLs and headers', () => {
   })
 
   it.each([
-    ['text/plain', 400, 'UDPLAT_VALIDATION'],
+    ['text/plain', 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE'],
+    ['text/plain; charset=utf-8', 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE'],
     ['application/x-www-form-urlencoded', 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE'],
     ['multipart/form-data; boundary=x', 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE'],
     ['image/png', 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE']

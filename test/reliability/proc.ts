@@ -22,11 +22,11 @@ export function cmdline (pid: number): string[] {
   }
 }
 
-/** Direct children of a process that are udplat loaders (not `--list-plans` runs). */
+/** Direct children of a process that are the loaders of sessions (not `--list-plans` runs, not the hub keeper). */
 export function loaderChildren (pid: number = process.pid): number[] {
   return childPids(pid).filter((child) => {
     const argv = cmdline(child)
-    return argv[0]?.endsWith('udplat-probe') === true && argv.includes('bin')
+    return argv[0]?.endsWith('udplat-probe') === true && argv.includes('bin') && !argv.includes('--keep-hub')
   })
 }
 

@@ -17,7 +17,7 @@ describe('GET /readyz', () => {
     const app = await testApp({ token: TOKEN })
     const res = await app.inject({ url: '/readyz' })
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ status: 'ready', kernel: '6.18.0-fake', autoPlan: 'tracepoint' })
+    expect(res.json()).toEqual({ status: 'ready', kernel: '6.18.0-fake', autoPlan: 'tracepoint', hubPlan: null })
   })
 
   it.each([

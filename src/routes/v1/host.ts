@@ -29,10 +29,12 @@ const hostRoutes: FastifyPluginAsyncTypebox = async (app) => {
         maxSessions: config.maxSessions,
         maxBufferedEvents: config.maxBufferedEvents,
         retentionSeconds: config.retentionSeconds,
+        maxEndedSessions: config.maxEndedSessions,
         bufferEvents: SESSION_BOUNDS.bufferEvents,
         ttlSeconds: SESSION_BOUNDS.ttlSeconds,
         waitMs: { max: MAX_WAIT_MS }
       },
+      hub: { kept: app.hub.kept, ...app.hub.status },
       usage: {
         activeSessions: kept.filter((session) => session.active).length,
         keptSessions: kept.length,

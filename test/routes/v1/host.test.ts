@@ -21,10 +21,12 @@ describe('GET /v1/host', () => {
         maxSessions: 4,
         maxBufferedEvents: 50_000,
         retentionSeconds: 60,
+        maxEndedSessions: 100,
         bufferEvents: { min: 100, max: 1_000_000, default: 10_000 },
         ttlSeconds: { min: 1, max: 604_800, default: 3600 },
         waitMs: { max: 30_000 }
       },
+      hub: { kept: false, running: false, plan: null, error: null },
       usage: { activeSessions: 1, keptSessions: 1, reservedEvents: 2000 }
     })
   })

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { problemResponses, SessionNotFound } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
@@ -8,6 +8,7 @@ import { ascii, ByteWriter } from '../../../sessions/byte-writer.js'
 import type { EventWindow } from '../../../sessions/event-log.js'
 import { EventStream } from '../../../sessions/event-stream.js'
 import type { Session } from '../../../sessions/session.js'
+import { wantsEventStream } from './accept.js'
 
 const EVENT_STREAM = 'text/event-stream'
 const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
@@ -35,14 +36,18 @@ function eventPage (session: Session, window: EventWindow): Buffer {
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { heartbeatMs } = app.config
 
-  function stream (reply: FastifyReply, session: Session, after: number): FastifyReply {
+  function stream (request: FastifyRequest, reply: FastifyReply, session: Session, after: number): FastifyReply {
     // Nothing will ever follow: 204 tells EventSource not to reconnect.
     if (!session.active && after >= session.events.lastSeq) return reply.code(204).send()
-    return reply
+    reply
       .header('content-type', `${EVENT_STREAM}; charset=utf-8`)
       .header('cache-control', 'no-cache')
       .header('x-accel-buffering', 'no')
-      .send(new EventStream(session, after, heartbeatMs))
+    // HEAD gets the headers only: a stream made for it would have no client to end it.
+    if (request.method === 'HEAD') return reply.send()
+    const events = new EventStream(session, after, heartbeatMs)
+    reply.raw.once('close', () => events.destroy())
+    return reply.send(events)
   }
 
   app.get('/:id/events', {
@@ -66,7 +71,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const session = app.sessions.get(request.params.id)
     const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit, waitMs = EVENTS_QUERY_DEFAULTS.waitMs } = request.query
-    if (request.headers.accept?.includes(EVENT_STREAM) === true) return stream(reply, session, request.headers['last-event-id'] ?? after)
+    if (wantsEventStream(request.headers.accept)) return stream(request, reply, session, request.headers['last-event-id'] ?? after)
 
     let window = session.events.window(after, limit)
     if (window.last < window.first && waitMs > 0 && session.active) {
@@ -97,7 +102,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const session = app.sessions.get(request.params.id)
-    return stream(reply, session, request.headers['last-event-id'] ?? request.query.after ?? EVENTS_QUERY_DEFAULTS.after)
+    return stream(request, reply, session, request.headers['last-event-id'] ?? request.query.after ?? EVENTS_QUERY_DEFAULTS.after)
   })
 }
 

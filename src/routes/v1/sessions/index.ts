@@ -23,8 +23,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses(ValidationFailed, BadRequest, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
       }
     },
-    // Every field has a default, so a bare POST starts a session too.
-    preValidation: async (request) => { request.body ??= {} }
+    // Every field has a default, so a bare POST (no body at all) starts a session too; a JSON null is refused.
+    preValidation: async (request) => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
     const session = await app.sessions.create(request.body)
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session.toResource())

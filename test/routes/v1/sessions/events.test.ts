@@ -77,7 +77,7 @@ describe('GET /v1/sessions/{id}/events', () => {
     ['?limit=0', 'querystring/limit must be >= 1'],
     ['?limit=10001', 'querystring/limit must be <= 10000'],
     ['?after=-1', 'querystring/after must be >= 0'],
-    ['?after=x', 'querystring/after must be integer'],
+    ['?after=x', 'querystring/after must be a number in plain decimal'],
     ['?cursor=1', 'querystring/cursor must NOT have additional properties'],
     ['?waitMs=30001', 'querystring/waitMs must be <= 30000'],
     ['?waitMs=-1', 'querystring/waitMs must be >= 0']
@@ -190,14 +190,68 @@ describe('GET /v1/sessions/{id}/events as Server-Sent Events', () => {
   })
 
   it.each([
-    [{ 'last-event-id': 'abc' }, '', 'headers/last-event-id must be integer'],
+    [{ 'last-event-id': 'abc' }, '', 'headers/last-event-id must be a number in plain decimal'],
     [{ 'last-event-id': '-1' }, '', 'headers/last-event-id must be >= 0'],
-    [{}, '?after=x', 'querystring/after must be integer']
+    [{}, '?after=x', 'querystring/after must be a number in plain decimal']
   ])('rejects %j %s as problem+json 400', async (headers, query, detail) => {
     const app = await sharedApp()
     expect(expectProblem(await stream(app, 'any', query, headers), 400, 'UDPLAT_VALIDATION').detail).toBe(detail)
     expect(expectProblem(await app.inject({ url: '/v1/sessions/any/events/stream?limit=5' }), 400, 'UDPLAT_VALIDATION').detail)
       .toBe('querystring/limit must NOT have additional properties')
+  })
+
+  it.each([
+    '99999999999999999999', '9007199254740993', '0x10', '1e3', '+5', '010', ' 5', '5 ', '5.0', '-0'
+  ])('takes only decimal integers in the sequence range as a cursor: refuses %j in ?after and Last-Event-ID', async (cursor) => {
+    const app = await sharedApp()
+    const query = `?after=${encodeURIComponent(cursor)}`
+    for (const res of [
+      await app.inject({ url: `/v1/sessions/any/events${query}` }),
+      await app.inject({ url: `/v1/sessions/any/events/stream${query}` }),
+      await stream(app, 'any', '', { 'last-event-id': cursor })
+    ]) {
+      expectProblem(res, 400, 'UDPLAT_VALIDATION')
+    }
+  })
+
+  it('takes the largest exact cursor, 2^53 - 1', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 1 })
+    expect(await page(app, id, `?after=${Number.MAX_SAFE_INTEGER}`)).toEqual({ events: [], nextAfter: Number.MAX_SAFE_INTEGER, evicted: 0 })
+  })
+
+  it.each([
+    ['text/event-stream', true],
+    ['text/event-stream;q=0.5, application/json;q=0.4', true],
+    ['text/event-stream, */*', true],
+    ['TEXT/EVENT-STREAM', true],
+    ['text/event-streamx', false],
+    ['application/json, text/event-stream;q=0.1', false],
+    ['application/json, text/event-stream', false],
+    ['text/event-stream;q=0', false],
+    ['*/*', false],
+    ['text/*', false],
+    ['text/html', false]
+  ])('negotiates Accept %j: a stream %s', async (accept, isStream) => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 1, mode: 'die-after-hello' })
+    const res = await app.inject({ url: `/v1/sessions/${id}/events`, headers: { accept } })
+    expect(res.headers['content-type']).toBe(isStream ? 'text/event-stream; charset=utf-8' : 'application/json')
+  })
+
+  it('answers HEAD with the stream\'s headers and leaves no stream behind', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 3 })
+    for (let i = 0; i < 200; i++) {
+      const res = await app.inject({ method: 'HEAD', url: `/v1/sessions/${id}/events/stream` })
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8')
+      expect(res.body).toBe('')
+      expect((await app.inject({ method: 'HEAD', url: `/v1/sessions/${id}/events`, headers: { accept: 'text/event-stream' } })).statusCode).toBe(200)
+    }
+    expect(app.sessions.get(`${id}`).streams.open).toBe(0)
+    const metrics = (await app.inject({ url: '/metrics' })).body
+    expect(metrics).toContain(`udplat_session_streams{session="${id}"} 0`)
   })
 
   it('answers 404 problem+json for an unknown session', async () => {

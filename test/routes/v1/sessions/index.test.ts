@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { alive, expectProblem, fakeProbe, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
+import { alive, expectProblem, fakeProbe, OWN_CGROUP, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
@@ -54,7 +54,7 @@ describe('POST /v1/sessions', () => {
         remotePort: 40000,
         pid: 42,
         comm: 'unbound',
-        cgroup: '/system.slice/unbound.service',
+        cgroup: OWN_CGROUP.path,
         netns: 4026531840,
         family: 'ipv6'
       }
@@ -66,7 +66,7 @@ describe('POST /v1/sessions', () => {
       '--laddr', '127.0.0.0/8', '--laddr', '::1/128',
       '--raddr', '10.0.0.0/8',
       '--rport', '40000', '--pid', '42', '--comm', 'unbound',
-      '--cgroup', '/system.slice/unbound.service', '--netns', '4026531840', '--family', '6',
+      '--cgroup', OWN_CGROUP.path, '--netns', '4026531840', '--family', '6',
       '--stats-interval-ms', '1000'
     ])
   })
@@ -93,6 +93,11 @@ describe('POST /v1/sessions', () => {
     [{ filter: { comm: 'ééééééééé' } }, 'body/filter/comm must match format "comm"'],
     [{ filter: { cgroup: 'system.slice' } }, 'body/filter/cgroup must match format "cgroup"'],
     [{ filter: { cgroup: '/a/../b' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { cgroup: '/./' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { cgroup: '/a//b' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { cgroup: '/a/' } }, 'body/filter/cgroup must match format "cgroup"'],
+    [{ filter: { localAddrs: [] } }, 'body/filter/localAddrs must NOT have fewer than 1 items'],
+    [{ filter: { remoteAddrs: [] } }, 'body/filter/remoteAddrs must NOT have fewer than 1 items'],
     [{ filter: { cgroup: '18446744073709551616' } }, 'body/filter/cgroup must match format "cgroup"'],
     [{ filter: { family: 'ipx' } }, 'body/filter/family'],
     [{ filter: { pid: 0 } }, 'body/filter/pid must be >= 1'],
@@ -108,10 +113,37 @@ describe('POST /v1/sessions', () => {
     expect(problem.instance).toBe('/v1/sessions')
   })
 
-  it('accepts a cgroup given as a numeric id and IPv6 prefixes', async () => {
+  it('accepts a cgroup given as a numeric id, or under the cgroup2 mount, and IPv6 prefixes', async () => {
     const app = await testApp()
-    const res = await create(app, { filter: { cgroup: '18446744073709551615', remoteAddrs: ['2001:db8::/32', '0.0.0.0/0'] } })
+    const res = await create(app, { filter: { cgroup: OWN_CGROUP.id, remoteAddrs: ['2001:db8::/32', '0.0.0.0/0'] } })
     expect(res.statusCode).toBe(201)
+    expect((await create(app, { filter: { cgroup: OWN_CGROUP.mounted } })).statusCode).toBe(201)
+  })
+
+  it.each([
+    ['a path that does not exist', '/no-such-cgroup-of-udplat', 'no-such-cgroup-of-udplat is not a cgroup v2 directory'],
+    ['a file of a cgroup', '/cgroup.procs', 'cgroup.procs is not a cgroup v2 directory'],
+    ['an id no cgroup has', '18446744073709551615', 'no cgroup v2 has id 18446744073709551615']
+  ])('refuses %s as a cgroup with 400, before any loader runs', async (_, cgroup, detail) => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    expect(expectProblem(await create(app, { filter: { cgroup } }), 400, 'UDPLAT_VALIDATION').detail).toContain(detail)
+    expect(() => probe()).toThrow()
+    expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
+  })
+
+  it('answers 400, not 503, when the loader refuses its command line', async () => {
+    fakeProbe('bad-arguments')
+    const app = await testApp()
+    const problem = expectProblem(await create(app, {}), 400, 'UDPLAT_VALIDATION')
+    expect(problem.detail).toContain('bad --cgroup')
+  })
+
+  it('refuses a JSON null body with 400, and starts a session for no body at all', async () => {
+    const app = await testApp()
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: 'null', headers: { 'content-type': 'application/json' } })
+    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe('body must be object')
+    expect((await app.inject({ method: 'POST', url: '/v1/sessions' })).statusCode).toBe(201)
   })
 
   it('rejects a body that is not JSON as problem+json', async () => {
@@ -251,6 +283,22 @@ describe('GET /v1/sessions/{id}', () => {
     expect(Date.parse(failed.endedAt)).toBeGreaterThanOrEqual(Date.parse(failed.startedAt))
     await vi.waitFor(async () => expectProblem(await app.inject({ url: `/v1/sessions/${id}` }), 404, 'UDPLAT_SESSION_NOT_FOUND'), { timeout: 3000 })
     expect(Date.now() - Date.parse(failed.endedAt)).toBeGreaterThanOrEqual(950)
+  })
+
+  it('keeps at most maxEndedSessions ended sessions: the oldest to have ended goes first', async () => {
+    fakeProbe('die-after-hello')
+    const app = await testApp({ maxEndedSessions: 2 })
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const { id } = (await create(app)).json()
+      await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+      ids.push(id)
+    }
+    fakeProbe('run')
+    const running = (await create(app)).json().id
+    const kept = (await app.inject({ url: '/v1/sessions' })).json().sessions.map((s: { id: string }) => s.id)
+    expect(kept.sort()).toEqual([ids[2], ids[3], running].sort())
+    expectProblem(await app.inject({ url: `/v1/sessions/${ids[0]}` }), 404, 'UDPLAT_SESSION_NOT_FOUND')
   })
 
   it('expires a session when its TTL runs out, stopping the loader, and keeps it readable', async () => {

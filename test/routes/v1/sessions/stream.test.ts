@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { get, type IncomingMessage } from 'node:http'
+import { createInterface } from 'node:readline'
 import { EventSource } from 'eventsource'
 import { describe, expect, it, vi } from 'vitest'
 import { fakeProbe, listeningApp } from '../../../helpers/app.js'
@@ -157,4 +159,52 @@ describe('an event stream on a listening server', () => {
     expect(next).toBe(lastSeq + 1)
     expect(frames.at(-1)).toEqual({ event: 'state', data: { state: 'stopped', error: null } })
   })
+
+  it('delivers every state the session entered to a client that is behind, in order after the events before it', async () => {
+    const server = await listeningApp()
+    // 20 000 events of about 400 bytes: far more than the socket buffers hold while the client does not read.
+    const { id, delete: remove } = await session(server, { events: 20_000, bufferEvents: 100_000 })
+    await vi.waitFor(() => expect(server.app.sessions.get(id).events.lastSeq).toBe(20_000))
+    const res = await open(`${server.base}/v1/sessions/${id}/events`)
+    res.pause()
+    expect((await remove()).status).toBe(204)
+    res.resume()
+    await new Promise((resolve) => res.on('end', resolve))
+    const frames = parseFrames(res.text())
+    expect(frames.filter((frame) => frame.event === 'state').map((frame) => frame.data.state)).toEqual(['running', 'stopping', 'stopped'])
+    expect(frames.slice(-3).map((frame) => frame.event === 'state' ? frame.data.state : frame.id)).toEqual(['20000', 'stopping', 'stopped'])
+  }, 30_000)
+
+  it('lets other requests through while a client in another process drains a large backlog', async () => {
+    const server = await listeningApp()
+    const { id } = await session(server, { events: 200_000, bufferEvents: 200_000 })
+    await vi.waitFor(() => expect(server.app.sessions.get(id).events.lastSeq).toBe(200_000), { timeout: 20_000 })
+    // A client that reads as fast as the socket delivers, as curl does: it says when it has the first and the last event.
+    const client = spawn(process.execPath, ['-e', DRAINING_CLIENT, `${server.base}/v1/sessions/${id}/events`, 'id: 200000\n'])
+    const said = createInterface({ input: client.stdout })[Symbol.asyncIterator]()
+    expect((await said.next()).value).toBe('first')
+    const health = await fetch(`${server.base}/healthz`)
+    const healthAt = Date.now()
+    expect(health.status).toBe(200)
+    const doneAt = Number((await said.next()).value)
+    client.kill()
+    // Before the fix the stream fed itself from nextTick to nextTick: nothing else ran until it had sent all.
+    expect(healthAt).toBeLessThan(doneAt)
+  }, 60_000)
 })
+
+/** Reads argv[1] as an event stream and prints "first" at its first chunk, then the time once argv[2] has come. */
+const DRAINING_CLIENT = `
+const [url, last] = process.argv.slice(1)
+require('node:http').get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+  let tail = ''
+  let first = true
+  res.setEncoding('utf8')
+  res.on('data', (chunk) => {
+    if (first) { first = false; process.stdout.write('first\\n') }
+    const seen = tail + chunk
+    tail = chunk.slice(-16)
+    if (seen.includes(last)) { process.stdout.write(Date.now() + '\\n'); process.exit(0) }
+  })
+})
+`

@@ -284,21 +284,24 @@ export async function freeUdpPort () {
 /** Node's flags as the service is started (`npm start`, systemd/udplat.service, the Dockerfile): the benchmarks measure that. */
 export const SERVICE_NODE_ARGS = (process.env.UDPLAT_BENCH_NODE_ARGS ?? '--max-semi-space-size=1 --v8-pool-size=1').split(' ').filter(Boolean)
 
-/** The built service (DIST/server.js) on a free loopback port, quiet, with room for the benchmarks' sessions. */
-export async function startService ({ env = {}, nodeArgs = SERVICE_NODE_ARGS } = {}) {
+/**
+ * The built service (DIST/server.js) on a free loopback port, quiet, with room for the benchmarks' sessions,
+ * once ready (its hub warm); `ready: false` for a stand-in loader that cannot list plans: once it serves HTTP.
+ */
+export async function startService ({ env = {}, nodeArgs = SERVICE_NODE_ARGS, ready = true } = {}) {
   const port = await freeTcpPort()
   const proc = start(process.execPath, [...nodeArgs, `${DIST}server.js`], {
     env: { UDPLAT_HOST: '127.0.0.1', UDPLAT_PORT: String(port), UDPLAT_LOG_LEVEL: 'warn', UDPLAT_MAX_SESSIONS: '64', UDPLAT_PROBE: PROBE, ...env }
   })
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
-  // Ready, as a client sees it: the hub the service keeps is warm.
+  const probe = ready ? '/readyz' : '/healthz'
   for (;;) {
     if (!proc.running) throw new Error(`the service exited at start: ${proc.stderr.trim().slice(-500)}`)
     try {
-      if ((await fetch(`${base}/readyz`)).ok) break
+      if ((await fetch(`${base}${probe}`)).ok) break
     } catch {}
-    if (Date.now() > deadline) throw new Error('the service was not ready (/readyz) within 15 s')
+    if (Date.now() > deadline) throw new Error(`the service did not answer ${probe} within 15 s`)
     await sleep(50)
   }
   const service = {

@@ -292,7 +292,8 @@ if (opts.part !== 'live') {
       UDPLAT_BENCH_STREAM: recording.file,
       UDPLAT_BENCH_REPEAT: String(Math.ceil(totalEvents / recording.events)),
       UDPLAT_MAX_BUFFERED_EVENTS: String(4_000_000)
-    }
+    },
+    ready: false
   })
   const alone = []
   const bare = []

@@ -4,7 +4,8 @@
  * service can be measured alone (bench/pipeline.mjs runs the service with
  * UDPLAT_PROBE pointing here). Writes the recording's hello, then its data
  * records UDPLAT_BENCH_REPEAT times as fast as the pipe takes them, then waits
- * for SIGTERM and says bye, as the loader does. Its arguments are ignored.
+ * for SIGTERM and says bye, as the loader does. Its arguments are ignored,
+ * but for --keep-hub: the service's hub keeper gets the hello alone.
  */
 import { readFileSync, writeSync } from 'node:fs'
 
@@ -29,7 +30,7 @@ function writeAll (buf) {
 
 writeAll(stream.subarray(0, helloSize))
 const data = stream.subarray(helloSize)
-for (let i = 0; i < repeat; i++) writeAll(data)
+if (!process.argv.includes('--keep-hub')) for (let i = 0; i < repeat; i++) writeAll(data)
 
 const bye = Buffer.alloc(8)
 bye.writeUInt16LE(REC_BYE, 0)

@@ -91,8 +91,13 @@ export class EventStream extends Readable {
         out.text(`id: ${window.first - 1}\nevent: lost\ndata: {"count":${window.evicted},"nextSeq":${window.first}}\n\n`)
       }
       let seq = window.first
+      // States change between reads of the log, never during one: where the next one goes is known here.
+      let nextStateAfter = session.stateChanges[this.#sentChange + 1]?.afterSeq ?? Number.POSITIVE_INFINITY
       for (; seq <= window.last && out.length < CHUNK_BYTES; seq++) {
-        this.#stateFrames(seq - 1)
+        if (seq > nextStateAfter) {
+          this.#stateFrames(seq - 1)
+          nextStateAfter = session.stateChanges[this.#sentChange + 1]?.afterSeq ?? Number.POSITIVE_INFINITY
+        }
         out.bytes(FRAME.id)
         out.integer(seq)
         out.bytes(FRAME[session.eventType(seq)])

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 
 /** How long event streams may write in one turn of the event loop before other requests get theirs. */
-const SLICE_MS = 5
+const SLICE_MS = 10
 
 let sliceStart = 0
 let sliceOpen = false

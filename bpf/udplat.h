@@ -6,13 +6,15 @@
  * fixed size per type, a multiple of 8 bytes, little-endian. The kernel
  * writes rec_event and rec_drop into the ring buffer already framed, so the
  * loader forwards them without copying field by field. The service parses
- * these layouts with DataView (src/probe/records.ts); test/fixtures pins
- * both sides. Change a layout only together with UDPLAT_PROTO_VERSION.
+ * these layouts (src/probe/records.ts) and builds its stages, schemas and
+ * metrics from the same tables (src/marks.ts); test/fixtures/records.bin,
+ * written by tools/golden.c, pins both sides. Change a layout or a table
+ * only together with UDPLAT_PROTO_VERSION.
  */
 #ifndef __UDPLAT_H
 #define __UDPLAT_H
 
-#define UDPLAT_PROTO_VERSION	1
+#define UDPLAT_PROTO_VERSION	2
 
 #define TASK_COMM_LEN		16
 #define MAX_PORTS		16
@@ -24,6 +26,73 @@
 #define NOTES_LEN		256
 #define ERROR_MSG_LEN		256
 #define MAX_SESSIONS		64	/* sessions one dispatcher serves: bits of a __u64 */
+
+/*
+ * The marks: the moments of a datagram's path, in the order it meets them,
+ * as MARK(ID, name). A mark is a CLOCK_MONOTONIC time, 0 when not seen.
+ */
+#define UDPLAT_MARKS(MARK)						\
+	MARK(ARRIVE, arrive)	/* the skb enters the IP stack */	\
+	MARK(ENQUEUE, enqueue)	/* queued on the socket */		\
+	MARK(READ, read)	/* the application dequeued it */	\
+	MARK(RETURN, return)	/* recvmsg returned */
+
+/*
+ * The stages, as STAGE(ID, name, FROM, TO, KIND): the time from mark FROM to
+ * mark TO. A PART is one piece of the path (slowestStage names the longest);
+ * it is unknown when FROM is not a mark its plan sees. A SUM spans several
+ * and starts at the first mark seen from FROM on. Either ends at TO, or,
+ * when the plan does not see TO, at the next mark it sees: the parts of a
+ * path always add up to its total.
+ */
+#define UDPLAT_STAGES(STAGE)					\
+	STAGE(STACK, stack, ARRIVE, ENQUEUE, PART)		\
+	STAGE(QUEUE, queue, ENQUEUE, READ, PART)		\
+	STAGE(COPY, copy, READ, RETURN, PART)			\
+	STAGE(TOTAL, total, ARRIVE, RETURN, SUM)
+
+/*
+ * A session's counters, as COUNTER(name, jsonName): cumulative since the
+ * probes were attached, summed over CPUs by the loader.
+ */
+#define UDPLAT_COUNTERS(COUNTER)								\
+	COUNTER(matched, matched)	/* datagrams read that passed the filter */		\
+	COUNTER(slow, slow)		/* of those, over the threshold */			\
+	COUNTER(emitted, emitted)	/* slow events that entered the ring buffer */		\
+	COUNTER(kernel_lost, kernelLost) /* slow events lost: ring buffer full */		\
+	COUNTER(drops, drops)		/* dropped datagrams that passed the filter */		\
+	COUNTER(drops_lost, dropsLost)	/* drops not sent as events: ring full, or over --drop-events */ \
+	COUNTER(stale, stale)		/* marks discarded as belonging to a reused skb */	\
+	COUNTER(untracked, untracked)	/* reads whose datagram had no marks to take */
+
+enum mark {
+#define MARK_ID(id, name) MARK_##id,
+	UDPLAT_MARKS(MARK_ID)
+#undef MARK_ID
+	NR_MARKS,
+};
+
+#define MARK_BIT(id) (1U << MARK_##id)
+#define ALL_MARKS ((1U << NR_MARKS) - 1)
+
+enum stage_kind {
+	PART,
+	SUM,
+};
+
+enum stage {
+#define STAGE_ID(id, name, from, to, kind) STAGE_##id,
+	UDPLAT_STAGES(STAGE_ID)
+#undef STAGE_ID
+	NR_STAGES,
+};
+
+enum counter {
+#define COUNTER_ID(name, json) COUNTER_##name,
+	UDPLAT_COUNTERS(COUNTER_ID)
+#undef COUNTER_ID
+	NR_COUNTERS,
+};
 
 enum rec_type {
 	REC_HELLO = 1,		/* probes attached: the session is running */
@@ -41,27 +110,7 @@ enum plan {
 	PLAN_FENTRY = 1,
 	PLAN_KPROBE = 2,
 	PLAN_TRACEPOINT = 3,
-};
-
-/*
- * Bits of rec_hello.marks: which marks the chosen plan sees as moments of
- * their own. The tracepoint plan sees the read only when recvmsg returns:
- * it sets read_ns = return_ns and leaves MARK_READ clear, so the copy stage
- * is unknown (null) while queue and total stay measured.
- */
-enum mark_bit {
-	MARK_ARRIVE = 1 << 0,
-	MARK_ENQUEUE = 1 << 1,
-	MARK_READ = 1 << 2,
-	MARK_RETURN = 1 << 3,
-};
-
-enum stage {
-	STAGE_STACK = 0,	/* enqueue - arrive */
-	STAGE_QUEUE = 1,	/* read - enqueue */
-	STAGE_COPY = 2,		/* return - read */
-	STAGE_TOTAL = 3,	/* return - arrive */
-	NR_STAGES = 4,
+	NR_PLANS,
 };
 
 struct rec_hdr {
@@ -69,14 +118,11 @@ struct rec_hdr {
 	__u16 size;
 };
 
-/* 120 bytes. A mark of 0 means the plan did not see it. */
+/* 88 + 8 * NR_MARKS bytes. */
 struct rec_event {
 	struct rec_hdr hdr;
 	__u32 reserved;
-	__u64 arrive_ns;	/* CLOCK_MONOTONIC */
-	__u64 enqueue_ns;
-	__u64 read_ns;
-	__u64 return_ns;
+	__u64 marks[NR_MARKS];	/* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 	__u64 cgroup_id;	/* reader's cgroup v2 id */
 	__u8 saddr[16];		/* IPv4: first 4 bytes */
 	__u8 daddr[16];
@@ -107,30 +153,25 @@ struct rec_drop {
 	char reason_name[DROP_REASON_LEN];	/* "SOCKET_RCVBUFF": enum name without SKB_DROP_REASON_ */
 };
 
-/* 336 bytes. First record of every run. */
+/* 344 bytes. First record of every run. */
 struct rec_hello {
 	struct rec_hdr hdr;
 	__u16 version;		/* UDPLAT_PROTO_VERSION */
 	__u8 plan;		/* enum plan, never PLAN_AUTO */
-	__u8 marks;		/* enum mark_bit */
+	__u8 reserved;
+	__u32 marks;		/* bit per enum mark: the marks the plan sees as moments of their own */
+	__u32 reserved2;
 	__s64 realtime_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	char kernel_release[KERNEL_RELEASE_LEN];
 	char notes[NOTES_LEN];	/* why other plans were not chosen */
 };
 
-/* 80 bytes. Counters are cumulative since the probes were attached. */
+/* 16 + 8 * NR_COUNTERS bytes. Counters are cumulative since the probes were attached. */
 struct rec_stats {
 	struct rec_hdr hdr;
 	__u32 reserved;
 	__u64 time_ns;		/* CLOCK_MONOTONIC when sampled */
-	__u64 matched;		/* datagrams read that passed the filter */
-	__u64 slow;		/* of those, over the threshold */
-	__u64 emitted;		/* slow events that entered the ring buffer */
-	__u64 kernel_lost;	/* slow events lost: ring buffer full */
-	__u64 drops;		/* dropped datagrams that passed the filter */
-	__u64 drops_lost;	/* drops not sent as events: ring buffer full, or over --drop-events per CPU and second */
-	__u64 stale;		/* timestamps discarded as belonging to a reused skb */
-	__u64 untracked;	/* reads whose datagram had no arrive/enqueue mark */
+	__u64 counters[NR_COUNTERS];	/* enum counter */
 };
 
 /* 328 bytes. slots[i] counts durations d with 2^(i-1) <= d < 2^i ns (slot 0: d = 0). */
@@ -160,73 +201,6 @@ struct rec_error {
 struct rec_bye {
 	struct rec_hdr hdr;
 	__s32 status;
-};
-
-/* Kernel-side state shared with the loader (maps). */
-
-/* An address prefix, pre-masked by the loader, in network byte order. */
-struct prefix {
-	__u32 addr[4];
-	__u32 mask[4];
-	__u16 family;		/* AF_INET (addr[0] only) or AF_INET6 */
-	__u16 reserved;
-	__u32 reserved2;
-};
-
-/* Per-CPU counters; the loader sums them into rec_stats. */
-struct counters {
-	__u64 matched;
-	__u64 slow;
-	__u64 emitted;
-	__u64 kernel_lost;
-	__u64 drops;
-	__u64 drops_lost;
-	__u64 stale;
-	__u64 untracked;
-};
-
-struct hist {
-	__u64 slots[MAX_SLOTS];
-};
-
-/*
- * The dispatcher: one set of programs per host and plan serves up to
- * MAX_SESSIONS sessions. A datagram is parsed, tracked and timestamped once;
- * each session keeps its own filter (session_conf, as data), ring buffer and
- * per-CPU state (a slot of its own in shared maps).
- */
-
-/* One session's filter and limits. Local ports are kept apart, as per-port session masks. */
-struct session_conf {
-	__u64 start_ns;		/* CLOCK_MONOTONIC at registration: older datagrams belong to a previous session in the slot */
-	__u64 min_latency_ns;
-	__u64 wakeup_bytes;	/* past this many unread bytes in the ring, wake the loader */
-	__u64 max_drop_events_per_s;	/* per CPU; 0 emits none */
-	__u64 cgroup_id;
-	__u32 cgroup_level;
-	__u32 pid;
-	__u32 netns;
-	__u16 rport;
-	__u16 family;		/* AF_INET, AF_INET6, or 0 for both */
-	__u32 nr_laddrs;
-	__u32 nr_raddrs;
-	struct prefix laddrs[MAX_PREFIXES];
-	struct prefix raddrs[MAX_PREFIXES];
-	char comm[TASK_COMM_LEN];
-	__u8 comm_on;
-	__u8 reserved[7];
-	__u32 nr_ports;
-	__u16 ports[MAX_PORTS];
-	__u32 reserved2;
-};
-
-/* One session's per-CPU state; the loader sums its slot into stats, hist and drop-count records. */
-struct session_state {
-	struct counters counters;
-	struct hist hists[NR_STAGES];
-	__u64 drop_counts[MAX_DROP_REASONS];
-	__u64 drop_window_start_ns;	/* this CPU's drop events in the current one-second window */
-	__u64 drop_window_emitted;
 };
 
 #endif /* __UDPLAT_H */

@@ -11,7 +11,7 @@
 #include <bpf/btf.h>
 #include "dispatcher.h"
 #include "hub_proto.h"
-#include "kernel_features.h"
+#include "plans.h"
 
 /* A hub that nobody joins within this long after it started, or after its last loader left, exits. */
 #define HUB_IDLE_MS		2000

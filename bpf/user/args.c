@@ -15,7 +15,7 @@
 #include <arpa/inet.h>
 #include "args.h"
 #include "dispatcher.h"
-#include "kernel_features.h"
+#include "plans.h"
 
 
 static const char usage[] =

@@ -5,9 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
-#include "udplat.h"
+#include "dispatch.h"
 
-#define MAX_LINKS 16
 /* The ring buffer a session gets unless it asks for another size (--ringbuf-kb). */
 #define DEFAULT_RINGBUF_BYTES (1024 * 1024)
 
@@ -21,7 +20,7 @@ struct bpf_link;
  */
 struct dispatcher {
 	struct udplat_bpf *skel;
-	struct bpf_link *links[MAX_LINKS];
+	struct bpf_link **links;	/* one per program the plan runs, while attached */
 	int nr_links;
 	enum plan plan;
 	__u64 used;		/* slots taken */

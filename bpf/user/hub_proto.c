@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "hub_proto.h"
-#include "kernel_features.h"
+#include "plans.h"
 #include "udplat.skel.h"
 
 /* FNV-1a of the BPF object: loaders of another build must not join this one's hub. */

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include "hub_proto.h"
-#include "kernel_features.h"
+#include "plans.h"
 
 /* A hub that does not answer a join in this long is stuck (stopped, say). */
 #define HUB_REPLY_TIMEOUT_S	5

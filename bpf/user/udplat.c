@@ -22,7 +22,7 @@
 #include "dispatcher.h"
 #include "drop_reasons.h"
 #include "hub.h"
-#include "kernel_features.h"
+#include "plans.h"
 #include "libbpf_log.h"
 #include "output.h"
 
@@ -167,22 +167,15 @@ static void emit_stats(const struct session_handles *session, struct session_sta
 	struct rec_stats stats = { .hdr = { REC_STATS, sizeof(stats) } };
 	struct rec_hist hist = { .hdr = { REC_HIST, sizeof(hist) } };
 	struct rec_drop_count dc = { .hdr = { REC_DROP_COUNT, sizeof(dc) } };
-	__u32 key, stage, slot;
+	__u32 key, stage, slot, c;
 	int cpu;
 
 	if (bpf_map_lookup_elem(session->states_fd, &session->slot, percpu))
 		return;
 	stats.time_ns = now_ns(CLOCK_MONOTONIC);
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		stats.matched += percpu[cpu].counters.matched;
-		stats.slow += percpu[cpu].counters.slow;
-		stats.emitted += percpu[cpu].counters.emitted;
-		stats.kernel_lost += percpu[cpu].counters.kernel_lost;
-		stats.drops += percpu[cpu].counters.drops;
-		stats.drops_lost += percpu[cpu].counters.drops_lost;
-		stats.stale += percpu[cpu].counters.stale;
-		stats.untracked += percpu[cpu].counters.untracked;
-	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		for (c = 0; c < NR_COUNTERS; c++)
+			stats.counters[c] += ((const __u64 *)&percpu[cpu].counters)[c];
 	output_record(&out, &stats);
 	for (stage = 0; stage < NR_STAGES; stage++) {
 		hist.stage = stage;
@@ -207,10 +200,9 @@ static void emit_stats(const struct session_handles *session, struct session_sta
 /* {"kernel":"6.18.0","btf":true,"auto":"tracepoint","plans":[{"name":"fentry","available":false,"reason":"…"},…]} */
 static int print_plans(const struct btf *vmlinux)
 {
-	static const enum plan plans[] = { PLAN_FENTRY, PLAN_KPROBE, PLAN_TRACEPOINT };
 	char why[160], notes[NOTES_LEN];
 	struct utsname uts;
-	size_t i;
+	enum plan plan;
 
 	uname(&uts);
 	printf("{\"kernel\":\"%s\",\"btf\":%s,\"auto\":", uts.release, vmlinux ? "true" : "false");
@@ -218,13 +210,14 @@ static int print_plans(const struct btf *vmlinux)
 		printf("null,\"plans\":[]}\n");
 		return 1;
 	}
-	i = choose_plan(vmlinux, notes, sizeof(notes));
-	printf(i == PLAN_AUTO ? "null" : "\"%s\"", plan_name(i));
+	plan = choose_plan(vmlinux, notes, sizeof(notes));
+	printf(plan == PLAN_AUTO ? "null" : "\"%s\"", plan_name(plan));
 	printf(",\"plans\":[");
-	for (i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
-		bool ok = plan_available(vmlinux, plans[i], why, sizeof(why));
+	for (plan = PLAN_AUTO + 1; plan < NR_PLANS; plan++) {
+		bool ok = plan_available(vmlinux, plan, why, sizeof(why));
 
-		printf("%s{\"name\":\"%s\",\"available\":%s", i ? "," : "", plan_name(plans[i]), ok ? "true" : "false");
+		printf("%s{\"name\":\"%s\",\"available\":%s", plan > PLAN_AUTO + 1 ? "," : "", plan_name(plan),
+		       ok ? "true" : "false");
 		if (!ok)
 			printf(",\"reason\":\"%s\"", why);
 		printf("}");
@@ -250,7 +243,7 @@ static void emit_hello(enum plan plan, const char *notes)
 
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = plan;
-	hello.marks = plan_marks(plan);
+	hello.marks = plan_info(plan)->marks;
 	hello.realtime_offset_ns = realtime_offset_ns();
 	if (!uname(&uts))
 		snprintf(hello.kernel_release, sizeof(hello.kernel_release), "%.*s", KERNEL_RELEASE_LEN - 1, uts.release);

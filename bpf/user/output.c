@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include "kernel_features.h"
+#include "plans.h"
 #include "output.h"
 
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 8)

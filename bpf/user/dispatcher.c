@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "dispatcher.h"
 #include "libbpf_log.h"
+#include "plans.h"
 #include "udplat.skel.h"
 
 static __u64 monotonic_ns(void)
@@ -19,25 +20,14 @@ static __u64 monotonic_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Keeps the shared arrive and drop programs and the chosen plan's socket-side ones. */
+/* Keeps the programs the plan runs (plans.h), and tells them which marks it sees. */
 static void select_programs(struct udplat_bpf *skel, enum plan plan)
 {
-	struct bpf_program *fentry[] = {
-		skel->progs.ul_fx_enqueue, skel->progs.ul_fx_dequeue, skel->progs.ul_fx_ret4, skel->progs.ul_fx_ret6,
-	};
-	struct bpf_program *kprobe[] = {
-		skel->progs.ul_kp_enqueue, skel->progs.ul_kr_enqueue, skel->progs.ul_kp_recv4, skel->progs.ul_kp_recv6,
-		skel->progs.ul_kr_dequeue, skel->progs.ul_kr_ret4, skel->progs.ul_kr_ret6,
-	};
-	struct bpf_program *tracepoint[] = { skel->progs.ul_tp_ready, skel->progs.ul_tp_recv };
-	size_t i;
+	struct bpf_program *prog;
 
-	for (i = 0; i < sizeof(fentry) / sizeof(fentry[0]); i++)
-		bpf_program__set_autoload(fentry[i], plan == PLAN_FENTRY);
-	for (i = 0; i < sizeof(kprobe) / sizeof(kprobe[0]); i++)
-		bpf_program__set_autoload(kprobe[i], plan == PLAN_KPROBE);
-	for (i = 0; i < sizeof(tracepoint) / sizeof(tracepoint[0]); i++)
-		bpf_program__set_autoload(tracepoint[i], plan == PLAN_TRACEPOINT);
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, plan_runs(plan, bpf_program__name(prog)));
+	skel->rodata->plan_marks = plan_info(plan)->marks;
 }
 
 /* Attaches one program at a time, so a failure names the program. */
@@ -49,8 +39,6 @@ static int attach_programs(struct dispatcher *d, char *msg, size_t msglen)
 	bpf_object__for_each_program(prog, d->skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
-		if (d->nr_links == MAX_LINKS)
-			return -E2BIG;
 		d->links[d->nr_links] = bpf_program__attach(prog);
 		if (!d->links[d->nr_links]) {
 			err = -errno;
@@ -73,7 +61,8 @@ static void detach_programs(struct dispatcher *d)
 
 int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen)
 {
-	int err;
+	struct bpf_program *prog;
+	int err, n = 0;
 
 	memset(d, 0, sizeof(*d));
 	d->spare_fd = -1;
@@ -96,6 +85,13 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msgl
 	if (err) {
 		snprintf(msg, msglen, "failed to load BPF object: %s (%s)", strerror(-err), libbpf_last_warning());
 		return err;
+	}
+	bpf_object__for_each_program(prog, d->skel->obj)
+		n++;
+	d->links = calloc(n, sizeof(*d->links));
+	if (!d->links) {
+		snprintf(msg, msglen, "failed to allocate links");
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -258,6 +254,8 @@ void dispatcher_close(struct dispatcher *d)
 	d->spare_fd = -1;
 	udplat_bpf__destroy(d->skel);
 	d->skel = NULL;
+	free(d->links);
+	d->links = NULL;
 	free(d->zero_state);
 	d->zero_state = NULL;
 }

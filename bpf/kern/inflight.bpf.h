@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The socket side where the skb is in hand (fentry and kprobe plans): enqueue
+ * stamps the tracked skb; the read moves its marks from the per-skb slot to
+ * the per-thread `inflight` map, where recvmsg's return finds them.
+ */
+#ifndef __INFLIGHT_BPF_H
+#define __INFLIGHT_BPF_H
+
+#include "sessions.bpf.h"
+#include "tracked.bpf.h"
+
+#define MSG_PEEK	0x2
+#define MSG_ERRQUEUE	0x2000
+
+static __always_inline void mark_enqueued(struct sk_buff *skb)
+{
+	struct tracked_entry *t = tracked_find(addr_of(skb));
+
+	if (t)
+		t->info.marks[MARK_ENQUEUE] = bpf_ktime_get_ns();
+}
+
+/* A read of the sessions of mask dequeued skb. */
+static __always_inline void take_skb(struct sk_buff *skb, __u64 mask)
+{
+	__u64 key = addr_of(skb);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tracked_entry *t = tracked_find(key);
+	struct skb_info info;
+
+	if (!t) {
+		count_for(mask, COUNTER_untracked);
+		return;
+	}
+	info = t->info;
+	if (!tracked_release(t, key)) {
+		count_for(mask, COUNTER_untracked);
+		return;
+	}
+	if (info.head != (__u64)BPF_CORE_READ(skb, head)) {
+		count_for(mask, COUNTER_stale);
+		return;
+	}
+	info.sessions &= mask;
+	info.marks[MARK_READ] = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &tid, &info, BPF_ANY);
+}
+
+static __always_inline void mark_returned(int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct skb_info *info = bpf_map_lookup_elem(&inflight, &tid);
+	struct dgram d;
+
+	if (!info)
+		return;
+	if (ret >= 0) {
+		d.info = *info;
+		finish(&d, d.info.sessions & active_sessions, d.info.marks[MARK_READ], bpf_ktime_get_ns());
+	}
+	bpf_map_delete_elem(&inflight, &tid);
+}
+
+#endif /* __INFLIGHT_BPF_H */

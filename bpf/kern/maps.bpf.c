@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The maps and globals every program shares (maps.bpf.h says what each is for). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "maps.bpf.h"
+
+__u64 active_sessions;
+__u64 any_port_sessions;
+__u64 packet_filtered_sessions;
+__u64 reader_filtered_sessions;
+__u64 netns_filtered_sessions;
+
+const volatile __u32 plan_marks = ALL_MARKS;
+
+struct port_sessions_map port_sessions SEC(".maps");
+struct sessions_map sessions SEC(".maps");
+struct states_map states SEC(".maps");
+struct rings_map rings SEC(".maps");
+struct tracked_map tracked SEC(".maps");
+struct scratch_map addr_scratch SEC(".maps");
+struct inflight_map inflight SEC(".maps");
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The maps and globals every program shares, defined once in maps.bpf.c and
+ * declared here for the other objects of the link (bpftool gen object).
+ */
+#ifndef __MAPS_BPF_H
+#define __MAPS_BPF_H
+
+#include "dispatch.h"
+
+/* Written by the loader through the mmapped .bss; bit i is session slot i. */
+extern __u64 active_sessions;
+extern __u64 any_port_sessions;		/* sessions without a local port filter */
+extern __u64 packet_filtered_sessions;	/* with a family, remote port or address filter */
+extern __u64 reader_filtered_sessions;	/* with a pid, comm or cgroup filter */
+extern __u64 netns_filtered_sessions;
+
+/* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
+extern const volatile __u32 plan_marks;
+
+/* What arrive saw of a datagram, kept until it is read or freed. */
+struct skb_info {
+	__u64 sessions;		/* whose packet filter it passed */
+	__u64 marks[NR_MARKS];	/* enum mark; those of the read side are stamped later */
+	__u64 head;		/* skb->head at arrive: an sk_buff reused for another packet has another buffer */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 len;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+};
+
+struct tracked_entry {
+	__u64 skb;		/* 0: free */
+	struct skb_info info;
+};
+
+/* See tracked.bpf.h. */
+#define TRACKED_SET_BITS	14
+#define TRACKED_WAYS		2
+
+/* Bit i of port_sessions[port]: session i traces this local port. */
+struct port_sessions_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct sessions_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct session_conf);
+};
+
+struct states_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct session_state);
+};
+
+/* Each session's own ring buffer, created by the loader at registration. */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct rings_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, __u32);
+	__array(values, struct ring);
+};
+
+struct tracked_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACKED_WAYS << TRACKED_SET_BITS);
+	__type(key, __u32);
+	__type(value, struct tracked_entry);
+};
+
+/* One __u64 per CPU: see addr_of() in tracked.bpf.h. */
+struct scratch_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+/* The fentry and kprobe plans: a datagram between its read and recvmsg's return, keyed by thread. */
+struct inflight_map {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct skb_info);
+};
+
+extern struct port_sessions_map port_sessions SEC(".maps");
+extern struct sessions_map sessions SEC(".maps");
+extern struct states_map states SEC(".maps");
+extern struct rings_map rings SEC(".maps");
+extern struct tracked_map tracked SEC(".maps");
+extern struct scratch_map addr_scratch SEC(".maps");
+extern struct inflight_map inflight SEC(".maps");
+
+#endif /* __MAPS_BPF_H */

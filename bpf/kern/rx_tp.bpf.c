@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The tracepoint plan's socket side (kernel >= 6.3; docs/design.md, "The
+ * tracepoint plan"): sk_data_ready and sock_recv_length give the socket, never
+ * the skb, so the plan pairs them through the socket's queues. It sees the
+ * read only when recvmsg returns: its plan marks leave READ out.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_fixes.bpf.h"
+#include "sessions.bpf.h"
+#include "tracked.bpf.h"
+
+#define MSG_PEEK	0x2
+#define MSG_ERRQUEUE	0x2000
+#define QUEUE_WALK_MAX	16
+
+/* The skb the next read on a socket dequeues, as predicted at the last read or wake-up. */
+struct next_read {
+	__u64 skb;
+	__u64 predicted_ns;
+};
+
+/* Socket-local storage: found through the socket in a few loads, freed with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct next_read);
+} next_read SEC(".maps");
+
+/* The first skb of a queue at addr queue (a struct sk_buff_head), or 0 when empty. */
+static __always_inline __u64 queue_first(__u64 queue)
+{
+	__u64 next = addr_of(kernel_view(struct sk_buff_head, queue)->next);
+
+	return next == queue ? 0 : next;
+}
+
+/* The newest skb of a queue, or 0 when empty. */
+static __always_inline __u64 queue_last(__u64 queue)
+{
+	__u64 prev = addr_of(kernel_view(struct sk_buff_head, queue)->prev);
+
+	return prev == queue ? 0 : prev;
+}
+
+static __always_inline __u64 reader_queue_of(__u64 sk)
+{
+	return sk + bpf_core_field_offset(struct udp_sock, reader_queue);
+}
+
+static __always_inline __u64 receive_queue_of(__u64 sk)
+{
+	return sk + bpf_core_field_offset(struct sock, sk_receive_queue);
+}
+
+/* The skb the next read on sk will dequeue: the reader queue's head, or the receive queue's, which a read splices over. */
+static __always_inline void predict_next_read(__u64 sk, struct next_read *pred, __u64 now)
+{
+	__u64 skb = queue_first(reader_queue_of(sk));
+
+	pred->skb = skb ? skb : queue_first(receive_queue_of(sk));
+	pred->predicted_ns = now;
+}
+
+struct tail_walk {
+	__u64 skb;
+	__u64 head;
+	__u64 now;
+	int stamped;
+};
+
+/* One step of stamp_tail(): 0 goes on to the previous skb, 1 stops. */
+static long stamp_one(__u32 i, void *data)
+{
+	struct tail_walk *walk = data;
+	struct tracked_entry *t;
+	__u64 key = walk->skb;
+
+	if (!key || key == walk->head)
+		return 1;
+	t = tracked_find(key);
+	if (t) {
+		if (t->info.marks[MARK_ENQUEUE] || walk->now - tracked_since(t) > STALE_ARRIVE_NS)
+			return 1;
+		t->info.marks[MARK_ENQUEUE] = walk->now;
+		walk->stamped++;
+	}
+	walk->skb = addr_of(kernel_view(struct sk_buff, key)->prev);
+	return 0;
+}
+
+/*
+ * Stamp enqueue on tracked skbs at the tail of a queue, newest first, until
+ * one already stamped. bpf_loop() (kernel 5.17, older than this plan's 6.3)
+ * has the verifier check the step once rather than once per iteration.
+ */
+static __always_inline int stamp_tail(__u64 queue, __u64 now)
+{
+	struct tail_walk walk = { .skb = queue_last(queue), .head = queue, .now = now };
+
+	bpf_loop(QUEUE_WALK_MAX, stamp_one, &walk, 0);
+	return walk.stamped;
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(ult_enqueue, const struct sock *sk)
+{
+	__u64 now, key;
+	struct next_read *pred;
+
+	if (!socket_sessions(sk))
+		return 0;
+	now = bpf_ktime_get_ns();
+	key = addr_of(sk);
+	/* A reader may have spliced the new skbs over already. */
+	if (!stamp_tail(receive_queue_of(key), now))
+		stamp_tail(reader_queue_of(key), now);
+	/* A reader waiting on an empty queue dequeues what just arrived. */
+	pred = bpf_sk_storage_get(&next_read, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (pred && !pred->skb)
+		predict_next_read(key, pred, now);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
+{
+	__u64 now, mask, skb_key;
+	struct next_read *pred, seen = {};
+	struct tracked_entry *t;
+	struct dgram d;
+
+	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
+		return 0;
+	mask = socket_sessions(sk);
+	if (!mask)
+		return 0;
+	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
+	pred = bpf_sk_storage_get(&next_read, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!pred)
+		return 0;
+	seen = *pred;
+	now = bpf_ktime_get_ns();
+	skb_key = seen.skb;
+	t = skb_key ? tracked_find(skb_key) : NULL;
+	if (!t) {
+		count_for(mask, COUNTER_untracked);
+	} else {
+		d.info = t->info;
+		if (d.info.marks[MARK_ARRIVE] > seen.predicted_ns || (__u32)ret > d.info.len) {
+			/* The predicted skb was freed and its address reused by a later datagram. */
+			count_for(mask, COUNTER_stale);
+		} else if (!tracked_release(t, skb_key)) {
+			/* Another reader predicted the same skb and reported it. */
+			count_for(mask, COUNTER_untracked);
+		} else {
+			/* The read is seen only as recvmsg returns: no read mark of its own. */
+			finish(&d, mask & d.info.sessions, 0, now);
+		}
+	}
+	predict_next_read(addr_of(sk), pred, now);
+	return 0;
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Session dispatch and filters. One set of programs serves every session of
+ * a plan on the host (docs/design.md, "The dispatcher"): a datagram is
+ * parsed, tracked and timestamped once, and only what each session owns (its
+ * filter, counters, histograms, ring buffer) is per session. Filters are data
+ * in `sessions`, not rodata, so that sessions come and go without a reload;
+ * the masks in .bss keep the checks of a filter that is off out of the
+ * per-datagram path.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "sessions.bpf.h"
+
+#define AF_INET 2
+
+_Static_assert(sizeof(struct counters) == NR_COUNTERS * sizeof(__u64), "count_for() indexes the counters");
+
+__noinline int count_for(__u64 mask, __u32 index)
+{
+	struct session_state *state;
+	__u32 slot, n;
+
+	if (index >= NR_COUNTERS)
+		return 0;
+	for_each_session(slot, mask, n) {
+		state = bpf_map_lookup_elem(&states, &slot);
+		if (state)
+			((__u64 *)&state->counters)[index]++;
+	}
+	return 0;
+}
+
+static __always_inline bool prefix_match(const struct prefix *p, const __u32 *addr, __u16 family)
+{
+	if (p->family != family)
+		return false;
+	if ((addr[0] & p->mask[0]) != p->addr[0])
+		return false;
+	if (family == AF_INET)
+		return true;
+	return (addr[1] & p->mask[1]) == p->addr[1] && (addr[2] & p->mask[2]) == p->addr[2] &&
+	       (addr[3] & p->mask[3]) == p->addr[3];
+}
+
+static __always_inline bool addr_wanted(const struct prefix *list, __u32 nr, const __u8 *addr, __u16 family)
+{
+	__u32 words[4];
+	int i;
+
+	if (!nr)
+		return true;
+	__builtin_memcpy(words, addr, sizeof(words));
+	for (i = 0; i < MAX_PREFIXES; i++) {
+		if (i >= nr)
+			break;
+		if (prefix_match(&list[i], words, family))
+			return true;
+	}
+	return false;
+}
+
+__noinline bool packet_wanted(__u32 slot, const struct skb_info *info)
+{
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+
+	if (!conf || !info)
+		return false;
+	if (conf->family && info->family != conf->family)
+		return false;
+	if (conf->rport && info->sport != conf->rport)
+		return false;
+	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->daddr, info->family))
+		return false;
+	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->saddr, info->family);
+}
+
+__noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info)
+{
+	__u64 todo = mask & packet_filtered_sessions;
+	__u32 slot, n;
+
+	for_each_session(slot, todo, n) {
+		if (!packet_wanted(slot, info))
+			mask &= ~(1ULL << slot);
+	}
+	return mask;
+}
+
+__noinline __u64 netns_sessions(__u64 mask, __u32 netns)
+{
+	__u64 todo = mask & netns_filtered_sessions;
+	struct session_conf *conf;
+	__u32 slot, n;
+
+	for_each_session(slot, todo, n) {
+		conf = bpf_map_lookup_elem(&sessions, &slot);
+		if (!conf || conf->netns != netns)
+			mask &= ~(1ULL << slot);
+	}
+	return mask;
+}
+
+static __always_inline bool reader_wanted(const struct session_conf *conf, __u64 pid_tgid)
+{
+	if (conf->pid && (pid_tgid >> 32) != conf->pid)
+		return false;
+	if (conf->cgroup_id && bpf_get_current_ancestor_cgroup_id(conf->cgroup_level) != conf->cgroup_id)
+		return false;
+	if (conf->comm_on) {
+		char comm[TASK_COMM_LEN];
+		int i;
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (i = 0; i < TASK_COMM_LEN; i++) {
+			if (comm[i] != conf->comm[i])
+				return false;
+			if (!comm[i])
+				break;
+		}
+	}
+	return true;
+}
+
+__noinline int log2_slot(__u64 v)
+{
+	__u32 hi = v >> 32, slot;
+
+	if (!v)
+		return 0;
+	slot = (hi ? log2_u32(hi) + 32 : log2_u32(v)) + 1;
+	return slot < MAX_SLOTS ? slot : MAX_SLOTS - 1;
+}
+
+/*
+ * Records are submitted without waking the loader, which drains on a timer.
+ * Only the record that makes the unread bytes cross wakeup_bytes wakes it:
+ * waking on every record past the mark would cost a wakeup per event exactly
+ * when the loader is already behind.
+ */
+static __always_inline void submit(void *ring, void *rec, __u64 size, __u64 wakeup_bytes)
+{
+	__u64 unread = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(rec, unread < wakeup_bytes && unread + size + 8 >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+											      BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void fill_event(struct rec_event *e, const struct dgram *d)
+{
+	int m;
+
+	e->hdr.type = REC_EVENT;
+	e->hdr.size = sizeof(*e);
+	e->reserved = 0;
+	for (m = 0; m < NR_MARKS; m++)
+		e->marks[m] = d->info.marks[m];
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	__builtin_memcpy(e->saddr, d->info.saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, d->info.daddr, sizeof(e->daddr));
+	e->pid = d->pid_tgid >> 32;
+	e->tid = (__u32)d->pid_tgid;
+	e->len = d->info.len;
+	e->sport = d->info.sport;
+	e->dport = d->info.dport;
+	e->family = d->info.family;
+	e->reserved2 = 0;
+	e->reserved3 = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+__noinline int session_read(__u32 slot, const struct dgram *d)
+{
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
+	struct rec_event *e;
+	void *ring;
+	int stage, s;
+
+	if (!d || !conf || !state || d->first_ns < conf->start_ns)
+		return 0;
+	if (((reader_filtered_sessions >> slot) & 1) && !reader_wanted(conf, d->pid_tgid))
+		return 0;
+	state->counters.matched++;
+	for (stage = 0; stage < NR_STAGES; stage++) {
+		s = d->slots[stage];
+		if (s >= 0 && s < MAX_SLOTS)
+			state->hists[stage].slots[s]++;
+	}
+	if (d->info.marks[MARK_RETURN] - d->first_ns < conf->min_latency_ns)
+		return 0;
+	state->counters.slow++;
+	ring = bpf_map_lookup_elem(&rings, &slot);
+	e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
+	if (!e) {
+		state->counters.kernel_lost++;
+		return 0;
+	}
+	fill_event(e, d);
+	state->counters.emitted++;
+	submit(ring, e, sizeof(*e), conf->wakeup_bytes);
+	return 0;
+}
+
+/* Whether this CPU may emit one more drop event for the session in the current one-second window. */
+static __always_inline bool drop_event_allowed(struct session_state *state, const struct session_conf *conf, __u64 now)
+{
+	if (now - state->drop_window_start_ns >= 1000000000ULL) {
+		state->drop_window_start_ns = now;
+		state->drop_window_emitted = 0;
+	}
+	if (state->drop_window_emitted >= conf->max_drop_events_per_s)
+		return false;
+	state->drop_window_emitted++;
+	return true;
+}
+
+__noinline int session_drop(__u32 slot, const struct drop *drop)
+{
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
+	__u32 reason;
+	struct rec_drop *d;
+	void *ring;
+
+	if (!drop || !conf || !state || drop->info.marks[MARK_ARRIVE] < conf->start_ns)
+		return 0;
+	state->counters.drops++;
+	reason = drop->reason < MAX_DROP_REASONS ? drop->reason : MAX_DROP_REASONS - 1;
+	state->drop_counts[reason]++;
+	if (!drop_event_allowed(state, conf, drop->time_ns)) {
+		state->counters.drops_lost++;
+		return 0;
+	}
+	ring = bpf_map_lookup_elem(&rings, &slot);
+	d = ring ? bpf_ringbuf_reserve(ring, sizeof(*d), 0) : NULL;
+	if (!d) {
+		state->counters.drops_lost++;
+		return 0;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+	d->hdr.type = REC_DROP;
+	d->hdr.size = sizeof(*d);
+	d->reason = drop->reason;
+	d->time_ns = drop->time_ns;
+	__builtin_memcpy(d->saddr, drop->info.saddr, sizeof(d->saddr));
+	__builtin_memcpy(d->daddr, drop->info.daddr, sizeof(d->daddr));
+	d->len = drop->info.len;
+	d->sport = drop->info.sport;
+	d->dport = drop->info.dport;
+	d->family = drop->info.family;
+	submit(ring, d, sizeof(*d), conf->wakeup_bytes);
+	return 0;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Session dispatch: which sessions a datagram belongs to, and what a read or
+ * a drop completes for each of them. The functions declared here are global
+ * (sessions.bpf.c): the verifier checks each once, not once per caller and
+ * session.
+ */
+#ifndef __SESSIONS_BPF_H
+#define __SESSIONS_BPF_H
+
+#include "bits.bpf.h"
+#include "maps.bpf.h"
+#include "stages.h"
+
+/* A datagram read, as every session sees it: its marks are taken once. */
+struct dgram {
+	struct skb_info info;
+	__u64 first_ns;		/* the earliest mark seen */
+	__u64 pid_tgid;
+	int slots[NR_STAGES];	/* histogram slot per stage, -1 when not measured */
+};
+
+/* A datagram freed instead of read. */
+struct drop {
+	struct skb_info info;
+	__u64 time_ns;
+	__u32 reason;
+};
+
+/* Counter `index` (enum counter) of each session of mask. */
+int count_for(__u64 mask, __u32 index);
+
+/* The sessions of mask whose packet filter info passes. */
+__u64 packet_sessions(__u64 mask, const struct skb_info *info);
+
+/* The sessions of mask that trace the network namespace netns. */
+__u64 netns_sessions(__u64 mask, __u32 netns);
+
+/* Slot i holds 2^(i-1) <= v < 2^i, slot 0 holds 0; the last slot takes everything above. */
+int log2_slot(__u64 v);
+
+/* Everything a read completes for one session: filter by reader, count, histogram, and emit when slow. */
+int session_read(__u32 slot, const struct dgram *d);
+
+/* Everything a drop completes for one session: count by reason, and emit within the session's cap. */
+int session_drop(__u32 slot, const struct drop *drop);
+
+static __always_inline __u64 sessions_for_port(__u16 port)
+{
+	__u32 key = port;
+	__u64 *mask = bpf_map_lookup_elem(&port_sessions, &key);
+
+	return (any_port_sessions | (mask ? *mask : 0)) & active_sessions;
+}
+
+/* Cheap checks on the socket, from direct loads only: every UDP read and wakeup on the host passes here. */
+static __always_inline __u64 socket_sessions(const struct sock *sk)
+{
+	__u64 mask;
+
+	if (sk->sk_protocol != IPPROTO_UDP)
+		return 0;
+	mask = sessions_for_port(sk->__sk_common.skc_num);
+	if (mask & netns_filtered_sessions)
+		mask = netns_sessions(mask, sk->__sk_common.skc_net.net->ns.inum);
+	return mask;
+}
+
+/* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
+static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns, __u64 return_ns)
+{
+	__u64 *marks = d->info.marks;
+	__s64 ns;
+	__u32 slot, n;
+	int m;
+
+	marks[MARK_READ] = read_ns;
+	marks[MARK_RETURN] = return_ns;
+	d->first_ns = 0;
+	for (m = 0; m < NR_MARKS; m++) {
+		if (marks[m] && !d->first_ns)
+			d->first_ns = marks[m];
+	}
+	d->pid_tgid = bpf_get_current_pid_tgid();
+#define STAGE_SLOT(id, name, from, to, kind)                                                     \
+	ns = stage_ns(marks, plan_marks, MARK_##from, MARK_##to, kind);                          \
+	d->slots[STAGE_##id] = ns < 0 ? -1 : log2_slot(ns);
+	UDPLAT_STAGES(STAGE_SLOT)
+#undef STAGE_SLOT
+	for_each_session(slot, mask, n)
+		session_read(slot, d);
+}
+
+#endif /* __SESSIONS_BPF_H */

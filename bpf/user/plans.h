@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The attach plans as data: which programs each runs, the marks it sees, and
+ * whether this kernel allows it. The loader and the dispatcher choose programs
+ * from this table alone.
+ */
+#ifndef __PLANS_H
+#define __PLANS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <bpf/btf.h>
+#include "udplat.h"
+
+/* Programs every plan runs (arrive, drops) are named with this prefix. */
+#define SHARED_PROG_PREFIX "ul_"
+
+struct plan_info {
+	enum plan plan;
+	const char *name;
+	const char *prog_prefix;	/* its own programs' names start with it */
+	__u32 marks;			/* bit per enum mark: the marks it sees as moments of their own */
+	/* Whether this kernel allows it; false with the reason in why. */
+	bool (*available)(const struct btf *vmlinux, char *why, size_t whylen);
+};
+
+/* The plan's row; NULL for PLAN_AUTO and unknown plans. */
+const struct plan_info *plan_info(enum plan plan);
+
+const char *plan_name(enum plan plan);
+
+/* The plan called name ("auto" included), or -1. */
+int plan_from_name(const char *name);
+
+bool plan_available(const struct btf *vmlinux, enum plan plan, char *why, size_t whylen);
+
+/* The first available plan in order of preference; notes say why the ones before it lost. PLAN_AUTO when none. */
+enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);
+
+/* Whether the plan runs the program called prog_name. */
+bool plan_runs(enum plan plan, const char *prog_name);
+
+#endif /* __PLANS_H */

@@ -118,11 +118,13 @@ struct rec_hdr {
 	__u16 size;
 };
 
-/* 88 + 8 * NR_MARKS bytes. */
+/*
+ * 88 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
+ * other field.
+ */
 struct rec_event {
 	struct rec_hdr hdr;
 	__u32 reserved;
-	__u64 marks[NR_MARKS];	/* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 	__u64 cgroup_id;	/* reader's cgroup v2 id */
 	__u8 saddr[16];		/* IPv4: first 4 bytes */
 	__u8 daddr[16];
@@ -135,6 +137,7 @@ struct rec_event {
 	__u16 reserved2;
 	char comm[TASK_COMM_LEN];
 	__u32 reserved3;
+	__u64 marks[NR_MARKS];	/* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 
 /* 112 bytes. The kernel fills all but reason_name, which the loader resolves from BTF. */

@@ -16,7 +16,7 @@
 
 _Static_assert(sizeof(struct counters) == NR_COUNTERS * sizeof(__u64), "count_for() indexes the counters");
 
-__noinline int count_for(__u64 mask, __u32 index)
+__noinline int count_for(__u64 mask, __u64 index)
 {
 	struct session_state *state;
 	__u32 slot, n;

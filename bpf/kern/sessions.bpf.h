@@ -28,7 +28,7 @@ struct drop {
 };
 
 /* Counter `index` (enum counter) of each session of mask. */
-int count_for(__u64 mask, __u32 index);
+int count_for(__u64 mask, __u64 index);
 
 /* The sessions of mask whose packet filter info passes. */
 __u64 packet_sessions(__u64 mask, const struct skb_info *info);

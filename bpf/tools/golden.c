@@ -5,20 +5,62 @@
  * comparing the two, the service side by parsing the file
  * (test/probe/records.test.ts and test/probe/events.test.ts expect exactly these values).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/types.h>
 #include "udplat.h"
 
-_Static_assert(sizeof(struct rec_event) == 120, "rec_event layout");
-_Static_assert(sizeof(struct rec_drop) == 112, "rec_drop layout");
-_Static_assert(sizeof(struct rec_hello) == 336, "rec_hello layout");
-_Static_assert(sizeof(struct rec_stats) == 80, "rec_stats layout");
-_Static_assert(sizeof(struct rec_hist) == 328, "rec_hist layout");
-_Static_assert(sizeof(struct rec_drop_count) == 64, "rec_drop_count layout");
-_Static_assert(sizeof(struct rec_error) == 264, "rec_error layout");
-_Static_assert(sizeof(struct rec_bye) == 8, "rec_bye layout");
+/*
+ * The sizes and offsets src/probe/records.ts reads (its RECORD_SIZES,
+ * EVENT_FIELDS, DROP_FIELDS and decoders): a change here is a change there,
+ * and of UDPLAT_PROTO_VERSION.
+ */
+_Static_assert(sizeof(struct rec_event) == 88 + 8 * NR_MARKS, "rec_event size");
+_Static_assert(offsetof(struct rec_event, cgroup_id) == 8, "rec_event.cgroup_id");
+_Static_assert(offsetof(struct rec_event, saddr) == 16, "rec_event.saddr");
+_Static_assert(offsetof(struct rec_event, daddr) == 32, "rec_event.daddr");
+_Static_assert(offsetof(struct rec_event, pid) == 48, "rec_event.pid");
+_Static_assert(offsetof(struct rec_event, tid) == 52, "rec_event.tid");
+_Static_assert(offsetof(struct rec_event, len) == 56, "rec_event.len");
+_Static_assert(offsetof(struct rec_event, sport) == 60, "rec_event.sport");
+_Static_assert(offsetof(struct rec_event, dport) == 62, "rec_event.dport");
+_Static_assert(offsetof(struct rec_event, family) == 64, "rec_event.family");
+_Static_assert(offsetof(struct rec_event, comm) == 68, "rec_event.comm");
+_Static_assert(offsetof(struct rec_event, marks) == 88, "rec_event.marks");
+_Static_assert(sizeof(struct rec_drop) == 112, "rec_drop size");
+_Static_assert(offsetof(struct rec_drop, reason) == 4, "rec_drop.reason");
+_Static_assert(offsetof(struct rec_drop, time_ns) == 8, "rec_drop.time_ns");
+_Static_assert(offsetof(struct rec_drop, saddr) == 16, "rec_drop.saddr");
+_Static_assert(offsetof(struct rec_drop, daddr) == 32, "rec_drop.daddr");
+_Static_assert(offsetof(struct rec_drop, len) == 48, "rec_drop.len");
+_Static_assert(offsetof(struct rec_drop, sport) == 52, "rec_drop.sport");
+_Static_assert(offsetof(struct rec_drop, dport) == 54, "rec_drop.dport");
+_Static_assert(offsetof(struct rec_drop, family) == 56, "rec_drop.family");
+_Static_assert(offsetof(struct rec_drop, reason_name) == 64, "rec_drop.reason_name");
+_Static_assert(sizeof(struct rec_hello) == 344, "rec_hello size");
+_Static_assert(offsetof(struct rec_hello, version) == 4, "rec_hello.version");
+_Static_assert(offsetof(struct rec_hello, plan) == 6, "rec_hello.plan");
+_Static_assert(offsetof(struct rec_hello, marks) == 8, "rec_hello.marks");
+_Static_assert(offsetof(struct rec_hello, realtime_offset_ns) == 16, "rec_hello.realtime_offset_ns");
+_Static_assert(offsetof(struct rec_hello, kernel_release) == 24, "rec_hello.kernel_release");
+_Static_assert(offsetof(struct rec_hello, notes) == 88, "rec_hello.notes");
+_Static_assert(sizeof(struct rec_stats) == 16 + 8 * NR_COUNTERS, "rec_stats size");
+_Static_assert(offsetof(struct rec_stats, time_ns) == 8, "rec_stats.time_ns");
+_Static_assert(offsetof(struct rec_stats, counters) == 16, "rec_stats.counters");
+_Static_assert(sizeof(struct rec_hist) == 328, "rec_hist size");
+_Static_assert(offsetof(struct rec_hist, stage) == 4, "rec_hist.stage");
+_Static_assert(offsetof(struct rec_hist, slots) == 8, "rec_hist.slots");
+_Static_assert(sizeof(struct rec_drop_count) == 64, "rec_drop_count size");
+_Static_assert(offsetof(struct rec_drop_count, reason) == 4, "rec_drop_count.reason");
+_Static_assert(offsetof(struct rec_drop_count, count) == 8, "rec_drop_count.count");
+_Static_assert(offsetof(struct rec_drop_count, reason_name) == 16, "rec_drop_count.reason_name");
+_Static_assert(sizeof(struct rec_error) == 264, "rec_error size");
+_Static_assert(offsetof(struct rec_error, err) == 4, "rec_error.err");
+_Static_assert(offsetof(struct rec_error, message) == 8, "rec_error.message");
+_Static_assert(sizeof(struct rec_bye) == 8, "rec_bye size");
+_Static_assert(offsetof(struct rec_bye, status) == 4, "rec_bye.status");
 
 #define FRAME(rec, t) \
 	do { \
@@ -47,7 +89,7 @@ int main(void)
 	FRAME(hello, REC_HELLO);
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = PLAN_TRACEPOINT;
-	hello.marks = MARK_ARRIVE | MARK_READ | MARK_RETURN;
+	hello.marks = MARK_BIT(ARRIVE) | MARK_BIT(READ) | MARK_BIT(RETURN);
 	hello.realtime_offset_ns = 1764000000123456789LL;
 	strcpy(hello.kernel_release, "6.18.44-test");
 	strcpy(hello.notes, "fentry: -EPERM; kprobe: not configured");
@@ -55,10 +97,10 @@ int main(void)
 
 	/* A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit reads honest. */
 	FRAME(ev4, REC_EVENT);
-	ev4.arrive_ns = 1000000000ULL;
-	ev4.enqueue_ns = 1000010000ULL;
-	ev4.read_ns = 1020010000ULL;
-	ev4.return_ns = 1020015000ULL;
+	ev4.marks[MARK_ARRIVE] = 1000000000ULL;
+	ev4.marks[MARK_ENQUEUE] = 1000010000ULL;
+	ev4.marks[MARK_READ] = 1020010000ULL;
+	ev4.marks[MARK_RETURN] = 1020015000ULL;
 	ev4.cgroup_id = (1ULL << 53) + 1;
 	inet_pton(AF_INET, "127.0.0.1", ev4.saddr);
 	inet_pton(AF_INET, "127.0.0.2", ev4.daddr);
@@ -73,9 +115,9 @@ int main(void)
 
 	/* An IPv6 event whose plan saw no enqueue mark. */
 	FRAME(ev6, REC_EVENT);
-	ev6.arrive_ns = 2000000000ULL;
-	ev6.read_ns = 2005000000ULL;
-	ev6.return_ns = 2005000100ULL;
+	ev6.marks[MARK_ARRIVE] = 2000000000ULL;
+	ev6.marks[MARK_READ] = 2005000000ULL;
+	ev6.marks[MARK_RETURN] = 2005000100ULL;
 	ev6.cgroup_id = 1;
 	inet_pton(AF_INET6, "2001:db8::1", ev6.saddr);
 	inet_pton(AF_INET6, "::1", ev6.daddr);
@@ -102,14 +144,14 @@ int main(void)
 
 	FRAME(stats, REC_STATS);
 	stats.time_ns = 4000000000ULL;
-	stats.matched = 1000;
-	stats.slow = 10;
-	stats.emitted = 8;
-	stats.kernel_lost = 2;
-	stats.drops = 3;
-	stats.drops_lost = 1;
-	stats.stale = 4;
-	stats.untracked = 5;
+	stats.counters[COUNTER_matched] = 1000;
+	stats.counters[COUNTER_slow] = 10;
+	stats.counters[COUNTER_emitted] = 8;
+	stats.counters[COUNTER_kernel_lost] = 2;
+	stats.counters[COUNTER_drops] = 3;
+	stats.counters[COUNTER_drops_lost] = 1;
+	stats.counters[COUNTER_stale] = 4;
+	stats.counters[COUNTER_untracked] = 5;
 	put(&stats, sizeof(stats));
 
 	FRAME(hist, REC_HIST);

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
-#include "udplat.h"
+#include "dispatch.h"
 
 enum format {
 	FORMAT_TEXT,

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "drop_reasons.h"
-#include "udplat.h"
+#include "dispatch.h"
 
 /*
  * The hub: one process per user, plan and loader build that owns the

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,12 +10,11 @@
 #include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include "plans.h"
 #include "output.h"
+#include "plans.h"
+#include "stages.h"
 
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 8)
-
-static const char *const stage_names[] = { "stack", "queue", "copy", "total" };
 
 void output_init(struct output *out, enum format format, const struct drop_reasons *reasons,
 		 volatile sig_atomic_t *stop)
@@ -116,60 +116,72 @@ static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
 	snprintf(buf, ENDPOINT_LEN, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
-struct stages {
-	__s64 ns[NR_STAGES];	/* -1: unknown */
-	int slowest;		/* of stack, queue, copy; -1 if none is known */
+static const char *const mark_names[NR_MARKS] = {
+#define MARK_NAME(id, name) #name,
+	UDPLAT_MARKS(MARK_NAME)
+#undef MARK_NAME
 };
 
-static __s64 span(__u64 start, __u64 end)
-{
-	return start && end && end >= start ? (__s64)(end - start) : -1;
-}
+static const char *const stage_names[NR_STAGES] = {
+#define STAGE_NAME(id, name, from, to, kind) #name,
+	UDPLAT_STAGES(STAGE_NAME)
+#undef STAGE_NAME
+};
 
+static const char *const counter_names[NR_COUNTERS] = {
+#define COUNTER_NAME(name, json) #json,
+	UDPLAT_COUNTERS(COUNTER_NAME)
+#undef COUNTER_NAME
+};
+
+struct stages {
+	__s64 ns[NR_STAGES];	/* -1: unknown */
+	int slowest;		/* the longest PART stage; -1 if none is known */
+};
+
+/* Every stage of e by the rule of stages.h, the marks the plan sees being out->marks. */
 static void compute_stages(const struct output *out, const struct rec_event *e, struct stages *s)
 {
+	static const int kinds[NR_STAGES] = {
+#define STAGE_KIND(id, name, from, to, kind) kind,
+		UDPLAT_STAGES(STAGE_KIND)
+#undef STAGE_KIND
+	};
 	int i;
 
-	s->ns[STAGE_STACK] = span(e->arrive_ns, e->enqueue_ns);
-	s->ns[STAGE_QUEUE] = span(e->enqueue_ns, e->read_ns);
-	s->ns[STAGE_COPY] = out->marks & MARK_READ ? span(e->read_ns, e->return_ns) : -1;
-	s->ns[STAGE_TOTAL] = span(e->arrive_ns, e->return_ns);
+#define STAGE_NS(id, name, from, to, kind) \
+	s->ns[STAGE_##id] = stage_ns(e->marks, out->marks, MARK_##from, MARK_##to, kind);
+	UDPLAT_STAGES(STAGE_NS)
+#undef STAGE_NS
 	s->slowest = -1;
-	for (i = STAGE_STACK; i <= STAGE_COPY; i++)
-		if (s->ns[i] >= 0 && (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
+	for (i = 0; i < NR_STAGES; i++)
+		if (kinds[i] == PART && s->ns[i] >= 0 && (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
 			s->slowest = i;
 }
 
-static void put_json_ns(struct output *out, const char *key, __s64 ns)
+/* ,"<name>Ns":<ns>, or null when unknown. */
+static void put_json_ns(struct output *out, const char *name, __s64 ns)
 {
 	if (ns < 0)
-		put_fmt(out, ",\"%s\":null", key);
+		put_fmt(out, ",\"%sNs\":null", name);
 	else
-		put_fmt(out, ",\"%s\":%lld", key, (long long)ns);
-}
-
-static void put_mark(struct output *out, const char *key, __u64 ns)
-{
-	put_json_ns(out, key, ns ? (__s64)ns : -1);
+		put_fmt(out, ",\"%sNs\":%lld", name, (long long)ns);
 }
 
 static void event_json(struct output *out, const struct rec_event *e)
 {
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
 	struct stages s;
+	int i;
 
 	compute_stages(out, e, &s);
 	endpoint(src, e->family, e->saddr, e->sport);
 	endpoint(dst, e->family, e->daddr, e->dport);
 	put_fmt(out, "{\"type\":\"event\"");
-	put_mark(out, "arriveNs", e->arrive_ns);
-	put_mark(out, "enqueueNs", e->enqueue_ns);
-	put_mark(out, "readNs", e->read_ns);
-	put_mark(out, "returnNs", e->return_ns);
-	put_json_ns(out, "stackNs", s.ns[STAGE_STACK]);
-	put_json_ns(out, "queueNs", s.ns[STAGE_QUEUE]);
-	put_json_ns(out, "copyNs", s.ns[STAGE_COPY]);
-	put_json_ns(out, "totalNs", s.ns[STAGE_TOTAL]);
+	for (i = 0; i < NR_MARKS; i++)
+		put_json_ns(out, mark_names[i], e->marks[i] ? (__s64)e->marks[i] : -1);
+	for (i = 0; i < NR_STAGES; i++)
+		put_json_ns(out, stage_names[i], s.ns[i]);
 	if (s.slowest < 0)
 		put_fmt(out, ",\"slowestStage\":null");
 	else
@@ -178,6 +190,16 @@ static void event_json(struct output *out, const struct rec_event *e)
 		e->family == AF_INET6 ? "ipv6" : "ipv4", src, dst, e->len, e->pid, e->tid);
 	put_json_string(out, e->comm, sizeof(e->comm));
 	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n", (unsigned long long)e->cgroup_id);
+}
+
+/* The latest mark seen: when the datagram's path ended. */
+static __u64 last_mark(const struct rec_event *e)
+{
+	int i;
+
+	for (i = NR_MARKS - 1; i > 0 && !e->marks[i]; i--)
+		;
+	return e->marks[i];
 }
 
 static void wall_clock(const struct output *out, __u64 mono_ns, char *buf, size_t len)
@@ -208,10 +230,10 @@ static void event_text(struct output *out, const struct rec_event *e)
 	compute_stages(out, e, &s);
 	endpoint(src, e->family, e->saddr, e->sport);
 	endpoint(dst, e->family, e->daddr, e->dport);
-	wall_clock(out, e->return_ns ? e->return_ns : e->read_ns, when, sizeof(when));
+	wall_clock(out, last_mark(e), when, sizeof(when));
 	memcpy(comm, e->comm, TASK_COMM_LEN);
 	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid, src, dst, e->len);
-	for (i = STAGE_STACK; i < NR_STAGES; i++)
+	for (i = 0; i < NR_STAGES; i++)
 		put_us(out, s.ns[i]);
 	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
 }
@@ -239,9 +261,24 @@ static void drop_out(struct output *out, const struct rec_drop *rec)
 	put_fmt(out, "%-15s DROP %-20s %-25s %-25s %5u\n", when, d->reason_name, src, dst, d->len);
 }
 
+/* The text header: the stages' columns, named after them. */
+static void text_header(struct output *out)
+{
+	char column[32];
+	int i, j;
+
+	put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s", "TIME", "COMM", "PID", "SRC", "DST", "LEN");
+	for (i = 0; i < NR_STAGES; i++) {
+		snprintf(column, sizeof(column), "%s_us", stage_names[i]);
+		for (j = 0; column[j] != '_'; j++)
+			column[j] = toupper((unsigned char)column[j]);
+		put_fmt(out, " %9s", column);
+	}
+	put_fmt(out, " SLOWEST\n");
+}
+
 static void hello_out(struct output *out, const struct rec_hello *h)
 {
-	static const char *const mark_names[] = { "arrive", "enqueue", "read", "return" };
 	int i, first = 1;
 
 	out->marks = h->marks;
@@ -251,13 +288,12 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 	if (out->format == FORMAT_TEXT) {
 		fprintf(stderr, "Tracing UDP receive latency with the %s plan (kernel %s). Ctrl-C to end.\n",
 			plan_name(h->plan), h->kernel_release);
-		put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s %9s %9s %9s %9s %s\n", "TIME", "COMM", "PID",
-			"SRC", "DST", "LEN", "STACK_us", "QUEUE_us", "COPY_us", "TOTAL_us", "SLOWEST");
+		text_header(out);
 		return;
 	}
 	put_fmt(out, "{\"type\":\"hello\",\"version\":%u,\"plan\":\"%s\",\"marks\":[", h->version, plan_name(h->plan));
-	for (i = 0; i < 4; i++) {
-		if (!(h->marks & (1 << i)))
+	for (i = 0; i < NR_MARKS; i++) {
+		if (!(h->marks & (1U << i)))
 			continue;
 		put_fmt(out, "%s\"%s\"", first ? "" : ",", mark_names[i]);
 		first = 0;
@@ -269,17 +305,23 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 	put_fmt(out, "}\n");
 }
 
+/* JSON: {"type":"stats","timeNs":…,"matched":…,…}; text: # matched …, slow …, … */
 static void stats_out(struct output *out, const struct rec_stats *s)
 {
-	if (out->format == FORMAT_JSON)
-		put_fmt(out, "{\"type\":\"stats\",\"timeNs\":%llu,", (unsigned long long)s->time_ns);
-	put_fmt(out, out->format == FORMAT_JSON ?
-		"\"matched\":%llu,\"slow\":%llu,\"emitted\":%llu,\"kernelLost\":%llu,"
-		"\"drops\":%llu,\"dropsLost\":%llu,\"stale\":%llu,\"untracked\":%llu}\n" :
-		"# matched %llu, slow %llu, emitted %llu, kernel lost %llu, drops %llu (%llu lost), stale %llu, untracked %llu\n",
-		(unsigned long long)s->matched, (unsigned long long)s->slow, (unsigned long long)s->emitted,
-		(unsigned long long)s->kernel_lost, (unsigned long long)s->drops, (unsigned long long)s->drops_lost,
-		(unsigned long long)s->stale, (unsigned long long)s->untracked);
+	bool json = out->format == FORMAT_JSON;
+	int i;
+
+	if (json)
+		put_fmt(out, "{\"type\":\"stats\",\"timeNs\":%llu", (unsigned long long)s->time_ns);
+	else
+		put_fmt(out, "#");
+	for (i = 0; i < NR_COUNTERS; i++) {
+		if (json)
+			put_fmt(out, ",\"%s\":%llu", counter_names[i], (unsigned long long)s->counters[i]);
+		else
+			put_fmt(out, "%s %s %llu", i ? "," : "", counter_names[i], (unsigned long long)s->counters[i]);
+	}
+	put_fmt(out, json ? "}\n" : "\n");
 }
 
 static void hist_json(struct output *out, const struct rec_hist *h)

@@ -17,82 +17,6 @@
 #include "dispatcher.h"
 #include "plans.h"
 
-
-static const char usage[] =
-"Usage: udplat-probe [OPTIONS]\n"
-"Reports UDP datagrams whose receive path took longer than a threshold,\n"
-"with the time each stage took: stack, queue, copy.\n"
-"\n"
-"  -p, --port PORT          local port to trace (repeatable, up to 16; default: all)\n"
-"  -t, --threshold TIME     report datagrams slower than TIME: 3ms, 500us, 0 (default 3ms)\n"
-"      --threshold-us N     the same in microseconds\n"
-"      --laddr CIDR         local address prefix (repeatable, up to 8)\n"
-"      --raddr CIDR         remote address prefix (repeatable, up to 8)\n"
-"      --rport PORT         remote port\n"
-"      --pid PID            reading process (tgid)\n"
-"      --comm NAME          reading thread's command name\n"
-"      --cgroup PATH|ID     reader's cgroup v2 (and below): path or id\n"
-"      --netns INODE        socket's network namespace inode\n"
-"      --family 4|6         address family of the datagram\n"
-"      --plan PLAN          auto, fentry, kprobe or tracepoint (default auto)\n"
-"  -f, --format FORMAT      text, json (one object a line) or bin (records of udplat.h)\n"
-"      --stats-interval-ms N  how often json and bin output carry counters (default 1000)\n"
-"      --ringbuf-kb N       ring buffer size, a power of two >= 4 (default 1024)\n"
-"      --drop-events N      drop events per CPU and second at most (default 1000; counts stay exact)\n"
-"  -d, --duration SECONDS   stop after this long (default: at SIGINT or SIGTERM)\n"
-"      --shared             join the host's hub, whose probes every --shared session shares\n"
-"                           (started on demand, gone with its last session)\n"
-"      --keep-hub           start the hub of the plan if none runs and keep it running, with no\n"
-"                           session of our own, until SIGINT or SIGTERM (the service runs one)\n"
-"      --list-plans         print the attach plans this kernel allows (JSON) and exit\n"
-"  -v, --verbose            libbpf debug output on stderr\n"
-"  -h, --help               this text\n";
-
-enum {
-	OPT_THRESHOLD_US = 256,
-	OPT_LADDR,
-	OPT_RADDR,
-	OPT_RPORT,
-	OPT_PID,
-	OPT_COMM,
-	OPT_CGROUP,
-	OPT_NETNS,
-	OPT_FAMILY,
-	OPT_PLAN,
-	OPT_STATS_INTERVAL,
-	OPT_RINGBUF_KB,
-	OPT_DROP_EVENTS,
-	OPT_LIST_PLANS,
-	OPT_SHARED,
-	OPT_KEEP_HUB,
-};
-
-static const struct option options[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "threshold", required_argument, NULL, 't' },
-	{ "threshold-us", required_argument, NULL, OPT_THRESHOLD_US },
-	{ "laddr", required_argument, NULL, OPT_LADDR },
-	{ "raddr", required_argument, NULL, OPT_RADDR },
-	{ "rport", required_argument, NULL, OPT_RPORT },
-	{ "pid", required_argument, NULL, OPT_PID },
-	{ "comm", required_argument, NULL, OPT_COMM },
-	{ "cgroup", required_argument, NULL, OPT_CGROUP },
-	{ "netns", required_argument, NULL, OPT_NETNS },
-	{ "family", required_argument, NULL, OPT_FAMILY },
-	{ "plan", required_argument, NULL, OPT_PLAN },
-	{ "format", required_argument, NULL, 'f' },
-	{ "stats-interval-ms", required_argument, NULL, OPT_STATS_INTERVAL },
-	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
-	{ "drop-events", required_argument, NULL, OPT_DROP_EVENTS },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "list-plans", no_argument, NULL, OPT_LIST_PLANS },
-	{ "shared", no_argument, NULL, OPT_SHARED },
-	{ "keep-hub", no_argument, NULL, OPT_KEEP_HUB },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
-};
-
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -253,7 +177,7 @@ static __u32 cgroup_level(const char *rel)
 }
 
 /* A cgroup path as /proc/PID/cgroup shows it ("/system.slice/x.service"), the same under the mount point, or an id. */
-static int parse_cgroup(const char *s, struct config *cfg, char *err, size_t errlen)
+static int apply_cgroup(struct config *cfg, const char *s, char *err, size_t errlen)
 {
 	char root[PATH_MAX], path[PATH_MAX];
 	unsigned long long id;
@@ -293,132 +217,289 @@ static int parse_port(const char *s, __u16 *port)
 	return 0;
 }
 
-int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+/* One handler per option: applies value (NULL for a flag) to cfg, or fails with a message. */
+typedef int (*apply_fn)(struct config *cfg, const char *value, char *err, size_t errlen);
+
+static int apply_port(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	struct session_conf *s = &cfg->session;
+
+	if (s->nr_ports == MAX_PORTS)
+		return fail(err, errlen, "too many --port: at most %d", MAX_PORTS);
+	if (parse_port(value, &s->ports[s->nr_ports++]))
+		return fail(err, errlen, "bad --port '%s': want 1-65535", value);
+	return 0;
+}
+
+static int apply_threshold(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (parse_duration_ns(value, &cfg->session.min_latency_ns))
+		return fail(err, errlen, "bad --threshold '%s': want e.g. 3ms, 500us, 0", value);
+	return 0;
+}
+
+static int apply_threshold_us(struct config *cfg, const char *value, char *err, size_t errlen)
 {
 	unsigned long long v;
-	int opt;
 
+	if (parse_uint(value, UINT64_MAX / 1000, &v))
+		return fail(err, errlen, "bad --threshold-us '%s'", value);
+	cfg->session.min_latency_ns = v * 1000;
+	return 0;
+}
+
+static int add_prefix(struct prefix *list, __u32 *nr, const char *value, char *err, size_t errlen)
+{
+	if (*nr == MAX_PREFIXES)
+		return fail(err, errlen, "too many address prefixes: at most %d each", MAX_PREFIXES);
+	if (parse_prefix(value, &list[(*nr)++]))
+		return fail(err, errlen, "bad address prefix '%s': want e.g. 10.0.0.0/8 or 2001:db8::/32", value);
+	return 0;
+}
+
+static int apply_laddr(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_prefix(cfg->session.laddrs, &cfg->session.nr_laddrs, value, err, errlen);
+}
+
+static int apply_raddr(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_prefix(cfg->session.raddrs, &cfg->session.nr_raddrs, value, err, errlen);
+}
+
+static int apply_rport(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (parse_port(value, &cfg->session.rport))
+		return fail(err, errlen, "bad --rport '%s': want 1-65535", value);
+	return 0;
+}
+
+static int apply_pid(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, INT_MAX, &v) || !v)
+		return fail(err, errlen, "bad --pid '%s'", value);
+	cfg->session.pid = v;
+	return 0;
+}
+
+static int apply_comm(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (!*value || strlen(value) >= TASK_COMM_LEN)
+		return fail(err, errlen, "bad --comm '%s': want 1-%d bytes", value, TASK_COMM_LEN - 1);
+	strcpy(cfg->session.comm, value);
+	cfg->session.comm_on = true;
+	return 0;
+}
+
+static int apply_netns(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, UINT32_MAX, &v) || !v)
+		return fail(err, errlen, "bad --netns '%s': want a namespace inode", value);
+	cfg->session.netns = v;
+	return 0;
+}
+
+static int apply_family(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(value, "4") || !strcmp(value, "ipv4"))
+		cfg->session.family = AF_INET;
+	else if (!strcmp(value, "6") || !strcmp(value, "ipv6"))
+		cfg->session.family = AF_INET6;
+	else
+		return fail(err, errlen, "bad --family '%s': want 4 or 6", value);
+	return 0;
+}
+
+static int apply_plan(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	int plan = plan_from_name(value);
+
+	if (plan < 0)
+		return fail(err, errlen, "bad --plan '%s': want auto, fentry, kprobe or tracepoint", value);
+	cfg->plan = plan;
+	return 0;
+}
+
+static int apply_format(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	static const char *const names[] = { [FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_BIN] = "bin" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(value, names[i])) {
+			cfg->format = i;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "bad --format '%s': want text, json or bin", value);
+}
+
+static int apply_stats_interval(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 3600000, &v) || v < 10)
+		return fail(err, errlen, "bad --stats-interval-ms '%s': want 10-3600000", value);
+	cfg->stats_interval_ms = v;
+	return 0;
+}
+
+static int apply_ringbuf_kb(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 1 << 20, &v) || v < 4 || (v & (v - 1)))
+		return fail(err, errlen, "bad --ringbuf-kb '%s': want a power of two from 4 to 1048576", value);
+	cfg->ringbuf_bytes = v * 1024;
+	return 0;
+}
+
+static int apply_drop_events(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, UINT32_MAX, &v))
+		return fail(err, errlen, "bad --drop-events '%s': want events per CPU and second", value);
+	cfg->session.max_drop_events_per_s = v;
+	return 0;
+}
+
+static int apply_duration(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 86400 * 365, &v) || !v)
+		return fail(err, errlen, "bad --duration '%s': want seconds > 0", value);
+	cfg->duration_s = v;
+	return 0;
+}
+
+static int apply_list_plans(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->list_plans = true;
+	return 0;
+}
+
+static int apply_shared(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->shared = true;
+	return 0;
+}
+
+static int apply_keep_hub(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->keep_hub = true;
+	return 0;
+}
+
+static int apply_verbose(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->verbose = true;
+	return 0;
+}
+
+static int apply_help(struct config *cfg, const char *value, char *err, size_t errlen);
+
+/* The options: getopt's table, the handlers and --help are all made from this one. */
+static const struct option_spec {
+	const char *name;
+	char short_name;	/* 0: none */
+	const char *value;	/* the value's name in --help; NULL for a flag */
+	apply_fn apply;
+	const char *help;	/* lines after the first start with '\n' */
+} specs[] = {
+	{ "port", 'p', "PORT", apply_port, "local port to trace (repeatable, up to 16; default: all)" },
+	{ "threshold", 't', "TIME", apply_threshold, "report datagrams slower than TIME: 3ms, 500us, 0 (default 3ms)" },
+	{ "threshold-us", 0, "N", apply_threshold_us, "the same in microseconds" },
+	{ "laddr", 0, "CIDR", apply_laddr, "local address prefix (repeatable, up to 8)" },
+	{ "raddr", 0, "CIDR", apply_raddr, "remote address prefix (repeatable, up to 8)" },
+	{ "rport", 0, "PORT", apply_rport, "remote port" },
+	{ "pid", 0, "PID", apply_pid, "reading process (tgid)" },
+	{ "comm", 0, "NAME", apply_comm, "reading thread's command name" },
+	{ "cgroup", 0, "PATH|ID", apply_cgroup, "reader's cgroup v2 (and below): path or id" },
+	{ "netns", 0, "INODE", apply_netns, "socket's network namespace inode" },
+	{ "family", 0, "4|6", apply_family, "address family of the datagram" },
+	{ "plan", 0, "PLAN", apply_plan, "auto, fentry, kprobe or tracepoint (default auto)" },
+	{ "format", 'f', "FORMAT", apply_format, "text, json (one object a line) or bin (records of udplat.h)" },
+	{ "stats-interval-ms", 0, "N", apply_stats_interval, "how often json and bin output carry counters (default 1000)" },
+	{ "ringbuf-kb", 0, "N", apply_ringbuf_kb, "ring buffer size, a power of two >= 4 (default 1024)" },
+	{ "drop-events", 0, "N", apply_drop_events, "drop events per CPU and second at most (default 1000; counts stay exact)" },
+	{ "duration", 'd', "SECONDS", apply_duration, "stop after this long (default: at SIGINT or SIGTERM)" },
+	{ "shared", 0, NULL, apply_shared,
+	  "join the host's hub, whose probes every --shared session shares\n(started on demand, gone with its last session)" },
+	{ "keep-hub", 0, NULL, apply_keep_hub,
+	  "start the hub of the plan if none runs and keep it running, with no\nsession of our own, until SIGINT or SIGTERM (the service runs one)" },
+	{ "list-plans", 0, NULL, apply_list_plans, "print the attach plans this kernel allows (JSON) and exit" },
+	{ "verbose", 'v', NULL, apply_verbose, "libbpf debug output on stderr" },
+	{ "help", 'h', NULL, apply_help, "this text" },
+};
+
+#define NR_SPECS (sizeof(specs) / sizeof(specs[0]))
+#define HELP_COLUMN 27
+
+static int apply_help(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	const struct option_spec *o;
+	const char *line, *next;
+	int n;
+
+	fputs("Usage: udplat-probe [OPTIONS]\n"
+	      "Reports UDP datagrams whose receive path took longer than a threshold,\n"
+	      "with the time each stage took.\n\n",
+	      stdout);
+	for (o = specs; o < specs + NR_SPECS; o++) {
+		n = o->short_name ? printf("  -%c, --%s", o->short_name, o->name) : printf("      --%s", o->name);
+		if (o->value)
+			n += printf(" %s", o->value);
+		for (line = o->help; line; line = next ? next + 1 : NULL) {
+			next = strchr(line, '\n');
+			printf("%*s%.*s\n", n < HELP_COLUMN ? HELP_COLUMN - n : 1, "",
+			       next ? (int)(next - line) : (int)strlen(line), line);
+			n = 0;
+		}
+	}
+	return 1;
+}
+
+int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+{
+	struct option longopts[NR_SPECS + 1] = {};
+	char shortopts[2 + 2 * NR_SPECS + 1] = ":";
+	size_t i, n = 1;
+	int opt, index, ret;
+
+	for (i = 0; i < NR_SPECS; i++) {
+		/* A long option's val is its row, offset past every short option's letter. */
+		longopts[i] = (struct option){ specs[i].name, specs[i].value ? required_argument : no_argument, NULL,
+					       256 + i };
+		if (specs[i].short_name) {
+			shortopts[n++] = specs[i].short_name;
+			if (specs[i].value)
+				shortopts[n++] = ':';
+		}
+	}
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->session.min_latency_ns = 3000000;
 	cfg->stats_interval_ms = 1000;
 	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
 	cfg->session.max_drop_events_per_s = 1000;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":p:t:f:d:vh", options, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (cfg->session.nr_ports == MAX_PORTS)
-				return fail(err, errlen, "too many --port: at most %d", MAX_PORTS);
-			if (parse_port(optarg, &cfg->session.ports[cfg->session.nr_ports++]))
-				return fail(err, errlen, "bad --port '%s': want 1-65535", optarg);
-			break;
-		case 't':
-			if (parse_duration_ns(optarg, &cfg->session.min_latency_ns))
-				return fail(err, errlen, "bad --threshold '%s': want e.g. 3ms, 500us, 0", optarg);
-			break;
-		case OPT_THRESHOLD_US:
-			if (parse_uint(optarg, UINT64_MAX / 1000, &v))
-				return fail(err, errlen, "bad --threshold-us '%s'", optarg);
-			cfg->session.min_latency_ns = v * 1000;
-			break;
-		case OPT_LADDR:
-		case OPT_RADDR: {
-			struct prefix *list = opt == OPT_LADDR ? cfg->session.laddrs : cfg->session.raddrs;
-			__u32 *nr = opt == OPT_LADDR ? &cfg->session.nr_laddrs : &cfg->session.nr_raddrs;
-
-			if (*nr == MAX_PREFIXES)
-				return fail(err, errlen, "too many address prefixes: at most %d each", MAX_PREFIXES);
-			if (parse_prefix(optarg, &list[(*nr)++]))
-				return fail(err, errlen, "bad address prefix '%s': want e.g. 10.0.0.0/8 or 2001:db8::/32", optarg);
-			break;
-		}
-		case OPT_RPORT:
-			if (parse_port(optarg, &cfg->session.rport))
-				return fail(err, errlen, "bad --rport '%s': want 1-65535", optarg);
-			break;
-		case OPT_PID:
-			if (parse_uint(optarg, INT_MAX, &v) || !v)
-				return fail(err, errlen, "bad --pid '%s'", optarg);
-			cfg->session.pid = v;
-			break;
-		case OPT_COMM:
-			if (!*optarg || strlen(optarg) >= TASK_COMM_LEN)
-				return fail(err, errlen, "bad --comm '%s': want 1-%d bytes", optarg, TASK_COMM_LEN - 1);
-			strcpy(cfg->session.comm, optarg);
-			cfg->session.comm_on = true;
-			break;
-		case OPT_CGROUP:
-			if (parse_cgroup(optarg, cfg, err, errlen))
-				return -1;
-			break;
-		case OPT_NETNS:
-			if (parse_uint(optarg, UINT32_MAX, &v) || !v)
-				return fail(err, errlen, "bad --netns '%s': want a namespace inode", optarg);
-			cfg->session.netns = v;
-			break;
-		case OPT_FAMILY:
-			if (!strcmp(optarg, "4") || !strcmp(optarg, "ipv4"))
-				cfg->session.family = AF_INET;
-			else if (!strcmp(optarg, "6") || !strcmp(optarg, "ipv6"))
-				cfg->session.family = AF_INET6;
-			else
-				return fail(err, errlen, "bad --family '%s': want 4 or 6", optarg);
-			break;
-		case OPT_PLAN:
-			if (plan_from_name(optarg) < 0)
-				return fail(err, errlen, "bad --plan '%s': want auto, fentry, kprobe or tracepoint", optarg);
-			cfg->plan = plan_from_name(optarg);
-			break;
-		case 'f':
-			if (!strcmp(optarg, "text"))
-				cfg->format = FORMAT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				cfg->format = FORMAT_JSON;
-			else if (!strcmp(optarg, "bin"))
-				cfg->format = FORMAT_BIN;
-			else
-				return fail(err, errlen, "bad --format '%s': want text, json or bin", optarg);
-			break;
-		case OPT_STATS_INTERVAL:
-			if (parse_uint(optarg, 3600000, &v) || v < 10)
-				return fail(err, errlen, "bad --stats-interval-ms '%s': want 10-3600000", optarg);
-			cfg->stats_interval_ms = v;
-			break;
-		case OPT_RINGBUF_KB:
-			if (parse_uint(optarg, 1 << 20, &v) || v < 4 || (v & (v - 1)))
-				return fail(err, errlen, "bad --ringbuf-kb '%s': want a power of two from 4 to 1048576", optarg);
-			cfg->ringbuf_bytes = v * 1024;
-			break;
-		case OPT_DROP_EVENTS:
-			if (parse_uint(optarg, UINT32_MAX, &v))
-				return fail(err, errlen, "bad --drop-events '%s': want events per CPU and second", optarg);
-			cfg->session.max_drop_events_per_s = v;
-			break;
-		case 'd':
-			if (parse_uint(optarg, 86400 * 365, &v) || !v)
-				return fail(err, errlen, "bad --duration '%s': want seconds > 0", optarg);
-			cfg->duration_s = v;
-			break;
-		case OPT_LIST_PLANS:
-			cfg->list_plans = true;
-			break;
-		case OPT_SHARED:
-			cfg->shared = true;
-			break;
-		case OPT_KEEP_HUB:
-			cfg->keep_hub = true;
-			break;
-		case 'v':
-			cfg->verbose = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		case ':':
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (opt == ':')
 			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-		default:
+		for (index = 0; opt < 256 && index < (int)NR_SPECS && specs[index].short_name != opt; index++)
+			;
+		if (opt >= 256)
+			index = opt - 256;
+		if (opt == '?' || index >= (int)NR_SPECS)
 			return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
-		}
+		ret = specs[index].apply(cfg, optarg, err, errlen);
+		if (ret)
+			return ret;
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);

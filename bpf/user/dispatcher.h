@@ -53,7 +53,7 @@ void dispatcher_prepare(struct dispatcher *d);
 /* The session stops matching at once; its ring buffer goes when its last fd closes. */
 void dispatcher_remove(struct dispatcher *d, __u32 slot);
 
-/* The per-CPU session_state map, indexed by slot. */
+/* The per-CPU session_state map, indexed by slot: the dispatcher's fd, to lend, not to close. */
 int dispatcher_states_fd(const struct dispatcher *d);
 
 void dispatcher_close(struct dispatcher *d);

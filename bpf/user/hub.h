@@ -27,7 +27,7 @@
 struct session_handles {
 	__u32 slot;
 	int ring_fd;		/* the session's own ring buffer: the session's to close */
-	int states_fd;		/* per-CPU struct session_state, indexed by slot: the session's to close when it came from a hub */
+	int states_fd;		/* per-CPU struct session_state, indexed by slot: the session's own fd, to close */
 	int hub_fd;		/* the connection to the hub, or -1 */
 };
 

@@ -6,6 +6,7 @@
  * --shared, joining the host's hub (hub.h) so that sessions share probes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -146,10 +147,15 @@ static int open_session(const struct config *cfg, enum plan *plan, char *notes, 
 		fprintf(stderr, "udplat-probe: %s: loading probes of our own\n", msg);
 	}
 	err = dispatcher_open(own, *plan, msg, msglen);
-	if (!err) {
-		session->states_fd = dispatcher_states_fd(own);
-		err = dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
+	if (err)
+		goto out;
+	session->states_fd = fcntl(dispatcher_states_fd(own), F_DUPFD_CLOEXEC, 0);
+	if (session->states_fd < 0) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to copy the states map's fd: %s", strerror(-err));
+		goto out;
 	}
+	err = dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
 out:
 	free(info);
 	return err;
@@ -251,17 +257,15 @@ static void emit_hello(enum plan plan, const char *notes)
 	output_record(&out, &hello);
 }
 
-/* Everything a session holds, whoever opened it. */
+/* Everything a session holds: its fds are its own, whether a hub sent them or our own dispatcher lent a copy. */
 static void close_session(struct session_handles *session, struct dispatcher *own)
 {
 	if (session->ring_fd >= 0)
 		close(session->ring_fd);
-	/* A hub's states map came with its reply and is ours to close; our own dispatcher's is the dispatcher's. */
-	if (session->hub_fd >= 0) {
-		if (session->states_fd >= 0)
-			close(session->states_fd);
+	if (session->states_fd >= 0)
+		close(session->states_fd);
+	if (session->hub_fd >= 0)
 		close(session->hub_fd);
-	}
 	dispatcher_close(own);
 }
 

@@ -14,7 +14,7 @@
 struct prefix {
 	__u32 addr[4];
 	__u32 mask[4];
-	__u16 family;		/* AF_INET (addr[0] only) or AF_INET6 */
+	__u16 family; /* AF_INET (addr[0] only) or AF_INET6 */
 	__u16 reserved;
 	__u32 reserved2;
 };
@@ -32,16 +32,16 @@ struct hist {
 
 /* One session's filter and limits. Local ports are kept apart, as per-port session masks. */
 struct session_conf {
-	__u64 start_ns;		/* CLOCK_MONOTONIC at registration: older datagrams belong to a previous session in the slot */
+	__u64 start_ns; /* CLOCK_MONOTONIC at registration: older datagrams belong to a previous session in the slot */
 	__u64 min_latency_ns;
-	__u64 wakeup_bytes;	/* past this many unread bytes in the ring, wake the loader */
-	__u64 max_drop_events_per_s;	/* per CPU; 0 emits none */
+	__u64 wakeup_bytes; /* past this many unread bytes in the ring, wake the loader */
+	__u64 max_drop_events_per_s; /* per CPU; 0 emits none */
 	__u64 cgroup_id;
 	__u32 cgroup_level;
 	__u32 pid;
 	__u32 netns;
 	__u16 rport;
-	__u16 family;		/* AF_INET, AF_INET6, or 0 for both */
+	__u16 family; /* AF_INET, AF_INET6, or 0 for both */
 	__u32 nr_laddrs;
 	__u32 nr_raddrs;
 	struct prefix laddrs[MAX_PREFIXES];
@@ -59,7 +59,7 @@ struct session_state {
 	struct counters counters;
 	struct hist hists[NR_STAGES];
 	__u64 drop_counts[MAX_DROP_REASONS];
-	__u64 drop_window_start_ns;	/* this CPU's drop events in the current one-second window */
+	__u64 drop_window_start_ns; /* this CPU's drop events in the current one-second window */
 	__u64 drop_window_emitted;
 };
 

@@ -28,7 +28,8 @@ static __always_inline int first_seen_mark(__u32 seen, int from)
  * The duration of a stage from `from` to `to` of `kind`, given the marks a
  * plan sees (`seen`); -1 when unknown: a mark missing or 0, or out of order.
  */
-static __always_inline __s64 stage_ns(const __u64 *marks, __u32 seen, int from, int to, int kind)
+static __always_inline __s64 stage_ns(const __u64 *marks, __u32 seen, int from,
+				      int to, int kind)
 {
 	int start = kind == SUM ? first_seen_mark(seen, from) : from;
 	int end = first_seen_mark(seen, to);

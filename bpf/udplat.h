@@ -14,28 +14,30 @@
 #ifndef __UDPLAT_H
 #define __UDPLAT_H
 
-#define UDPLAT_PROTO_VERSION	2
+#define UDPLAT_PROTO_VERSION 2
 
-#define TASK_COMM_LEN		16
-#define MAX_PORTS		16
-#define MAX_PREFIXES		8
-#define MAX_SLOTS		40	/* log2(ns) buckets: the last holds >= 2^39 ns */
-#define MAX_DROP_REASONS	256
-#define DROP_REASON_LEN		48
-#define KERNEL_RELEASE_LEN	64
-#define NOTES_LEN		256
-#define ERROR_MSG_LEN		256
-#define MAX_SESSIONS		64	/* sessions one dispatcher serves: bits of a __u64 */
+#define TASK_COMM_LEN 16
+#define MAX_PORTS 16
+#define MAX_PREFIXES 8
+#define MAX_SLOTS 40 /* log2(ns) buckets: the last holds >= 2^39 ns */
+#define MAX_DROP_REASONS 256
+#define DROP_REASON_LEN 48
+#define KERNEL_RELEASE_LEN 64
+#define NOTES_LEN 256
+#define ERROR_MSG_LEN 256
+#define MAX_SESSIONS 64 /* sessions one dispatcher serves: bits of a __u64 */
 
 /*
  * The marks: the moments of a datagram's path, in the order it meets them,
  * as MARK(ID, name). A mark is a CLOCK_MONOTONIC time, 0 when not seen.
  */
+/* clang-format off */
 #define UDPLAT_MARKS(MARK)						\
 	MARK(ARRIVE, arrive)	/* the skb enters the IP stack */	\
 	MARK(ENQUEUE, enqueue)	/* queued on the socket */		\
 	MARK(READ, read)	/* the application dequeued it */	\
 	MARK(RETURN, return)	/* recvmsg returned */
+/* clang-format on */
 
 /*
  * The stages, as STAGE(ID, name, FROM, TO, KIND): the time from mark FROM to
@@ -45,16 +47,19 @@
  * when the plan does not see TO, at the next mark it sees: the parts of a
  * path always add up to its total.
  */
+/* clang-format off */
 #define UDPLAT_STAGES(STAGE)					\
 	STAGE(STACK, stack, ARRIVE, ENQUEUE, PART)		\
 	STAGE(QUEUE, queue, ENQUEUE, READ, PART)		\
 	STAGE(COPY, copy, READ, RETURN, PART)			\
 	STAGE(TOTAL, total, ARRIVE, RETURN, SUM)
+/* clang-format on */
 
 /*
  * A session's counters, as COUNTER(name, jsonName): cumulative since the
  * probes were attached, summed over CPUs by the loader.
  */
+/* clang-format off */
 #define UDPLAT_COUNTERS(COUNTER)								\
 	COUNTER(matched, matched)	/* datagrams read that passed the filter */		\
 	COUNTER(slow, slow)		/* of those, over the threshold */			\
@@ -64,12 +69,13 @@
 	COUNTER(drops_lost, dropsLost)	/* drops not sent as events: ring full, or over --drop-events */ \
 	COUNTER(stale, stale)		/* marks discarded as belonging to a reused skb */	\
 	COUNTER(untracked, untracked)	/* reads whose datagram had no marks to take */
+/* clang-format on */
 
 enum mark {
 #define MARK_ID(id, name) MARK_##id,
 	UDPLAT_MARKS(MARK_ID)
 #undef MARK_ID
-	NR_MARKS,
+		NR_MARKS,
 };
 
 #define MARK_BIT(id) (1U << MARK_##id)
@@ -84,25 +90,25 @@ enum stage {
 #define STAGE_ID(id, name, from, to, kind) STAGE_##id,
 	UDPLAT_STAGES(STAGE_ID)
 #undef STAGE_ID
-	NR_STAGES,
+		NR_STAGES,
 };
 
 enum counter {
 #define COUNTER_ID(name, json) COUNTER_##name,
 	UDPLAT_COUNTERS(COUNTER_ID)
 #undef COUNTER_ID
-	NR_COUNTERS,
+		NR_COUNTERS,
 };
 
 enum rec_type {
-	REC_HELLO = 1,		/* probes attached: the session is running */
-	REC_EVENT = 2,		/* one slow datagram */
-	REC_DROP = 3,		/* one dropped datagram that matched the filter */
-	REC_STATS = 4,		/* cumulative counters */
-	REC_HIST = 5,		/* cumulative histogram of one stage */
-	REC_DROP_COUNT = 6,	/* cumulative drops of one reason */
-	REC_ERROR = 7,		/* fatal: the loader exits after it */
-	REC_BYE = 8,		/* clean exit */
+	REC_HELLO = 1, /* probes attached: the session is running */
+	REC_EVENT = 2, /* one slow datagram */
+	REC_DROP = 3, /* one dropped datagram that matched the filter */
+	REC_STATS = 4, /* cumulative counters */
+	REC_HIST = 5, /* cumulative histogram of one stage */
+	REC_DROP_COUNT = 6, /* cumulative drops of one reason */
+	REC_ERROR = 7, /* fatal: the loader exits after it */
+	REC_BYE = 8, /* clean exit */
 };
 
 enum plan {
@@ -125,26 +131,26 @@ struct rec_hdr {
 struct rec_event {
 	struct rec_hdr hdr;
 	__u32 reserved;
-	__u64 cgroup_id;	/* reader's cgroup v2 id */
-	__u8 saddr[16];		/* IPv4: first 4 bytes */
+	__u64 cgroup_id; /* reader's cgroup v2 id */
+	__u8 saddr[16]; /* IPv4: first 4 bytes */
 	__u8 daddr[16];
-	__u32 pid;		/* reader's tgid */
+	__u32 pid; /* reader's tgid */
 	__u32 tid;
-	__u32 len;		/* UDP payload bytes */
-	__u16 sport;		/* host byte order */
+	__u32 len; /* UDP payload bytes */
+	__u16 sport; /* host byte order */
 	__u16 dport;
-	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 family; /* AF_INET or AF_INET6 */
 	__u16 reserved2;
 	char comm[TASK_COMM_LEN];
 	__u32 reserved3;
-	__u64 marks[NR_MARKS];	/* enum mark: CLOCK_MONOTONIC, 0 when not seen */
+	__u64 marks[NR_MARKS]; /* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 
 /* 112 bytes. The kernel fills all but reason_name, which the loader resolves from BTF. */
 struct rec_drop {
 	struct rec_hdr hdr;
-	__u32 reason;		/* enum skb_drop_reason of the running kernel */
-	__u64 time_ns;		/* CLOCK_MONOTONIC */
+	__u32 reason; /* enum skb_drop_reason of the running kernel */
+	__u64 time_ns; /* CLOCK_MONOTONIC */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 len;
@@ -153,34 +159,35 @@ struct rec_drop {
 	__u16 family;
 	__u16 reserved;
 	__u32 reserved2;
-	char reason_name[DROP_REASON_LEN];	/* "SOCKET_RCVBUFF": enum name without SKB_DROP_REASON_ */
+	char reason_name
+		[DROP_REASON_LEN]; /* "SOCKET_RCVBUFF": enum name without SKB_DROP_REASON_ */
 };
 
 /* 344 bytes. First record of every run. */
 struct rec_hello {
 	struct rec_hdr hdr;
-	__u16 version;		/* UDPLAT_PROTO_VERSION */
-	__u8 plan;		/* enum plan, never PLAN_AUTO */
+	__u16 version; /* UDPLAT_PROTO_VERSION */
+	__u8 plan; /* enum plan, never PLAN_AUTO */
 	__u8 reserved;
-	__u32 marks;		/* bit per enum mark: the marks the plan sees as moments of their own */
+	__u32 marks; /* bit per enum mark: the marks the plan sees as moments of their own */
 	__u32 reserved2;
-	__s64 realtime_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	__s64 realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	char kernel_release[KERNEL_RELEASE_LEN];
-	char notes[NOTES_LEN];	/* why other plans were not chosen */
+	char notes[NOTES_LEN]; /* why other plans were not chosen */
 };
 
 /* 16 + 8 * NR_COUNTERS bytes. Counters are cumulative since the probes were attached. */
 struct rec_stats {
 	struct rec_hdr hdr;
 	__u32 reserved;
-	__u64 time_ns;		/* CLOCK_MONOTONIC when sampled */
-	__u64 counters[NR_COUNTERS];	/* enum counter */
+	__u64 time_ns; /* CLOCK_MONOTONIC when sampled */
+	__u64 counters[NR_COUNTERS]; /* enum counter */
 };
 
 /* 328 bytes. slots[i] counts durations d with 2^(i-1) <= d < 2^i ns (slot 0: d = 0). */
 struct rec_hist {
 	struct rec_hdr hdr;
-	__u16 stage;		/* enum stage */
+	__u16 stage; /* enum stage */
 	__u16 reserved;
 	__u64 slots[MAX_SLOTS];
 };
@@ -196,7 +203,7 @@ struct rec_drop_count {
 /* 264 bytes. */
 struct rec_error {
 	struct rec_hdr hdr;
-	__s32 err;		/* negative errno, or -1 when none applies */
+	__s32 err; /* negative errno, or -1 when none applies */
 	char message[ERROR_MSG_LEN];
 };
 

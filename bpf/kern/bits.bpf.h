@@ -17,7 +17,7 @@ static __always_inline __u32 lowest_bit(__u64 mask)
 }
 
 /* Visits the bits of mask, lowest first, as `slot`; n counts them for the verifier. */
-#define for_each_session(slot, mask, n)                                  \
+#define for_each_session(slot, mask, n)                                \
 	for (n = 0, slot = lowest_bit(mask); n < MAX_SESSIONS && mask; \
 	     n++, mask &= mask - 1, slot = lowest_bit(mask))
 

@@ -16,8 +16,9 @@
  */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-#define kernel_view(type, addr) \
-	((const type *)bpf_rdonly_cast((const void *)(addr), bpf_core_type_id_kernel(type)))
+#define kernel_view(type, addr)                              \
+	((const type *)bpf_rdonly_cast((const void *)(addr), \
+				       bpf_core_type_id_kernel(type)))
 
 /*
  * The tracepoints sk_data_ready and sock_recv_length (6.3) are the

@@ -10,8 +10,8 @@
 #include "sessions.bpf.h"
 #include "tracked.bpf.h"
 
-#define MSG_PEEK	0x2
-#define MSG_ERRQUEUE	0x2000
+#define MSG_PEEK 0x2
+#define MSG_ERRQUEUE 0x2000
 
 static __always_inline void mark_enqueued(struct sk_buff *skb)
 {
@@ -57,7 +57,8 @@ static __always_inline void mark_returned(int ret)
 		return;
 	if (ret >= 0) {
 		d.info = *info;
-		finish(&d, d.info.sessions & active_sessions, d.info.marks[MARK_READ], bpf_ktime_get_ns());
+		finish(&d, d.info.sessions & active_sessions,
+		       d.info.marks[MARK_READ], bpf_ktime_get_ns());
 	}
 	bpf_map_delete_elem(&inflight, &tid);
 }

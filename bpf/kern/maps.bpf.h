@@ -10,9 +10,10 @@
 
 /* Written by the loader through the mmapped .bss; bit i is session slot i. */
 extern __u64 active_sessions;
-extern __u64 any_port_sessions;		/* sessions without a local port filter */
-extern __u64 packet_filtered_sessions;	/* with a family, remote port or address filter */
-extern __u64 reader_filtered_sessions;	/* with a pid, comm or cgroup filter */
+extern __u64 any_port_sessions; /* sessions without a local port filter */
+extern __u64
+	packet_filtered_sessions; /* with a family, remote port or address filter */
+extern __u64 reader_filtered_sessions; /* with a pid, comm or cgroup filter */
 extern __u64 netns_filtered_sessions;
 
 /* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
@@ -20,9 +21,9 @@ extern const volatile __u32 plan_marks;
 
 /* What arrive saw of a datagram, kept until it is read or freed. */
 struct skb_info {
-	__u64 sessions;		/* whose packet filter it passed */
-	__u64 marks[NR_MARKS];	/* enum mark; those of the read side are stamped later */
-	__u64 head;		/* skb->head at arrive: an sk_buff reused for another packet has another buffer */
+	__u64 sessions; /* whose packet filter it passed */
+	__u64 marks[NR_MARKS]; /* enum mark; those of the read side are stamped later */
+	__u64 head; /* skb->head at arrive: an sk_buff reused for another packet has another buffer */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 len;
@@ -32,13 +33,13 @@ struct skb_info {
 };
 
 struct tracked_entry {
-	__u64 skb;		/* 0: free */
+	__u64 skb; /* 0: free */
 	struct skb_info info;
 };
 
 /* See tracked.bpf.h. */
-#define TRACKED_SET_BITS	14
-#define TRACKED_WAYS		2
+#define TRACKED_SET_BITS 14
+#define TRACKED_WAYS 2
 
 /* Bit i of port_sessions[port]: session i traces this local port. */
 struct port_sessions_map {

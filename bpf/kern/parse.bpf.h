@@ -6,19 +6,19 @@
 #include <bpf/bpf_endian.h>
 #include "maps.bpf.h"
 
-#define AF_INET		2
-#define AF_INET6	10
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1FFF
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
 
 struct l3l4 {
 	union {
 		struct iphdr v4;
 		struct ipv6hdr v6;
 	};
-	struct udphdr udp;	/* right after an IPv4 header without options */
+	struct udphdr udp; /* right after an IPv4 header without options */
 };
 
 /* Fills info's flow fields; -1 for anything but an unfragmented UDP datagram. */
@@ -29,12 +29,16 @@ static __always_inline int parse_udp(struct sk_buff *skb, struct skb_info *info)
 	__u16 proto = skb->protocol;
 
 	if (proto == bpf_htons(ETH_P_IP)) {
-		if (bpf_probe_read_kernel(&h, sizeof(h.v4) + sizeof(h.udp), skb->data))
+		if (bpf_probe_read_kernel(&h, sizeof(h.v4) + sizeof(h.udp),
+					  skb->data))
 			return -1;
-		if (h.v4.protocol != IPPROTO_UDP || (h.v4.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		if (h.v4.protocol != IPPROTO_UDP ||
+		    (h.v4.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
 			return -1;
 		udp = (struct udphdr *)((__u8 *)&h + sizeof(h.v4));
-		if (h.v4.ihl != 5 && bpf_probe_read_kernel(udp, sizeof(*udp), skb->data + h.v4.ihl * 4))
+		if (h.v4.ihl != 5 &&
+		    bpf_probe_read_kernel(udp, sizeof(*udp),
+					  skb->data + h.v4.ihl * 4))
 			return -1;
 		info->family = AF_INET;
 		__builtin_memset(info->saddr, 0, sizeof(info->saddr));

@@ -7,7 +7,8 @@
 #include "tracked.bpf.h"
 
 SEC("tp_btf/kfree_skb")
-int BPF_PROG(ul_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+int BPF_PROG(ul_drop, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason)
 {
 	__u64 key = addr_of(skb), mask;
 	struct tracked_entry *t;

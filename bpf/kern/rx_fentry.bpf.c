@@ -15,7 +15,8 @@ int BPF_PROG(ulf_enqueue, struct sock *sk, struct sk_buff *skb, int ret)
 }
 
 SEC("fexit/__skb_recv_udp")
-int BPF_PROG(ulf_read, struct sock *sk, unsigned int flags, int *off, int *err, struct sk_buff *skb)
+int BPF_PROG(ulf_read, struct sock *sk, unsigned int flags, int *off, int *err,
+	     struct sk_buff *skb)
 {
 	__u64 mask;
 
@@ -28,14 +29,16 @@ int BPF_PROG(ulf_read, struct sock *sk, unsigned int flags, int *off, int *err, 
 }
 
 SEC("fexit/udp_recvmsg")
-int BPF_PROG(ulf_return4, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+int BPF_PROG(ulf_return4, struct sock *sk, struct msghdr *msg, size_t len,
+	     int flags, int *addr_len, int ret)
 {
 	mark_returned(ret);
 	return 0;
 }
 
 SEC("fexit/udpv6_recvmsg")
-int BPF_PROG(ulf_return6, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+int BPF_PROG(ulf_return6, struct sock *sk, struct msghdr *msg, size_t len,
+	     int flags, int *addr_len, int ret)
 {
 	mark_returned(ret);
 	return 0;

@@ -61,14 +61,16 @@ static __always_inline void save_recv_args(struct sock *sk, int flags)
 }
 
 SEC("kprobe/udp_recvmsg")
-int BPF_KPROBE(ulk_recv4, struct sock *sk, struct msghdr *msg, size_t len, int flags)
+int BPF_KPROBE(ulk_recv4, struct sock *sk, struct msghdr *msg, size_t len,
+	       int flags)
 {
 	save_recv_args(sk, flags);
 	return 0;
 }
 
 SEC("kprobe/udpv6_recvmsg")
-int BPF_KPROBE(ulk_recv6, struct sock *sk, struct msghdr *msg, size_t len, int flags)
+int BPF_KPROBE(ulk_recv6, struct sock *sk, struct msghdr *msg, size_t len,
+	       int flags)
 {
 	save_recv_args(sk, flags);
 	return 0;
@@ -90,7 +92,9 @@ int BPF_KRETPROBE(ulk_read, struct sk_buff *skb)
 		return 0;
 	mask = sessions_for_port(BPF_CORE_READ(sk, __sk_common.skc_num));
 	if (mask & netns_filtered_sessions)
-		mask = netns_sessions(mask, BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum));
+		mask = netns_sessions(mask,
+				      BPF_CORE_READ(sk, __sk_common.skc_net.net,
+						    ns.inum));
 	if (mask)
 		take_skb(skb, mask);
 	return 0;

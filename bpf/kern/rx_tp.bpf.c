@@ -13,9 +13,9 @@
 #include "sessions.bpf.h"
 #include "tracked.bpf.h"
 
-#define MSG_PEEK	0x2
-#define MSG_ERRQUEUE	0x2000
-#define QUEUE_WALK_MAX	16
+#define MSG_PEEK 0x2
+#define MSG_ERRQUEUE 0x2000
+#define QUEUE_WALK_MAX 16
 
 /* The skb the next read on a socket dequeues, as predicted at the last read or wake-up. */
 struct next_read {
@@ -58,7 +58,8 @@ static __always_inline __u64 receive_queue_of(__u64 sk)
 }
 
 /* The skb the next read on sk will dequeue: the reader queue's head, or the receive queue's, which a read splices over. */
-static __always_inline void predict_next_read(__u64 sk, struct next_read *pred, __u64 now)
+static __always_inline void predict_next_read(__u64 sk, struct next_read *pred,
+					      __u64 now)
 {
 	__u64 skb = queue_first(reader_queue_of(sk));
 
@@ -84,7 +85,8 @@ static long stamp_one(__u32 i, void *data)
 		return 1;
 	t = tracked_find(key);
 	if (t) {
-		if (t->info.marks[MARK_ENQUEUE] || walk->now - tracked_since(t) > STALE_ARRIVE_NS)
+		if (t->info.marks[MARK_ENQUEUE] ||
+		    walk->now - tracked_since(t) > STALE_ARRIVE_NS)
 			return 1;
 		t->info.marks[MARK_ENQUEUE] = walk->now;
 		walk->stamped++;
@@ -100,7 +102,9 @@ static long stamp_one(__u32 i, void *data)
  */
 static __always_inline int stamp_tail(__u64 queue, __u64 now)
 {
-	struct tail_walk walk = { .skb = queue_last(queue), .head = queue, .now = now };
+	struct tail_walk walk = { .skb = queue_last(queue),
+				  .head = queue,
+				  .now = now };
 
 	bpf_loop(QUEUE_WALK_MAX, stamp_one, &walk, 0);
 	return walk.stamped;
@@ -120,7 +124,8 @@ int BPF_PROG(ult_enqueue, const struct sock *sk)
 	if (!stamp_tail(receive_queue_of(key), now))
 		stamp_tail(reader_queue_of(key), now);
 	/* A reader waiting on an empty queue dequeues what just arrived. */
-	pred = bpf_sk_storage_get(&next_read, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	pred = bpf_sk_storage_get(&next_read, (struct sock *)sk, NULL,
+				  BPF_SK_STORAGE_GET_F_CREATE);
 	if (pred && !pred->skb)
 		predict_next_read(key, pred, now);
 	return 0;
@@ -140,7 +145,8 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	if (!mask)
 		return 0;
 	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
-	pred = bpf_sk_storage_get(&next_read, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	pred = bpf_sk_storage_get(&next_read, sk, NULL,
+				  BPF_SK_STORAGE_GET_F_CREATE);
 	if (!pred)
 		return 0;
 	seen = *pred;
@@ -151,7 +157,8 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 		count_for(mask, COUNTER_untracked);
 	} else {
 		d.info = t->info;
-		if (d.info.marks[MARK_ARRIVE] > seen.predicted_ns || (__u32)ret > d.info.len) {
+		if (d.info.marks[MARK_ARRIVE] > seen.predicted_ns ||
+		    (__u32)ret > d.info.len) {
 			/* The predicted skb was freed and its address reused by a later datagram. */
 			count_for(mask, COUNTER_stale);
 		} else if (!tracked_release(t, skb_key)) {

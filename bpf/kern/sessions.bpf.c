@@ -14,7 +14,8 @@
 
 #define AF_INET 2
 
-_Static_assert(sizeof(struct counters) == NR_COUNTERS * sizeof(__u64), "count_for() indexes the counters");
+_Static_assert(sizeof(struct counters) == NR_COUNTERS * sizeof(__u64),
+	       "count_for() indexes the counters");
 
 __noinline int count_for(__u64 mask, __u64 index)
 {
@@ -31,7 +32,8 @@ __noinline int count_for(__u64 mask, __u64 index)
 	return 0;
 }
 
-static __always_inline bool prefix_match(const struct prefix *p, const __u32 *addr, __u16 family)
+static __always_inline bool prefix_match(const struct prefix *p,
+					 const __u32 *addr, __u16 family)
 {
 	if (p->family != family)
 		return false;
@@ -39,11 +41,13 @@ static __always_inline bool prefix_match(const struct prefix *p, const __u32 *ad
 		return false;
 	if (family == AF_INET)
 		return true;
-	return (addr[1] & p->mask[1]) == p->addr[1] && (addr[2] & p->mask[2]) == p->addr[2] &&
+	return (addr[1] & p->mask[1]) == p->addr[1] &&
+	       (addr[2] & p->mask[2]) == p->addr[2] &&
 	       (addr[3] & p->mask[3]) == p->addr[3];
 }
 
-static __always_inline bool addr_wanted(const struct prefix *list, __u32 nr, const __u8 *addr, __u16 family)
+static __always_inline bool addr_wanted(const struct prefix *list, __u32 nr,
+					const __u8 *addr, __u16 family)
 {
 	__u32 words[4];
 	int i;
@@ -70,9 +74,11 @@ __noinline bool packet_wanted(__u32 slot, const struct skb_info *info)
 		return false;
 	if (conf->rport && info->sport != conf->rport)
 		return false;
-	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->daddr, info->family))
+	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->daddr,
+			 info->family))
 		return false;
-	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->saddr, info->family);
+	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->saddr,
+			   info->family);
 }
 
 __noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info)
@@ -101,11 +107,13 @@ __noinline __u64 netns_sessions(__u64 mask, __u32 netns)
 	return mask;
 }
 
-static __always_inline bool reader_wanted(const struct session_conf *conf, __u64 pid_tgid)
+static __always_inline bool reader_wanted(const struct session_conf *conf,
+					  __u64 pid_tgid)
 {
 	if (conf->pid && (pid_tgid >> 32) != conf->pid)
 		return false;
-	if (conf->cgroup_id && bpf_get_current_ancestor_cgroup_id(conf->cgroup_level) != conf->cgroup_id)
+	if (conf->cgroup_id && bpf_get_current_ancestor_cgroup_id(
+				       conf->cgroup_level) != conf->cgroup_id)
 		return false;
 	if (conf->comm_on) {
 		char comm[TASK_COMM_LEN];
@@ -138,15 +146,19 @@ __noinline int log2_slot(__u64 v)
  * waking on every record past the mark would cost a wakeup per event exactly
  * when the loader is already behind.
  */
-static __always_inline void submit(void *ring, void *rec, __u64 size, __u64 wakeup_bytes)
+static __always_inline void submit(void *ring, void *rec, __u64 size,
+				   __u64 wakeup_bytes)
 {
 	__u64 unread = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
 
-	bpf_ringbuf_submit(rec, unread < wakeup_bytes && unread + size + 8 >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
-											      BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(rec, unread < wakeup_bytes && unread + size + 8 >=
+								 wakeup_bytes ?
+					BPF_RB_FORCE_WAKEUP :
+					BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline void fill_event(struct rec_event *e, const struct dgram *d)
+static __always_inline void fill_event(struct rec_event *e,
+				       const struct dgram *d)
 {
 	int m;
 
@@ -179,7 +191,8 @@ __noinline int session_read(__u32 slot, const struct dgram *d)
 
 	if (!d || !conf || !state || d->first_ns < conf->start_ns)
 		return 0;
-	if (((reader_filtered_sessions >> slot) & 1) && !reader_wanted(conf, d->pid_tgid))
+	if (((reader_filtered_sessions >> slot) & 1) &&
+	    !reader_wanted(conf, d->pid_tgid))
 		return 0;
 	state->counters.matched++;
 	for (stage = 0; stage < NR_STAGES; stage++) {
@@ -203,7 +216,9 @@ __noinline int session_read(__u32 slot, const struct dgram *d)
 }
 
 /* Whether this CPU may emit one more drop event for the session in the current one-second window. */
-static __always_inline bool drop_event_allowed(struct session_state *state, const struct session_conf *conf, __u64 now)
+static __always_inline bool drop_event_allowed(struct session_state *state,
+					       const struct session_conf *conf,
+					       __u64 now)
 {
 	if (now - state->drop_window_start_ns >= 1000000000ULL) {
 		state->drop_window_start_ns = now;
@@ -223,10 +238,12 @@ __noinline int session_drop(__u32 slot, const struct drop *drop)
 	struct rec_drop *d;
 	void *ring;
 
-	if (!drop || !conf || !state || drop->info.marks[MARK_ARRIVE] < conf->start_ns)
+	if (!drop || !conf || !state ||
+	    drop->info.marks[MARK_ARRIVE] < conf->start_ns)
 		return 0;
 	state->counters.drops++;
-	reason = drop->reason < MAX_DROP_REASONS ? drop->reason : MAX_DROP_REASONS - 1;
+	reason = drop->reason < MAX_DROP_REASONS ? drop->reason :
+						   MAX_DROP_REASONS - 1;
 	state->drop_counts[reason]++;
 	if (!drop_event_allowed(state, conf, drop->time_ns)) {
 		state->counters.drops_lost++;

@@ -15,9 +15,9 @@
 /* A datagram read, as every session sees it: its marks are taken once. */
 struct dgram {
 	struct skb_info info;
-	__u64 first_ns;		/* the earliest mark seen */
+	__u64 first_ns; /* the earliest mark seen */
 	__u64 pid_tgid;
-	int slots[NR_STAGES];	/* histogram slot per stage, -1 when not measured */
+	int slots[NR_STAGES]; /* histogram slot per stage, -1 when not measured */
 };
 
 /* A datagram freed instead of read. */
@@ -62,12 +62,14 @@ static __always_inline __u64 socket_sessions(const struct sock *sk)
 		return 0;
 	mask = sessions_for_port(sk->__sk_common.skc_num);
 	if (mask & netns_filtered_sessions)
-		mask = netns_sessions(mask, sk->__sk_common.skc_net.net->ns.inum);
+		mask = netns_sessions(mask,
+				      sk->__sk_common.skc_net.net->ns.inum);
 	return mask;
 }
 
 /* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
-static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns, __u64 return_ns)
+static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
+				   __u64 return_ns)
 {
 	__u64 *marks = d->info.marks;
 	__s64 ns;
@@ -82,8 +84,8 @@ static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns, _
 			d->first_ns = marks[m];
 	}
 	d->pid_tgid = bpf_get_current_pid_tgid();
-#define STAGE_SLOT(id, name, from, to, kind)                                                     \
-	ns = stage_ns(marks, plan_marks, MARK_##from, MARK_##to, kind);                          \
+#define STAGE_SLOT(id, name, from, to, kind)                            \
+	ns = stage_ns(marks, plan_marks, MARK_##from, MARK_##to, kind); \
 	d->slots[STAGE_##id] = ns < 0 ? -1 : log2_slot(ns);
 	UDPLAT_STAGES(STAGE_SLOT)
 #undef STAGE_SLOT

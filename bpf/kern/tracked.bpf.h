@@ -33,7 +33,10 @@ static __always_inline __u64 addr_of(const void *ptr)
 
 static __always_inline struct tracked_entry *tracked_way(__u64 skb, __u32 way)
 {
-	__u32 key = ((__u32)(((skb >> 8) * 0x9E3779B97F4A7C15ULL) >> (64 - TRACKED_SET_BITS)) << 1) | way;
+	__u32 key = ((__u32)(((skb >> 8) * 0x9E3779B97F4A7C15ULL) >>
+			     (64 - TRACKED_SET_BITS))
+		     << 1) |
+		    way;
 
 	return bpf_map_lookup_elem(&tracked, &key);
 }
@@ -48,7 +51,8 @@ static __always_inline struct tracked_entry *tracked_find(__u64 skb)
 	return t && t->skb == skb ? t : NULL;
 }
 
-static __always_inline bool tracked_take(struct tracked_entry *t, __u64 old, __u64 skb)
+static __always_inline bool tracked_take(struct tracked_entry *t, __u64 old,
+					 __u64 skb)
 {
 	return t && __sync_val_compare_and_swap(&t->skb, old, skb) == old;
 }
@@ -62,7 +66,8 @@ static __always_inline __u64 tracked_since(const struct tracked_entry *t)
 /* A slot for skb: its own (an address freed unseen and reused), a free one, or one held longer than a datagram lives. */
 static __always_inline struct tracked_entry *tracked_claim(__u64 skb, __u64 now)
 {
-	struct tracked_entry *t0 = tracked_way(skb, 0), *t1 = tracked_way(skb, 1);
+	struct tracked_entry *t0 = tracked_way(skb, 0),
+			     *t1 = tracked_way(skb, 1);
 	__u64 old;
 
 	if (!t0 || !t1)
@@ -76,10 +81,12 @@ static __always_inline struct tracked_entry *tracked_claim(__u64 skb, __u64 now)
 	if (tracked_take(t1, 0, skb))
 		return t1;
 	old = t0->skb;
-	if (now - tracked_since(t0) > STALE_ARRIVE_NS && tracked_take(t0, old, skb))
+	if (now - tracked_since(t0) > STALE_ARRIVE_NS &&
+	    tracked_take(t0, old, skb))
 		return t0;
 	old = t1->skb;
-	if (now - tracked_since(t1) > STALE_ARRIVE_NS && tracked_take(t1, old, skb))
+	if (now - tracked_since(t1) > STALE_ARRIVE_NS &&
+	    tracked_take(t1, old, skb))
 		return t1;
 	return NULL;
 }

@@ -18,7 +18,8 @@
  * and of UDPLAT_PROTO_VERSION.
  */
 _Static_assert(sizeof(struct rec_event) == 88 + 8 * NR_MARKS, "rec_event size");
-_Static_assert(offsetof(struct rec_event, cgroup_id) == 8, "rec_event.cgroup_id");
+_Static_assert(offsetof(struct rec_event, cgroup_id) == 8,
+	       "rec_event.cgroup_id");
 _Static_assert(offsetof(struct rec_event, saddr) == 16, "rec_event.saddr");
 _Static_assert(offsetof(struct rec_event, daddr) == 32, "rec_event.daddr");
 _Static_assert(offsetof(struct rec_event, pid) == 48, "rec_event.pid");
@@ -38,35 +39,43 @@ _Static_assert(offsetof(struct rec_drop, len) == 48, "rec_drop.len");
 _Static_assert(offsetof(struct rec_drop, sport) == 52, "rec_drop.sport");
 _Static_assert(offsetof(struct rec_drop, dport) == 54, "rec_drop.dport");
 _Static_assert(offsetof(struct rec_drop, family) == 56, "rec_drop.family");
-_Static_assert(offsetof(struct rec_drop, reason_name) == 64, "rec_drop.reason_name");
+_Static_assert(offsetof(struct rec_drop, reason_name) == 64,
+	       "rec_drop.reason_name");
 _Static_assert(sizeof(struct rec_hello) == 344, "rec_hello size");
 _Static_assert(offsetof(struct rec_hello, version) == 4, "rec_hello.version");
 _Static_assert(offsetof(struct rec_hello, plan) == 6, "rec_hello.plan");
 _Static_assert(offsetof(struct rec_hello, marks) == 8, "rec_hello.marks");
-_Static_assert(offsetof(struct rec_hello, realtime_offset_ns) == 16, "rec_hello.realtime_offset_ns");
-_Static_assert(offsetof(struct rec_hello, kernel_release) == 24, "rec_hello.kernel_release");
+_Static_assert(offsetof(struct rec_hello, realtime_offset_ns) == 16,
+	       "rec_hello.realtime_offset_ns");
+_Static_assert(offsetof(struct rec_hello, kernel_release) == 24,
+	       "rec_hello.kernel_release");
 _Static_assert(offsetof(struct rec_hello, notes) == 88, "rec_hello.notes");
-_Static_assert(sizeof(struct rec_stats) == 16 + 8 * NR_COUNTERS, "rec_stats size");
+_Static_assert(sizeof(struct rec_stats) == 16 + 8 * NR_COUNTERS,
+	       "rec_stats size");
 _Static_assert(offsetof(struct rec_stats, time_ns) == 8, "rec_stats.time_ns");
-_Static_assert(offsetof(struct rec_stats, counters) == 16, "rec_stats.counters");
+_Static_assert(offsetof(struct rec_stats, counters) == 16,
+	       "rec_stats.counters");
 _Static_assert(sizeof(struct rec_hist) == 328, "rec_hist size");
 _Static_assert(offsetof(struct rec_hist, stage) == 4, "rec_hist.stage");
 _Static_assert(offsetof(struct rec_hist, slots) == 8, "rec_hist.slots");
 _Static_assert(sizeof(struct rec_drop_count) == 64, "rec_drop_count size");
-_Static_assert(offsetof(struct rec_drop_count, reason) == 4, "rec_drop_count.reason");
-_Static_assert(offsetof(struct rec_drop_count, count) == 8, "rec_drop_count.count");
-_Static_assert(offsetof(struct rec_drop_count, reason_name) == 16, "rec_drop_count.reason_name");
+_Static_assert(offsetof(struct rec_drop_count, reason) == 4,
+	       "rec_drop_count.reason");
+_Static_assert(offsetof(struct rec_drop_count, count) == 8,
+	       "rec_drop_count.count");
+_Static_assert(offsetof(struct rec_drop_count, reason_name) == 16,
+	       "rec_drop_count.reason_name");
 _Static_assert(sizeof(struct rec_error) == 264, "rec_error size");
 _Static_assert(offsetof(struct rec_error, err) == 4, "rec_error.err");
 _Static_assert(offsetof(struct rec_error, message) == 8, "rec_error.message");
 _Static_assert(sizeof(struct rec_bye) == 8, "rec_bye size");
 _Static_assert(offsetof(struct rec_bye, status) == 4, "rec_bye.status");
 
-#define FRAME(rec, t) \
-	do { \
+#define FRAME(rec, t)                           \
+	do {                                    \
 		memset(&(rec), 0, sizeof(rec)); \
-		(rec).hdr.type = (t); \
-		(rec).hdr.size = sizeof(rec); \
+		(rec).hdr.type = (t);           \
+		(rec).hdr.size = sizeof(rec);   \
 	} while (0)
 
 static void put(const void *rec, size_t size)
@@ -169,7 +178,8 @@ int main(void)
 
 	FRAME(err, REC_ERROR);
 	err.err = -1;
-	strcpy(err.message, "failed to attach tp_btf/netif_receive_skb: -EPERM");
+	strcpy(err.message,
+	       "failed to attach tp_btf/netif_receive_skb: -EPERM");
 	put(&err, sizeof(err));
 
 	FRAME(bye, REC_BYE);

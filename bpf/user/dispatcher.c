@@ -26,7 +26,8 @@ static void select_programs(struct udplat_bpf *skel, enum plan plan)
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, plan_runs(plan, bpf_program__name(prog)));
+		bpf_program__set_autoload(
+			prog, plan_runs(plan, bpf_program__name(prog)));
 	skel->rodata->plan_marks = plan_info(plan)->marks;
 }
 
@@ -42,7 +43,9 @@ static int attach_programs(struct dispatcher *d, char *msg, size_t msglen)
 		d->links[d->nr_links] = bpf_program__attach(prog);
 		if (!d->links[d->nr_links]) {
 			err = -errno;
-			snprintf(msg, msglen, "failed to attach %s: %s", bpf_program__section_name(prog), strerror(-err));
+			snprintf(msg, msglen, "failed to attach %s: %s",
+				 bpf_program__section_name(prog),
+				 strerror(-err));
 			return err;
 		}
 		d->nr_links++;
@@ -59,7 +62,8 @@ static void detach_programs(struct dispatcher *d)
 	d->nr_links = 0;
 }
 
-int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen)
+int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
+		    size_t msglen)
 {
 	struct bpf_program *prog;
 	int err, n = 0;
@@ -69,7 +73,9 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msgl
 	d->spare_bytes = DEFAULT_RINGBUF_BYTES;
 	d->plan = plan;
 	d->ncpus = libbpf_num_possible_cpus();
-	d->zero_state = d->ncpus > 0 ? calloc(d->ncpus, sizeof(struct session_state)) : NULL;
+	d->zero_state = d->ncpus > 0 ?
+				calloc(d->ncpus, sizeof(struct session_state)) :
+				NULL;
 	if (!d->zero_state) {
 		snprintf(msg, msglen, "failed to allocate per-CPU buffers");
 		return -ENOMEM;
@@ -77,13 +83,15 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msgl
 	d->skel = udplat_bpf__open();
 	if (!d->skel) {
 		err = -errno;
-		snprintf(msg, msglen, "failed to open BPF object: %s", strerror(-err));
+		snprintf(msg, msglen, "failed to open BPF object: %s",
+			 strerror(-err));
 		return err;
 	}
 	select_programs(d->skel, plan);
 	err = udplat_bpf__load(d->skel);
 	if (err) {
-		snprintf(msg, msglen, "failed to load BPF object: %s (%s)", strerror(-err), libbpf_last_warning());
+		snprintf(msg, msglen, "failed to load BPF object: %s (%s)",
+			 strerror(-err), libbpf_last_warning());
 		return err;
 	}
 	bpf_object__for_each_program(prog, d->skel->obj)
@@ -109,7 +117,8 @@ static int set_port_bit(struct dispatcher *d, __u16 port, __u64 bit, bool on)
 }
 
 /* The masks that route datagrams to the session, set last on add and cleared first on remove. */
-static void set_masks(struct dispatcher *d, const struct session_conf *conf, __u64 bit, bool on)
+static void set_masks(struct dispatcher *d, const struct session_conf *conf,
+		      __u64 bit, bool on)
 {
 	struct udplat_bpf__bss *bss = d->skel->bss;
 	__u32 i;
@@ -117,8 +126,10 @@ static void set_masks(struct dispatcher *d, const struct session_conf *conf, __u
 #define SET(mask, cond) (mask) = on && (cond) ? (mask) | bit : (mask) & ~bit
 	if (!on)
 		bss->active_sessions &= ~bit;
-	SET(bss->packet_filtered_sessions, conf->family || conf->rport || conf->nr_laddrs || conf->nr_raddrs);
-	SET(bss->reader_filtered_sessions, conf->pid || conf->comm_on || conf->cgroup_id);
+	SET(bss->packet_filtered_sessions,
+	    conf->family || conf->rport || conf->nr_laddrs || conf->nr_raddrs);
+	SET(bss->reader_filtered_sessions,
+	    conf->pid || conf->comm_on || conf->cgroup_id);
 	SET(bss->netns_filtered_sessions, conf->netns);
 	SET(bss->any_port_sessions, !conf->nr_ports);
 #undef SET
@@ -135,7 +146,8 @@ static int free_slot(const struct dispatcher *d)
 
 	for (i = 0; i < MAX_SESSIONS; i++) {
 		s = (d->next_slot + i) % MAX_SESSIONS;
-		if (!(d->used & (1ULL << s)) && !(d->spare_fd >= 0 && s == d->spare_slot))
+		if (!(d->used & (1ULL << s)) &&
+		    !(d->spare_fd >= 0 && s == d->spare_slot))
 			return s;
 	}
 	return -1;
@@ -143,11 +155,14 @@ static int free_slot(const struct dispatcher *d)
 
 static int new_ring(struct dispatcher *d, __u32 slot, __u32 bytes)
 {
-	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, bytes, NULL), err;
+	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, bytes,
+				NULL),
+	    err;
 
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &slot, &fd, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &slot, &fd,
+				BPF_ANY)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -167,8 +182,9 @@ void dispatcher_prepare(struct dispatcher *d)
 		d->next_slot = (s + 1) % MAX_SESSIONS;
 }
 
-int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
-		   __u32 *slot, int *ring_fd, char *msg, size_t msglen)
+int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
+		   __u32 ring_bytes, __u32 *slot, int *ring_fd, char *msg,
+		   size_t msglen)
 {
 	struct session_conf c = *conf;
 	int fd, s, err;
@@ -181,18 +197,24 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 
 		s = free_slot(d);
 		if (s < 0 && d->spare_fd >= 0) {
 			/* Only the spare's slot is left, and the session wants another size. */
-			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &d->spare_slot);
+			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
+					    &d->spare_slot);
 			close(d->spare_fd);
 			d->spare_fd = -1;
 			s = d->spare_slot;
 		}
 		if (s < 0) {
-			snprintf(msg, msglen, "failed to add session: all %d slots of the dispatcher are taken", MAX_SESSIONS);
+			snprintf(
+				msg, msglen,
+				"failed to add session: all %d slots of the dispatcher are taken",
+				MAX_SESSIONS);
 			return -ENOSPC;
 		}
 		fd = new_ring(d, s, ring_bytes);
 		if (fd < 0) {
-			snprintf(msg, msglen, "failed to create ring buffer: %s", strerror(-fd));
+			snprintf(msg, msglen,
+				 "failed to create ring buffer: %s",
+				 strerror(-fd));
 			return fd;
 		}
 		d->next_slot = (s + 1) % MAX_SESSIONS;
@@ -204,16 +226,20 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 
 		err = attach_programs(d, msg, msglen);
 		if (err) {
 			detach_programs(d);
-			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
+			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
+					    &s);
 			close(fd);
 			return err;
 		}
 	}
 	c.start_ns = monotonic_ns();
-	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c, BPF_ANY)) {
+	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state,
+				BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c,
+				BPF_ANY)) {
 		err = -errno;
-		snprintf(msg, msglen, "failed to register session: %s", strerror(-err));
+		snprintf(msg, msglen, "failed to register session: %s",
+			 strerror(-err));
 		if (!d->used)
 			detach_programs(d);
 		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
@@ -233,7 +259,8 @@ void dispatcher_remove(struct dispatcher *d, __u32 slot)
 
 	if (slot >= MAX_SESSIONS || !(d->used & (1ULL << slot)))
 		return;
-	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.sessions), &slot, &conf))
+	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.sessions), &slot,
+				 &conf))
 		set_masks(d, &conf, 1ULL << slot, false);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &slot);
 	d->used &= ~(1ULL << slot);

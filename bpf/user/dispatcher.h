@@ -20,13 +20,14 @@ struct bpf_link;
  */
 struct dispatcher {
 	struct udplat_bpf *skel;
-	struct bpf_link **links;	/* one per program the plan runs, while attached */
+	struct bpf_link *
+		*links; /* one per program the plan runs, while attached */
 	int nr_links;
 	enum plan plan;
-	__u64 used;		/* slots taken */
-	__u32 next_slot;	/* slots are handed out round-robin, so a freed one is reused last */
+	__u64 used; /* slots taken */
+	__u32 next_slot; /* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
-	void *zero_state;	/* ncpus zeroed struct session_state, to reset a slot */
+	void *zero_state; /* ncpus zeroed struct session_state, to reset a slot */
 	/* A ring buffer already in `rings` at spare_slot, for the next session that wants spare_bytes. */
 	int spare_fd;
 	__u32 spare_slot;
@@ -34,14 +35,16 @@ struct dispatcher {
 };
 
 /* Loads the plan's programs, attached while at least one session is added; on failure, a message in msg. */
-int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg, size_t msglen);
+int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
+		    size_t msglen);
 
 /*
  * Registers a session: a slot of its own, reset, its filter, and a new ring
  * buffer of ring_bytes whose fd (the caller's to close) goes to *ring_fd.
  */
-int dispatcher_add(struct dispatcher *d, const struct session_conf *conf, __u32 ring_bytes,
-		   __u32 *slot, int *ring_fd, char *msg, size_t msglen);
+int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
+		   __u32 ring_bytes, __u32 *slot, int *ring_fd, char *msg,
+		   size_t msglen);
 
 /*
  * Makes the next session's ring buffer ahead of time: putting a ring into

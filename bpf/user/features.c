@@ -14,17 +14,21 @@
 int fexit_attach_error(const struct btf *vmlinux, const char *func)
 {
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+		  .dst_reg = BPF_REG_0,
+		  .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		    .expected_attach_type = BPF_TRACE_FEXIT);
 	int id, prog_fd, link_fd, err;
 
 	id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
 	if (id < 0)
 		return -ENOENT;
 	opts.attach_btf_id = id;
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ul_probe", "GPL", insns, N(insns), &opts);
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ul_probe", "GPL", insns,
+				N(insns), &opts);
 	if (prog_fd < 0)
 		return -errno;
 	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);

@@ -26,15 +26,15 @@
 /* A session's handles on its dispatcher, in this process or in the hub. */
 struct session_handles {
 	__u32 slot;
-	int ring_fd;		/* the session's own ring buffer: the session's to close */
-	int states_fd;		/* per-CPU struct session_state, indexed by slot: the session's own fd, to close */
-	int hub_fd;		/* the connection to the hub, or -1 */
+	int ring_fd; /* the session's own ring buffer: the session's to close */
+	int states_fd; /* per-CPU struct session_state, indexed by slot: the session's own fd, to close */
+	int hub_fd; /* the connection to the hub, or -1 */
 };
 
 /* What a hub knows of its kernel, so that a joining loader needs no BTF of its own. */
 struct hub_info {
-	__u32 plan;		/* enum plan the hub runs */
-	char notes[NOTES_LEN];	/* why auto did not choose the plans before it */
+	__u32 plan; /* enum plan the hub runs */
+	char notes[NOTES_LEN]; /* why auto did not choose the plans before it */
 	struct drop_reasons reasons;
 };
 
@@ -45,8 +45,9 @@ struct hub_info {
  * Returns -ECONNREFUSED when no hub runs and spawn is false, -ENOSPC when
  * the hub is full; on other failures a message in msg.
  */
-int hub_join(enum plan plan, bool spawn, const struct session_conf *conf, __u32 ring_bytes,
-	     struct session_handles *session, struct hub_info *info, char *msg, size_t msglen);
+int hub_join(enum plan plan, bool spawn, const struct session_conf *conf,
+	     __u32 ring_bytes, struct session_handles *session,
+	     struct hub_info *info, char *msg, size_t msglen);
 
 /*
  * The hub process: `udplat-probe --hub PLAN`, started by hub_join() with a

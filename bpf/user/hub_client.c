@@ -13,8 +13,8 @@
 #include "plans.h"
 
 /* A hub that does not answer a join in this long is stuck (stopped, say). */
-#define HUB_REPLY_TIMEOUT_S	5
-#define JOIN_ATTEMPTS		3
+#define HUB_REPLY_TIMEOUT_S 5
+#define JOIN_ATTEMPTS 3
 
 /* Starts a hub detached from this loader (it outlives it) and waits until it serves or fails. */
 static int hub_spawn(enum plan plan, char *msg, size_t msglen)
@@ -40,15 +40,18 @@ static int hub_spawn(enum plan plan, char *msg, size_t msglen)
 		if (fork())
 			_exit(0);
 		devnull = open("/dev/null", O_RDWR);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
+		if (devnull < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
 		    dup2(status[1], HUB_STATUS_FD) < 0)
 			_exit(1);
-		execl("/proc/self/exe", "udplat-probe", "--hub", plan_name(plan), (char *)NULL);
+		execl("/proc/self/exe", "udplat-probe", "--hub",
+		      plan_name(plan), (char *)NULL);
 		_exit(1);
 	}
 	close(status[1]);
 	waitpid(pid, NULL, 0);
-	while (got < (int)msglen - 1 && (n = read(status[0], msg + got, msglen - 1 - got)) > 0)
+	while (got < (int)msglen - 1 &&
+	       (n = read(status[0], msg + got, msglen - 1 - got)) > 0)
 		got += n;
 	close(status[0]);
 	msg[got] = '\0';
@@ -73,14 +76,18 @@ static int hub_connect(enum plan plan)
 }
 
 /* Sends the request and takes the reply (and a session's fds); -ECONNRESET when the hub went away before answering. */
-static int hub_register(int fd, const struct hub_request *req, struct session_handles *session,
-			struct hub_info *info, char *msg, size_t msglen)
+static int hub_register(int fd, const struct hub_request *req,
+			struct session_handles *session, struct hub_info *info,
+			char *msg, size_t msglen)
 {
 	char control[CMSG_SPACE(2 * sizeof(int))];
 	struct timeval timeout = { .tv_sec = HUB_REPLY_TIMEOUT_S };
 	struct hub_reply *reply = malloc(sizeof(*reply));
 	struct iovec iov = { .iov_base = reply, .iov_len = sizeof(*reply) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control,
+			    .msg_controllen = sizeof(control) };
 	struct cmsghdr *cmsg;
 	int fds[2], err = 0;
 	ssize_t n;
@@ -94,7 +101,10 @@ static int hub_register(int fd, const struct hub_request *req, struct session_ha
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		snprintf(msg, msglen, "failed to join the hub: it did not answer within %d s", HUB_REPLY_TIMEOUT_S);
+		snprintf(
+			msg, msglen,
+			"failed to join the hub: it did not answer within %d s",
+			HUB_REPLY_TIMEOUT_S);
 		err = -ETIMEDOUT;
 		goto out;
 	}
@@ -112,8 +122,11 @@ static int hub_register(int fd, const struct hub_request *req, struct session_ha
 	if (req->kind == JOIN_KEEPER)
 		goto out;
 	cmsg = CMSG_FIRSTHDR(&m);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(fds))) {
-		snprintf(msg, msglen, "failed to join the hub: its reply carried no ring buffer");
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(fds))) {
+		snprintf(
+			msg, msglen,
+			"failed to join the hub: its reply carried no ring buffer");
 		session->hub_fd = -1;
 		err = -EPROTO;
 		goto out;
@@ -127,8 +140,9 @@ out:
 	return err;
 }
 
-int hub_join(enum plan plan, bool spawn, const struct session_conf *conf, __u32 ring_bytes,
-	     struct session_handles *session, struct hub_info *info, char *msg, size_t msglen)
+int hub_join(enum plan plan, bool spawn, const struct session_conf *conf,
+	     __u32 ring_bytes, struct session_handles *session,
+	     struct hub_info *info, char *msg, size_t msglen)
 {
 	struct hub_request req = {
 		.version = UDPLAT_PROTO_VERSION,

@@ -31,7 +31,8 @@ socklen_t hub_address(enum plan plan, struct sockaddr_un *addr)
 
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "udplat-hub.%u.%s.%08x",
-		     geteuid(), plan_name(plan), build_id());
+	n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1,
+		     "udplat-hub.%u.%s.%08x", geteuid(), plan_name(plan),
+		     build_id());
 	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }

@@ -8,16 +8,16 @@
 #include "hub.h"
 
 /* The hub's status pipe, at a fixed number across exec. */
-#define HUB_STATUS_FD		3
+#define HUB_STATUS_FD 3
 
 enum hub_join_kind {
-	JOIN_SESSION = 0,	/* takes a slot, a ring buffer and the states map */
-	JOIN_KEEPER = 1,	/* takes nothing: keeps the hub running */
+	JOIN_SESSION = 0, /* takes a slot, a ring buffer and the states map */
+	JOIN_KEEPER = 1, /* takes nothing: keeps the hub running */
 };
 
 struct hub_request {
-	__u32 version;		/* UDPLAT_PROTO_VERSION */
-	__u32 kind;		/* enum hub_join_kind */
+	__u32 version; /* UDPLAT_PROTO_VERSION */
+	__u32 kind; /* enum hub_join_kind */
 	__u32 ring_bytes;
 	__u32 reserved;
 	struct session_conf conf;

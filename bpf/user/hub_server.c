@@ -14,28 +14,31 @@
 #include "plans.h"
 
 /* A hub that nobody joins within this long after it started, or after its last loader left, exits. */
-#define HUB_IDLE_MS		2000
-#define HUB_REQUEST_TIMEOUT_S	1
+#define HUB_IDLE_MS 2000
+#define HUB_REQUEST_TIMEOUT_S 1
 /* Keepers (one per service) beside the MAX_SESSIONS sessions. */
-#define MAX_KEEPERS		8
-#define NR_LISTENERS		2
-#define MAX_CLIENTS		(MAX_SESSIONS + MAX_KEEPERS)
-#define KEEPER_SLOT		-1
+#define MAX_KEEPERS 8
+#define NR_LISTENERS 2
+#define MAX_CLIENTS (MAX_SESSIONS + MAX_KEEPERS)
+#define KEEPER_SLOT -1
 
 struct hub {
 	struct dispatcher d;
 	struct hub_info info;
 	/* The plan's own name, then the `auto` alias when auto picks this plan (else -1). */
 	struct pollfd fds[NR_LISTENERS + MAX_CLIENTS];
-	int slots[NR_LISTENERS + MAX_CLIENTS];	/* a client's session slot, or KEEPER_SLOT */
+	int slots[NR_LISTENERS +
+		  MAX_CLIENTS]; /* a client's session slot, or KEEPER_SLOT */
 	int nfds;
 	int keepers;
 };
 
-static int send_reply(int fd, const struct hub_reply *reply, int ring_fd, int states_fd)
+static int send_reply(int fd, const struct hub_reply *reply, int ring_fd,
+		      int states_fd)
 {
 	char control[CMSG_SPACE(2 * sizeof(int))] = {};
-	struct iovec iov = { .iov_base = (void *)reply, .iov_len = sizeof(*reply) };
+	struct iovec iov = { .iov_base = (void *)reply,
+			     .iov_len = sizeof(*reply) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cmsg;
 	int fds[2] = { ring_fd, states_fd };
@@ -58,7 +61,8 @@ static bool same_user(int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.uid == geteuid();
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
+	       cred.uid == geteuid();
 }
 
 /* Serves one joining client; returns its slot (KEEPER_SLOT for a keeper), or -2 when it was turned away. */
@@ -73,7 +77,8 @@ static int admit(struct hub *hub, int fd)
 	if (!same_user(fd))
 		return -2;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	if (recv(fd, &req, sizeof(req), 0) != sizeof(req) || req.version != UDPLAT_PROTO_VERSION)
+	if (recv(fd, &req, sizeof(req), 0) != sizeof(req) ||
+	    req.version != UDPLAT_PROTO_VERSION)
 		return -2;
 	reply = calloc(1, sizeof(*reply));
 	if (!reply)
@@ -82,7 +87,10 @@ static int admit(struct hub *hub, int fd)
 	if (req.kind == JOIN_KEEPER) {
 		if (hub->keepers == MAX_KEEPERS) {
 			reply->err = -ENOSPC;
-			snprintf(reply->message, sizeof(reply->message), "failed to keep the hub: %d keepers already do", MAX_KEEPERS);
+			snprintf(
+				reply->message, sizeof(reply->message),
+				"failed to keep the hub: %d keepers already do",
+				MAX_KEEPERS);
 		}
 		if (!send_reply(fd, reply, -1, -1) && !reply->err) {
 			hub->keepers++;
@@ -91,9 +99,12 @@ static int admit(struct hub *hub, int fd)
 		free(reply);
 		return slot;
 	}
-	reply->err = dispatcher_add(&hub->d, &req.conf, req.ring_bytes, &s, &ring_fd, reply->message, sizeof(reply->message));
+	reply->err = dispatcher_add(&hub->d, &req.conf, req.ring_bytes, &s,
+				    &ring_fd, reply->message,
+				    sizeof(reply->message));
 	reply->slot = s;
-	if (send_reply(fd, reply, ring_fd, dispatcher_states_fd(&hub->d)) || reply->err) {
+	if (send_reply(fd, reply, ring_fd, dispatcher_states_fd(&hub->d)) ||
+	    reply->err) {
 		if (!reply->err)
 			dispatcher_remove(&hub->d, s);
 	} else {
@@ -117,11 +128,14 @@ static int listen_on(enum plan plan)
 {
 	struct sockaddr_un addr;
 	socklen_t len = hub_address(plan, &addr);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0),
+	    err;
 
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, len) || listen(fd, MAX_CLIENTS)) {
+	if (bind(fd, (struct sockaddr *)&addr, len) ||
+	    listen(fd, MAX_CLIENTS)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -130,16 +144,21 @@ static int listen_on(enum plan plan)
 }
 
 /* What every joining loader gets instead of reading BTF itself: the plan, auto's notes, the drop reasons. */
-static int learn_kernel(struct hub *hub, enum plan plan, bool *auto_plan, char *msg, size_t msglen)
+static int learn_kernel(struct hub *hub, enum plan plan, bool *auto_plan,
+			char *msg, size_t msglen)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 
 	if (!vmlinux) {
-		snprintf(msg, msglen, "failed to start the hub: failed to load kernel BTF: %s", strerror(errno));
+		snprintf(
+			msg, msglen,
+			"failed to start the hub: failed to load kernel BTF: %s",
+			strerror(errno));
 		return -errno;
 	}
 	hub->info.plan = plan;
-	*auto_plan = choose_plan(vmlinux, hub->info.notes, sizeof(hub->info.notes)) == plan;
+	*auto_plan = choose_plan(vmlinux, hub->info.notes,
+				 sizeof(hub->info.notes)) == plan;
 	drop_reasons_load(&hub->info.reasons, vmlinux);
 	btf__free(vmlinux);
 	return 0;
@@ -201,13 +220,15 @@ static void serve(struct hub *hub)
 			if (hub->nfds == NR_LISTENERS)
 				return;
 		}
-		n = poll(hub->fds, hub->nfds, hub->nfds == NR_LISTENERS ? HUB_IDLE_MS : -1);
+		n = poll(hub->fds, hub->nfds,
+			 hub->nfds == NR_LISTENERS ? HUB_IDLE_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;
 		drop_closed(hub);
-		if (hub->nfds == NR_LISTENERS && !hub->fds[0].revents && !hub->fds[1].revents)
+		if (hub->nfds == NR_LISTENERS && !hub->fds[0].revents &&
+		    !hub->fds[1].revents)
 			return;
 		for (i = 0; i < NR_LISTENERS; i++)
 			if (hub->fds[i].revents && hub->fds[i].fd >= 0)
@@ -234,7 +255,8 @@ int hub_serve(const char *plan_arg)
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	if (plan <= PLAN_AUTO) {
-		dprintf(status_fd, "failed to start the hub: unknown plan %s", plan_arg);
+		dprintf(status_fd, "failed to start the hub: unknown plan %s",
+			plan_arg);
 		return 2;
 	}
 	hub = calloc(1, sizeof(*hub));
@@ -248,7 +270,8 @@ int hub_serve(const char *plan_arg)
 	fd = listen_on(plan);
 	if (fd < 0) {
 		if (fd != -EADDRINUSE)
-			dprintf(status_fd, "failed to start the hub: %s", strerror(-fd));
+			dprintf(status_fd, "failed to start the hub: %s",
+				strerror(-fd));
 		free(hub);
 		return fd == -EADDRINUSE ? 0 : 1;
 	}

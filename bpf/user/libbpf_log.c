@@ -8,7 +8,8 @@
 static bool verbose;
 static char last_warning[192];
 
-static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+static int print_libbpf(enum libbpf_print_level level, const char *fmt,
+			va_list args)
 {
 	va_list copy;
 

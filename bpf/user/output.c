@@ -16,7 +16,8 @@
 
 #define ENDPOINT_LEN (INET6_ADDRSTRLEN + 8)
 
-void output_init(struct output *out, enum format format, const struct drop_reasons *reasons,
+void output_init(struct output *out, enum format format,
+		 const struct drop_reasons *reasons,
 		 volatile sig_atomic_t *stop)
 {
 	out->stop = stop;
@@ -74,8 +75,8 @@ static void put_bytes(struct output *out, const void *data, size_t size)
 }
 
 /* Text lines are short: one formatted line never exceeds a quarter of the buffer. */
-__attribute__((format(printf, 2, 3)))
-static void put_fmt(struct output *out, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put_fmt(struct output *out,
+							  const char *fmt, ...)
 {
 	size_t room = sizeof(out->buf) / 4;
 	va_list ap;
@@ -113,7 +114,8 @@ static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
 	char ip[INET6_ADDRSTRLEN];
 
 	inet_ntop(family, addr, ip, sizeof(ip));
-	snprintf(buf, ENDPOINT_LEN, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	snprintf(buf, ENDPOINT_LEN, family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 ip, port);
 }
 
 static const char *const mark_names[NR_MARKS] = {
@@ -135,12 +137,13 @@ static const char *const counter_names[NR_COUNTERS] = {
 };
 
 struct stages {
-	__s64 ns[NR_STAGES];	/* -1: unknown */
-	int slowest;		/* the longest PART stage; -1 if none is known */
+	__s64 ns[NR_STAGES]; /* -1: unknown */
+	int slowest; /* the longest PART stage; -1 if none is known */
 };
 
 /* Every stage of e by the rule of stages.h, the marks the plan sees being out->marks. */
-static void compute_stages(const struct output *out, const struct rec_event *e, struct stages *s)
+static void compute_stages(const struct output *out, const struct rec_event *e,
+			   struct stages *s)
 {
 	static const int kinds[NR_STAGES] = {
 #define STAGE_KIND(id, name, from, to, kind) kind,
@@ -150,12 +153,14 @@ static void compute_stages(const struct output *out, const struct rec_event *e, 
 	int i;
 
 #define STAGE_NS(id, name, from, to, kind) \
-	s->ns[STAGE_##id] = stage_ns(e->marks, out->marks, MARK_##from, MARK_##to, kind);
+	s->ns[STAGE_##id] =                \
+		stage_ns(e->marks, out->marks, MARK_##from, MARK_##to, kind);
 	UDPLAT_STAGES(STAGE_NS)
 #undef STAGE_NS
 	s->slowest = -1;
 	for (i = 0; i < NR_STAGES; i++)
-		if (kinds[i] == PART && s->ns[i] >= 0 && (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
+		if (kinds[i] == PART && s->ns[i] >= 0 &&
+		    (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
 			s->slowest = i;
 }
 
@@ -179,17 +184,22 @@ static void event_json(struct output *out, const struct rec_event *e)
 	endpoint(dst, e->family, e->daddr, e->dport);
 	put_fmt(out, "{\"type\":\"event\"");
 	for (i = 0; i < NR_MARKS; i++)
-		put_json_ns(out, mark_names[i], e->marks[i] ? (__s64)e->marks[i] : -1);
+		put_json_ns(out, mark_names[i],
+			    e->marks[i] ? (__s64)e->marks[i] : -1);
 	for (i = 0; i < NR_STAGES; i++)
 		put_json_ns(out, stage_names[i], s.ns[i]);
 	if (s.slowest < 0)
 		put_fmt(out, ",\"slowestStage\":null");
 	else
-		put_fmt(out, ",\"slowestStage\":\"%s\"", stage_names[s.slowest]);
-	put_fmt(out, ",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u,\"pid\":%u,\"tid\":%u,\"comm\":",
-		e->family == AF_INET6 ? "ipv6" : "ipv4", src, dst, e->len, e->pid, e->tid);
+		put_fmt(out, ",\"slowestStage\":\"%s\"",
+			stage_names[s.slowest]);
+	put_fmt(out,
+		",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u,\"pid\":%u,\"tid\":%u,\"comm\":",
+		e->family == AF_INET6 ? "ipv6" : "ipv4", src, dst, e->len,
+		e->pid, e->tid);
 	put_json_string(out, e->comm, sizeof(e->comm));
-	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n", (unsigned long long)e->cgroup_id);
+	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n",
+		(unsigned long long)e->cgroup_id);
 }
 
 /* The latest mark seen: when the datagram's path ended. */
@@ -202,15 +212,16 @@ static __u64 last_mark(const struct rec_event *e)
 	return e->marks[i];
 }
 
-static void wall_clock(const struct output *out, __u64 mono_ns, char *buf, size_t len)
+static void wall_clock(const struct output *out, __u64 mono_ns, char *buf,
+		       size_t len)
 {
 	__u64 real = mono_ns + out->realtime_offset_ns;
 	time_t secs = real / 1000000000ULL;
 	struct tm tm;
 
 	localtime_r(&secs, &tm);
-	snprintf(buf, len, "%02d:%02d:%02d.%06llu", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned long long)(real % 1000000000ULL) / 1000);
+	snprintf(buf, len, "%02d:%02d:%02d.%06llu", tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, (unsigned long long)(real % 1000000000ULL) / 1000);
 }
 
 static void put_us(struct output *out, __s64 ns)
@@ -223,7 +234,8 @@ static void put_us(struct output *out, __s64 ns)
 
 static void event_text(struct output *out, const struct rec_event *e)
 {
-	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32], comm[TASK_COMM_LEN + 1] = {};
+	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32],
+		comm[TASK_COMM_LEN + 1] = {};
 	struct stages s;
 	int i;
 
@@ -232,7 +244,8 @@ static void event_text(struct output *out, const struct rec_event *e)
 	endpoint(dst, e->family, e->daddr, e->dport);
 	wall_clock(out, last_mark(e), when, sizeof(when));
 	memcpy(comm, e->comm, TASK_COMM_LEN);
-	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid, src, dst, e->len);
+	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid,
+		src, dst, e->len);
 	for (i = 0; i < NR_STAGES; i++)
 		put_us(out, s.ns[i]);
 	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
@@ -244,7 +257,8 @@ static void drop_out(struct output *out, const struct rec_drop *rec)
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32];
 	struct rec_drop copy = *rec, *d = &copy;
 
-	snprintf(d->reason_name, sizeof(d->reason_name), "%s", drop_reason_name(out->reasons, d->reason));
+	snprintf(d->reason_name, sizeof(d->reason_name), "%s",
+		 drop_reason_name(out->reasons, d->reason));
 	if (out->format == FORMAT_BIN) {
 		put_bytes(out, d, sizeof(*d));
 		return;
@@ -252,13 +266,16 @@ static void drop_out(struct output *out, const struct rec_drop *rec)
 	endpoint(src, d->family, d->saddr, d->sport);
 	endpoint(dst, d->family, d->daddr, d->dport);
 	if (out->format == FORMAT_JSON) {
-		put_fmt(out, "{\"type\":\"drop\",\"timeNs\":%llu,\"reason\":\"%s\",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u}\n",
-			(unsigned long long)d->time_ns, d->reason_name, d->family == AF_INET6 ? "ipv6" : "ipv4",
-			src, dst, d->len);
+		put_fmt(out,
+			"{\"type\":\"drop\",\"timeNs\":%llu,\"reason\":\"%s\",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u}\n",
+			(unsigned long long)d->time_ns, d->reason_name,
+			d->family == AF_INET6 ? "ipv6" : "ipv4", src, dst,
+			d->len);
 		return;
 	}
 	wall_clock(out, d->time_ns, when, sizeof(when));
-	put_fmt(out, "%-15s DROP %-20s %-25s %-25s %5u\n", when, d->reason_name, src, dst, d->len);
+	put_fmt(out, "%-15s DROP %-20s %-25s %-25s %5u\n", when, d->reason_name,
+		src, dst, d->len);
 }
 
 /* The text header: the stages' columns, named after them. */
@@ -267,7 +284,8 @@ static void text_header(struct output *out)
 	char column[32];
 	int i, j;
 
-	put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s", "TIME", "COMM", "PID", "SRC", "DST", "LEN");
+	put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s", "TIME", "COMM", "PID",
+		"SRC", "DST", "LEN");
 	for (i = 0; i < NR_STAGES; i++) {
 		snprintf(column, sizeof(column), "%s_us", stage_names[i]);
 		for (j = 0; column[j] != '_'; j++)
@@ -286,12 +304,15 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 	if (out->format == FORMAT_BIN)
 		return;
 	if (out->format == FORMAT_TEXT) {
-		fprintf(stderr, "Tracing UDP receive latency with the %s plan (kernel %s). Ctrl-C to end.\n",
+		fprintf(stderr,
+			"Tracing UDP receive latency with the %s plan (kernel %s). Ctrl-C to end.\n",
 			plan_name(h->plan), h->kernel_release);
 		text_header(out);
 		return;
 	}
-	put_fmt(out, "{\"type\":\"hello\",\"version\":%u,\"plan\":\"%s\",\"marks\":[", h->version, plan_name(h->plan));
+	put_fmt(out,
+		"{\"type\":\"hello\",\"version\":%u,\"plan\":\"%s\",\"marks\":[",
+		h->version, plan_name(h->plan));
 	for (i = 0; i < NR_MARKS; i++) {
 		if (!(h->marks & (1U << i)))
 			continue;
@@ -312,14 +333,18 @@ static void stats_out(struct output *out, const struct rec_stats *s)
 	int i;
 
 	if (json)
-		put_fmt(out, "{\"type\":\"stats\",\"timeNs\":%llu", (unsigned long long)s->time_ns);
+		put_fmt(out, "{\"type\":\"stats\",\"timeNs\":%llu",
+			(unsigned long long)s->time_ns);
 	else
 		put_fmt(out, "#");
 	for (i = 0; i < NR_COUNTERS; i++) {
 		if (json)
-			put_fmt(out, ",\"%s\":%llu", counter_names[i], (unsigned long long)s->counters[i]);
+			put_fmt(out, ",\"%s\":%llu", counter_names[i],
+				(unsigned long long)s->counters[i]);
 		else
-			put_fmt(out, "%s %s %llu", i ? "," : "", counter_names[i], (unsigned long long)s->counters[i]);
+			put_fmt(out, "%s %s %llu", i ? "," : "",
+				counter_names[i],
+				(unsigned long long)s->counters[i]);
 	}
 	put_fmt(out, json ? "}\n" : "\n");
 }
@@ -328,9 +353,11 @@ static void hist_json(struct output *out, const struct rec_hist *h)
 {
 	int i;
 
-	put_fmt(out, "{\"type\":\"hist\",\"stage\":\"%s\",\"slots\":[", stage_names[h->stage % NR_STAGES]);
+	put_fmt(out, "{\"type\":\"hist\",\"stage\":\"%s\",\"slots\":[",
+		stage_names[h->stage % NR_STAGES]);
 	for (i = 0; i < MAX_SLOTS; i++)
-		put_fmt(out, "%s%llu", i ? "," : "", (unsigned long long)h->slots[i]);
+		put_fmt(out, "%s%llu", i ? "," : "",
+			(unsigned long long)h->slots[i]);
 	put_fmt(out, "]}\n");
 }
 
@@ -365,8 +392,10 @@ void output_record(struct output *out, const void *rec)
 	case REC_DROP_COUNT: {
 		const struct rec_drop_count *dc = rec;
 
-		put_fmt(out, out->format == FORMAT_JSON ?
-			"{\"type\":\"dropCount\",\"reason\":\"%s\",\"count\":%llu}\n" : "# drops %s: %llu\n",
+		put_fmt(out,
+			out->format == FORMAT_JSON ?
+				"{\"type\":\"dropCount\",\"reason\":\"%s\",\"count\":%llu}\n" :
+				"# drops %s: %llu\n",
 			dc->reason_name, (unsigned long long)dc->count);
 		break;
 	}
@@ -374,7 +403,9 @@ void output_record(struct output *out, const void *rec)
 		const struct rec_error *e = rec;
 
 		if (out->format == FORMAT_JSON) {
-			put_fmt(out, "{\"type\":\"error\",\"err\":%d,\"message\":", e->err);
+			put_fmt(out,
+				"{\"type\":\"error\",\"err\":%d,\"message\":",
+				e->err);
 			put_json_string(out, e->message, sizeof(e->message));
 			put_fmt(out, "}\n");
 		}
@@ -382,7 +413,8 @@ void output_record(struct output *out, const void *rec)
 	}
 	case REC_BYE:
 		if (out->format == FORMAT_JSON)
-			put_fmt(out, "{\"type\":\"bye\",\"status\":%d}\n", ((const struct rec_bye *)rec)->status);
+			put_fmt(out, "{\"type\":\"bye\",\"status\":%d}\n",
+				((const struct rec_bye *)rec)->status);
 		break;
 	}
 }

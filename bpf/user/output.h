@@ -12,17 +12,18 @@
 /* Buffered stdout in one of three formats; binary records pass through unchanged. */
 struct output {
 	enum format format;
-	__u8 marks;		/* of the chosen plan, from the hello record */
+	__u8 marks; /* of the chosen plan, from the hello record */
 	__s64 realtime_offset_ns;
 	const struct drop_reasons *reasons;
 	size_t len;
-	int err;		/* first write error (negative errno): output is gone */
+	int err; /* first write error (negative errno): output is gone */
 	/* Set by a signal: a write blocked on a reader that stopped reading gives up instead of retrying. */
 	volatile sig_atomic_t *stop;
 	char buf[OUTPUT_BUF_LEN];
 };
 
-void output_init(struct output *out, enum format format, const struct drop_reasons *reasons,
+void output_init(struct output *out, enum format format,
+		 const struct drop_reasons *reasons,
 		 volatile sig_atomic_t *stop);
 /* Takes any record of udplat.h; a drop record gets its reason name filled in. */
 void output_record(struct output *out, const void *rec);

@@ -16,9 +16,11 @@ static const char *const socket_functions[] = {
 };
 
 /* The tracepoints of the tracepoint plan (6.3). */
-static const char *const socket_tracepoints[] = { "sk_data_ready", "sock_recv_length" };
+static const char *const socket_tracepoints[] = { "sk_data_ready",
+						  "sock_recv_length" };
 
-static bool fentry_available(const struct btf *vmlinux, char *why, size_t whylen)
+static bool fentry_available(const struct btf *vmlinux, char *why,
+			     size_t whylen)
 {
 	size_t i;
 	int err;
@@ -26,19 +28,23 @@ static bool fentry_available(const struct btf *vmlinux, char *why, size_t whylen
 	for (i = 0; i < N(socket_functions); i++) {
 		err = fexit_attach_error(vmlinux, socket_functions[i]);
 		if (err) {
-			snprintf(why, whylen, "fexit/%s: %s (%d)", socket_functions[i], strerror(-err), err);
+			snprintf(why, whylen, "fexit/%s: %s (%d)",
+				 socket_functions[i], strerror(-err), err);
 			return false;
 		}
 	}
 	return true;
 }
 
-static bool kprobe_available(const struct btf *vmlinux, char *why, size_t whylen)
+static bool kprobe_available(const struct btf *vmlinux, char *why,
+			     size_t whylen)
 {
 	const char *missing;
 
 	if (!kprobes_configured()) {
-		snprintf(why, whylen, "kprobes not configured (no kprobe PMU, no kprobe_events)");
+		snprintf(
+			why, whylen,
+			"kprobes not configured (no kprobe PMU, no kprobe_events)");
 		return false;
 	}
 	missing = kallsyms_missing(socket_functions, N(socket_functions));
@@ -49,13 +55,16 @@ static bool kprobe_available(const struct btf *vmlinux, char *why, size_t whylen
 	return true;
 }
 
-static bool tracepoint_available(const struct btf *vmlinux, char *why, size_t whylen)
+static bool tracepoint_available(const struct btf *vmlinux, char *why,
+				 size_t whylen)
 {
 	size_t i;
 
 	for (i = 0; i < N(socket_tracepoints); i++) {
 		if (!tracepoint_exists(vmlinux, socket_tracepoints[i])) {
-			snprintf(why, whylen, "tracepoint %s missing (needs kernel >= 6.3)", socket_tracepoints[i]);
+			snprintf(why, whylen,
+				 "tracepoint %s missing (needs kernel >= 6.3)",
+				 socket_tracepoints[i]);
 			return false;
 		}
 	}
@@ -67,7 +76,8 @@ static const struct plan_info plans[] = {
 	{ PLAN_FENTRY, "fentry", "ulf_", ALL_MARKS, fentry_available },
 	{ PLAN_KPROBE, "kprobe", "ulk_", ALL_MARKS, kprobe_available },
 	/* It sees the read only as recvmsg returns. */
-	{ PLAN_TRACEPOINT, "tracepoint", "ult_", ALL_MARKS & ~MARK_BIT(READ), tracepoint_available },
+	{ PLAN_TRACEPOINT, "tracepoint", "ult_", ALL_MARKS & ~MARK_BIT(READ),
+	  tracepoint_available },
 };
 
 const struct plan_info *plan_info(enum plan plan)
@@ -99,7 +109,8 @@ int plan_from_name(const char *name)
 	return -1;
 }
 
-bool plan_available(const struct btf *vmlinux, enum plan plan, char *why, size_t whylen)
+bool plan_available(const struct btf *vmlinux, enum plan plan, char *why,
+		    size_t whylen)
 {
 	const struct plan_info *info = plan_info(plan);
 
@@ -119,8 +130,10 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen)
 	for (i = 0; i < N(plans); i++) {
 		if (plans[i].available(vmlinux, why, sizeof(why)))
 			return plans[i].plan;
-		used += snprintf(notes + used, used < noteslen ? noteslen - used : 0, "%s%s: %s", used ? "; " : "",
-				 plans[i].name, why);
+		used += snprintf(notes + used,
+				 used < noteslen ? noteslen - used : 0,
+				 "%s%s: %s", used ? "; " : "", plans[i].name,
+				 why);
 		if (used >= noteslen)
 			used = noteslen - 1;
 	}
@@ -133,5 +146,6 @@ bool plan_runs(enum plan plan, const char *prog_name)
 
 	if (!strncmp(prog_name, SHARED_PROG_PREFIX, strlen(SHARED_PROG_PREFIX)))
 		return true;
-	return info && !strncmp(prog_name, info->prog_prefix, strlen(info->prog_prefix));
+	return info && !strncmp(prog_name, info->prog_prefix,
+				strlen(info->prog_prefix));
 }

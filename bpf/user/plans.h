@@ -19,8 +19,8 @@
 struct plan_info {
 	enum plan plan;
 	const char *name;
-	const char *prog_prefix;	/* its own programs' names start with it */
-	__u32 marks;			/* bit per enum mark: the marks it sees as moments of their own */
+	const char *prog_prefix; /* its own programs' names start with it */
+	__u32 marks; /* bit per enum mark: the marks it sees as moments of their own */
 	/* Whether this kernel allows it; false with the reason in why. */
 	bool (*available)(const struct btf *vmlinux, char *why, size_t whylen);
 };
@@ -33,7 +33,8 @@ const char *plan_name(enum plan plan);
 /* The plan called name ("auto" included), or -1. */
 int plan_from_name(const char *name);
 
-bool plan_available(const struct btf *vmlinux, enum plan plan, char *why, size_t whylen);
+bool plan_available(const struct btf *vmlinux, enum plan plan, char *why,
+		    size_t whylen);
 
 /* The first available plan in order of preference; notes say why the ones before it lost. PLAN_AUTO when none. */
 enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);

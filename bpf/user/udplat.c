@@ -43,10 +43,11 @@ static void on_signal(int sig)
 }
 
 /* Fatal: an error record for the service, the same words on stderr for a person. */
-__attribute__((format(printf, 2, 3)))
-static void report_error(int err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void
+report_error(int err, const char *fmt, ...)
 {
-	struct rec_error rec = { .hdr = { REC_ERROR, sizeof(rec) }, .err = err };
+	struct rec_error rec = { .hdr = { REC_ERROR, sizeof(rec) },
+				 .err = err };
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -76,7 +77,8 @@ static __s64 realtime_offset_ns(void)
 }
 
 /* The plan to run, why auto did not pick the others, and the drop reasons' names: from the kernel's BTF. */
-static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes, size_t noteslen, char *msg, size_t msglen)
+static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes,
+			size_t noteslen, char *msg, size_t msglen)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	char why[160];
@@ -84,7 +86,10 @@ static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes, 
 
 	if (!vmlinux) {
 		err = -errno;
-		snprintf(msg, msglen, "failed to load kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(-err));
+		snprintf(
+			msg, msglen,
+			"failed to load kernel BTF (/sys/kernel/btf/vmlinux): %s",
+			strerror(-err));
 		return err;
 	}
 	drop_reasons_load(&reasons, vmlinux);
@@ -93,11 +98,14 @@ static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes, 
 		*plan = choose_plan(vmlinux, notes, noteslen);
 		if (*plan == PLAN_AUTO) {
 			err = -EOPNOTSUPP;
-			snprintf(msg, msglen, "no attach plan works on this kernel: %s", notes);
+			snprintf(msg, msglen,
+				 "no attach plan works on this kernel: %s",
+				 notes);
 		}
 	} else if (!plan_available(vmlinux, *plan, why, sizeof(why))) {
 		err = -EOPNOTSUPP;
-		snprintf(msg, msglen, "plan %s is not available: %s", plan_name(*plan), why);
+		snprintf(msg, msglen, "plan %s is not available: %s",
+			 plan_name(*plan), why);
 	}
 	/* Parsed kernel BTF is megabytes: libbpf reads its own copy for CO-RE, and nothing later needs ours. */
 	btf__free(vmlinux);
@@ -105,11 +113,13 @@ static int learn_kernel(const struct config *cfg, enum plan *plan, char *notes, 
 }
 
 /* A running hub knows the kernel already: what it says replaces learn_kernel(). */
-static void take_hub_info(const struct config *cfg, const struct hub_info *info, enum plan *plan, char *notes, size_t noteslen)
+static void take_hub_info(const struct config *cfg, const struct hub_info *info,
+			  enum plan *plan, char *notes, size_t noteslen)
 {
 	*plan = info->plan;
 	reasons = info->reasons;
-	snprintf(notes, noteslen, "%s", cfg->plan == PLAN_AUTO ? info->notes : "");
+	snprintf(notes, noteslen, "%s",
+		 cfg->plan == PLAN_AUTO ? info->notes : "");
 }
 
 /*
@@ -117,8 +127,10 @@ static void take_hub_info(const struct config *cfg, const struct hub_info *info,
  * or, keeping the hub, a connection without a slot. A hub that runs already
  * is joined before anything else: it needs no BTF of ours.
  */
-static int open_session(const struct config *cfg, enum plan *plan, char *notes, size_t noteslen,
-			struct dispatcher *own, struct session_handles *session, char *msg, size_t msglen)
+static int open_session(const struct config *cfg, enum plan *plan, char *notes,
+			size_t noteslen, struct dispatcher *own,
+			struct session_handles *session, char *msg,
+			size_t msglen)
 {
 	const struct session_conf *conf = cfg->keep_hub ? NULL : &cfg->session;
 	struct hub_info *info = NULL;
@@ -129,7 +141,8 @@ static int open_session(const struct config *cfg, enum plan *plan, char *notes, 
 		info = malloc(sizeof(*info));
 		if (!info)
 			return -ENOMEM;
-		err = hub_join(cfg->plan, false, conf, cfg->ringbuf_bytes, session, info, msg, msglen);
+		err = hub_join(cfg->plan, false, conf, cfg->ringbuf_bytes,
+			       session, info, msg, msglen);
 		if (!err)
 			take_hub_info(cfg, info, plan, notes, noteslen);
 		hub_full = err == -ENOSPC && conf;
@@ -140,22 +153,27 @@ static int open_session(const struct config *cfg, enum plan *plan, char *notes, 
 	if (err)
 		goto out;
 	if (info && !hub_full) {
-		err = hub_join(*plan, true, conf, cfg->ringbuf_bytes, session, info, msg, msglen);
+		err = hub_join(*plan, true, conf, cfg->ringbuf_bytes, session,
+			       info, msg, msglen);
 		/* A hub serves MAX_SESSIONS: past that, a session pays for programs of its own. */
 		if (err != -ENOSPC || cfg->keep_hub)
 			goto out;
-		fprintf(stderr, "udplat-probe: %s: loading probes of our own\n", msg);
+		fprintf(stderr, "udplat-probe: %s: loading probes of our own\n",
+			msg);
 	}
 	err = dispatcher_open(own, *plan, msg, msglen);
 	if (err)
 		goto out;
-	session->states_fd = fcntl(dispatcher_states_fd(own), F_DUPFD_CLOEXEC, 0);
+	session->states_fd =
+		fcntl(dispatcher_states_fd(own), F_DUPFD_CLOEXEC, 0);
 	if (session->states_fd < 0) {
 		err = -errno;
-		snprintf(msg, msglen, "failed to copy the states map's fd: %s", strerror(-err));
+		snprintf(msg, msglen, "failed to copy the states map's fd: %s",
+			 strerror(-err));
 		goto out;
 	}
-	err = dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes, &session->slot, &session->ring_fd, msg, msglen);
+	err = dispatcher_add(own, &cfg->session, cfg->ringbuf_bytes,
+			     &session->slot, &session->ring_fd, msg, msglen);
 out:
 	free(info);
 	return err;
@@ -168,7 +186,8 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /* Sums the session's slot of the per-CPU states into stats, histogram and drop-count records. */
-static void emit_stats(const struct session_handles *session, struct session_state *percpu, int ncpus)
+static void emit_stats(const struct session_handles *session,
+		       struct session_state *percpu, int ncpus)
 {
 	struct rec_stats stats = { .hdr = { REC_STATS, sizeof(stats) } };
 	struct rec_hist hist = { .hdr = { REC_HIST, sizeof(hist) } };
@@ -181,14 +200,16 @@ static void emit_stats(const struct session_handles *session, struct session_sta
 	stats.time_ns = now_ns(CLOCK_MONOTONIC);
 	for (cpu = 0; cpu < ncpus; cpu++)
 		for (c = 0; c < NR_COUNTERS; c++)
-			stats.counters[c] += ((const __u64 *)&percpu[cpu].counters)[c];
+			stats.counters[c] +=
+				((const __u64 *)&percpu[cpu].counters)[c];
 	output_record(&out, &stats);
 	for (stage = 0; stage < NR_STAGES; stage++) {
 		hist.stage = stage;
 		memset(hist.slots, 0, sizeof(hist.slots));
 		for (cpu = 0; cpu < ncpus; cpu++)
 			for (slot = 0; slot < MAX_SLOTS; slot++)
-				hist.slots[slot] += percpu[cpu].hists[stage].slots[slot];
+				hist.slots[slot] +=
+					percpu[cpu].hists[stage].slots[slot];
 		output_record(&out, &hist);
 	}
 	for (key = 0; key < MAX_DROP_REASONS; key++) {
@@ -198,7 +219,8 @@ static void emit_stats(const struct session_handles *session, struct session_sta
 		if (!dc.count)
 			continue;
 		dc.reason = key;
-		snprintf(dc.reason_name, sizeof(dc.reason_name), "%s", drop_reason_name(&reasons, key));
+		snprintf(dc.reason_name, sizeof(dc.reason_name), "%s",
+			 drop_reason_name(&reasons, key));
 		output_record(&out, &dc);
 	}
 }
@@ -211,7 +233,8 @@ static int print_plans(const struct btf *vmlinux)
 	enum plan plan;
 
 	uname(&uts);
-	printf("{\"kernel\":\"%s\",\"btf\":%s,\"auto\":", uts.release, vmlinux ? "true" : "false");
+	printf("{\"kernel\":\"%s\",\"btf\":%s,\"auto\":", uts.release,
+	       vmlinux ? "true" : "false");
 	if (!vmlinux) {
 		printf("null,\"plans\":[]}\n");
 		return 1;
@@ -222,7 +245,8 @@ static int print_plans(const struct btf *vmlinux)
 	for (plan = PLAN_AUTO + 1; plan < NR_PLANS; plan++) {
 		bool ok = plan_available(vmlinux, plan, why, sizeof(why));
 
-		printf("%s{\"name\":\"%s\",\"available\":%s", plan > PLAN_AUTO + 1 ? "," : "", plan_name(plan),
+		printf("%s{\"name\":\"%s\",\"available\":%s",
+		       plan > PLAN_AUTO + 1 ? "," : "", plan_name(plan),
 		       ok ? "true" : "false");
 		if (!ok)
 			printf(",\"reason\":\"%s\"", why);
@@ -252,13 +276,15 @@ static void emit_hello(enum plan plan, const char *notes)
 	hello.marks = plan_info(plan)->marks;
 	hello.realtime_offset_ns = realtime_offset_ns();
 	if (!uname(&uts))
-		snprintf(hello.kernel_release, sizeof(hello.kernel_release), "%.*s", KERNEL_RELEASE_LEN - 1, uts.release);
+		snprintf(hello.kernel_release, sizeof(hello.kernel_release),
+			 "%.*s", KERNEL_RELEASE_LEN - 1, uts.release);
 	snprintf(hello.notes, sizeof(hello.notes), "%s", notes);
 	output_record(&out, &hello);
 }
 
 /* Everything a session holds: its fds are its own, whether a hub sent them or our own dispatcher lent a copy. */
-static void close_session(struct session_handles *session, struct dispatcher *own)
+static void close_session(struct session_handles *session,
+			  struct dispatcher *own)
 {
 	if (session->ring_fd >= 0)
 		close(session->ring_fd);
@@ -270,18 +296,26 @@ static void close_session(struct session_handles *session, struct dispatcher *ow
 }
 
 /* Drains the ring buffer and sends counters until stopped, the duration is over, or the hub has gone. */
-static int trace(const struct config *cfg, const struct session_handles *session)
+static int trace(const struct config *cfg,
+		 const struct session_handles *session)
 {
-	struct ring_buffer *rb = ring_buffer__new(session->ring_fd, on_record, NULL, NULL);
+	struct ring_buffer *rb =
+		ring_buffer__new(session->ring_fd, on_record, NULL, NULL);
 	int ncpus = libbpf_num_possible_cpus(), err = 0;
-	struct session_state *percpu = ncpus > 0 ? calloc(ncpus, sizeof(*percpu)) : NULL;
+	struct session_state *percpu =
+		ncpus > 0 ? calloc(ncpus, sizeof(*percpu)) : NULL;
 	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
-	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + cfg->stats_interval_ms * 1000000ULL;
-	__u64 deadline = cfg->duration_s ? now_ns(CLOCK_MONOTONIC) + cfg->duration_s * 1000000000ULL : 0;
+	__u64 next_stats =
+		now_ns(CLOCK_MONOTONIC) + cfg->stats_interval_ms * 1000000ULL;
+	__u64 deadline = cfg->duration_s ?
+				 now_ns(CLOCK_MONOTONIC) +
+					 cfg->duration_s * 1000000000ULL :
+				 0;
 
 	if (!rb || !percpu) {
 		err = rb ? -ENOMEM : -errno;
-		report_error(err, "failed to set up the ring buffer reader: %s", strerror(-err));
+		report_error(err, "failed to set up the ring buffer reader: %s",
+			     strerror(-err));
 		goto out;
 	}
 	while (!exiting && !err) {
@@ -291,17 +325,22 @@ static int trace(const struct config *cfg, const struct session_handles *session
 		if (err >= 0)
 			err = ring_buffer__consume(rb);
 		if (err < 0) {
-			report_error(err, "failed to read ring buffer: %s", strerror(-err));
+			report_error(err, "failed to read ring buffer: %s",
+				     strerror(-err));
 			break;
 		}
 		err = 0;
-		if (!exiting && session->hub_fd >= 0 && hub_gone(session->hub_fd)) {
+		if (!exiting && session->hub_fd >= 0 &&
+		    hub_gone(session->hub_fd)) {
 			err = -EPIPE;
-			report_error(err, "the hub that ran this session's probes exited");
+			report_error(
+				err,
+				"the hub that ran this session's probes exited");
 			break;
 		}
 		/* Text output is for a person: counters only at the end. */
-		if (cfg->format != FORMAT_TEXT && now_ns(CLOCK_MONOTONIC) >= next_stats) {
+		if (cfg->format != FORMAT_TEXT &&
+		    now_ns(CLOCK_MONOTONIC) >= next_stats) {
 			emit_stats(session, percpu, ncpus);
 			next_stats += cfg->stats_interval_ms * 1000000ULL;
 		}
@@ -343,7 +382,9 @@ static int keep(const struct session_handles *session)
 
 int main(int argc, char **argv)
 {
-	struct session_handles session = { .ring_fd = -1, .states_fd = -1, .hub_fd = -1 };
+	struct session_handles session = { .ring_fd = -1,
+					   .states_fd = -1,
+					   .hub_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char msg[ERROR_MSG_LEN], notes[NOTES_LEN] = "";
 	struct dispatcher own = {};
@@ -375,17 +416,20 @@ int main(int argc, char **argv)
 	if (cfg.list_plans)
 		return list_plans();
 
-	err = open_session(&cfg, &plan, notes, sizeof(notes), &own, &session, msg, sizeof(msg));
+	err = open_session(&cfg, &plan, notes, sizeof(notes), &own, &session,
+			   msg, sizeof(msg));
 	if (err) {
 		report_error(err, "%s", msg);
 	} else {
 		emit_hello(plan, notes);
 		err = output_flush(&out);
 		if (!err)
-			err = cfg.keep_hub ? keep(&session) : trace(&cfg, &session);
+			err = cfg.keep_hub ? keep(&session) :
+					     trace(&cfg, &session);
 	}
 	if (out.err)
-		fprintf(stderr, "udplat-probe: failed to write output: %s\n", strerror(-out.err));
+		fprintf(stderr, "udplat-probe: failed to write output: %s\n",
+			strerror(-out.err));
 	close_session(&session, &own);
 	return err ? 1 : 0;
 }

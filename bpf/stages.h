@@ -13,28 +13,33 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-/* The first mark from `from` on that seen holds, or NR_MARKS. */
-static __always_inline int first_seen_mark(__u32 seen, int from)
+/*
+ * The first mark from `from` on that the plan sees (seen) and, with `have`,
+ * that this datagram has; NR_MARKS when none.
+ */
+static __always_inline int first_mark(const __u64 *marks, __u32 seen, int from,
+				      int have)
 {
 	int m;
 
 	for (m = from; m < NR_MARKS; m++)
-		if (seen & (1U << m))
+		if ((seen & (1U << m)) && (!have || marks[m]))
 			return m;
 	return NR_MARKS;
 }
 
 /*
  * The duration of a stage from `from` to `to` of `kind`, given the marks a
- * plan sees (`seen`); -1 when unknown: a mark missing or 0, or out of order.
+ * plan sees (`seen`); -1 when unknown: a mark missing, or out of order. A SUM
+ * starts at the datagram's first mark of its own from `from` on.
  */
 static __always_inline __s64 stage_ns(const __u64 *marks, __u32 seen, int from,
 				      int to, int kind)
 {
-	int start = kind == SUM ? first_seen_mark(seen, from) : from;
-	int end = first_seen_mark(seen, to);
+	int start = kind == SUM ? first_mark(marks, seen, from, 1) : from;
+	int end = first_mark(marks, seen, to, 0);
 
-	if (start >= NR_MARKS || end >= NR_MARKS || !(seen & (1U << start)))
+	if (start >= end || end >= NR_MARKS || !(seen & (1U << start)))
 		return -1;
 	if (!marks[start] || !marks[end] || marks[end] < marks[start])
 		return -1;

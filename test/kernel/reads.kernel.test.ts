@@ -101,10 +101,13 @@ function expectOneEventEach (events: ProbeEvent[], truth: Read[], what: string, 
   return { unseen, summary: `${summary(errors)}${unseen > 0 ? `, ${unseen} without an event` : ''}` }
 }
 
-/** Every read without an event is counted by the kernel as untracked, none as stale: nothing is misattributed. */
+/**
+ * Every read without an event is counted by the kernel, as untracked or as stale: nothing is lost silently.
+ * Stale is rare and possible with one reader per socket too: the tracepoint plan sees a read only after the
+ * kernel freed its sk_buff, which a new datagram may already have taken (docs/attribution.md).
+ */
 function expectUnseenCounted (run: ProbeRun, checked: Checked[]): void {
-  expect(run.stats.stale).toBe(0)
-  expect(run.stats.untracked).toBe(checked.reduce((sum, c) => sum + c.unseen, 0))
+  expect(run.stats.untracked + run.stats.stale).toBe(checked.reduce((sum, c) => sum + c.unseen, 0))
 }
 
 describe('read semantics', () => {
@@ -266,7 +269,7 @@ describe.each([
       `  reads counted stale or untracked (no event): ${s.stale + s.untracked} (${pct(s.stale + s.untracked, reads.length)} of reads)`,
       `  |total - receiver wait|, right: ${summary([...right].map((e) => errorUs(e, readOf.get(e)!)))}`,
       `  |total - receiver wait|, misattributed, against the read that emitted them: ${summary(wrong.map((e) => errorUs(e, readOf.get(e)!)))}`,
-      `  datagrams described twice: ${[...counts.values()].filter((n) => n > 1).length}; events whose arrive is after their read: ${events.filter((e) => e.arriveNs! > e.readNs!).length}`
+      `  datagrams described twice: ${[...counts.values()].filter((n) => n > 1).length}; events whose arrive is after their read: ${events.filter((e) => e.arriveNs! > (e.readNs ?? e.returnNs)!).length}`
     ].join('\n'))
   })
 
@@ -295,6 +298,6 @@ describe.each([
     const described = new Map<string, number>()
     for (const e of m.events) described.set(identity(e.src, e.len), (described.get(identity(e.src, e.len)) ?? 0) + 1)
     expect([...described].filter(([, n]) => n > 1).map(([id]) => id), 'datagrams described by two events').toEqual([])
-    expect(m.events.filter((e) => e.arriveNs! > e.readNs!), 'events whose arrive is after their read').toEqual([])
+    expect(m.events.filter((e) => e.arriveNs! > (e.readNs ?? e.returnNs)!), 'events whose arrive is after their read').toEqual([])
   })
 })

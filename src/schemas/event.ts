@@ -48,7 +48,6 @@ export const DropEvent = Type.Object({
 
 export type LatencyEvent = Static<typeof LatencyEvent>
 export type DropEvent = Static<typeof DropEvent>
-export type SessionEvent = LatencyEvent | DropEvent
 
 export const EventPage = Type.Object({
   events: Type.Array(Type.Union([ref(LatencyEvent), ref(DropEvent)])),

@@ -118,6 +118,7 @@ class LoaderProcess implements RunningLoader {
       this.#stderrTail = line.slice(0, STDERR_TAIL_CHARS)
     })
     child.stdout.on('data', (chunk: Buffer) => this.#read(chunk))
+    child.stdout.once('end', () => this.#endOfOutput())
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => this.#onClose(code, signal))
   }
 
@@ -158,10 +159,26 @@ class LoaderProcess implements RunningLoader {
       for (const record of parser.push(chunk)) this.#handle(record)
     } catch (err) {
       if (!(err instanceof RecordError)) throw err
-      this.#parser = undefined
       for (const record of err.records) this.#handle(record)
-      this.#abort(`the loader sent a malformed record: ${err.message}`)
+      this.#malformed(err)
     }
+  }
+
+  /** A record cut short by the end of the output is malformed too; after a stop was asked for, it is only logged. */
+  #endOfOutput (): void {
+    try {
+      this.#parser?.end()
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err
+      this.#log.warn({ error: err.message }, 'loader output ended inside a record')
+      if (this.#phase.name !== 'stopping') this.#malformed(err)
+    }
+  }
+
+  /** Nothing after a malformed record is read; the loader is killed, the record its failure. */
+  #malformed (err: RecordError): void {
+    this.#parser = undefined
+    this.#abort(`the loader sent a malformed record: ${err.message}`)
   }
 
   #handle (record: ProbeRecord): void {

@@ -29,10 +29,11 @@ function keyOrder (value: unknown): unknown {
   return Object.entries(value).map(([key, inner]) => [key, keyOrder(inner)])
 }
 
-/** The keys a TypeBox object schema lists, nested, in order: the serializer's layout. */
-function schemaKeyOrder (schema: { properties?: Record<string, unknown> }): unknown {
-  return Object.entries(schema.properties ?? {}).map(([key, inner]) =>
-    [key, typeof inner === 'object' && inner !== null && 'properties' in inner ? schemaKeyOrder(inner) : null])
+/** The keys a TypeBox object schema lists, nested, in order (null for any other schema): the serializer's layout. */
+function schemaKeyOrder (schema: unknown): unknown {
+  const properties = typeof schema === 'object' && schema !== null && 'properties' in schema ? schema.properties : undefined
+  if (typeof properties !== 'object' || properties === null) return null
+  return Object.entries(properties).map(([key, inner]) => [key, schemaKeyOrder(inner)])
 }
 
 describe('EventFormatter', () => {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { DateTime, Nullable, Port, ref } from './common.js'
+import { DateTime, Nullable, ref } from './common.js'
 import { Family, SessionState } from './session.js'
 
 export const STAGES = ['stack', 'queue', 'copy'] as const

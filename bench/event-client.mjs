@@ -99,12 +99,12 @@ function openSse (base, sessionId, after) {
 async function openPolling (base, sessionId, after) {
   const stats = tally()
   stats.transport = 'polling (no SSE route yet)'
-  let stopped = false
+  const stopped = new AbortController()
   let cursor = after
   const ended = (async () => {
     // Bounded: at most an hour of polling, and it stops when asked or when the session is gone.
     const deadline = Date.now() + 3600_000
-    while (!stopped && Date.now() < deadline) {
+    while (!stopped.signal.aborted && Date.now() < deadline) {
       const response = await fetch(`${base}/v1/sessions/${sessionId}/events?after=${cursor}&limit=${POLL_LIMIT}`)
       if (response.status !== 200) break
       const text = await response.text()
@@ -115,5 +115,5 @@ async function openPolling (base, sessionId, after) {
       if (page.events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
     }
   })()
-  return { stats, ended, stop () { stopped = true } }
+  return { stats, ended, stop () { stopped.abort() } }
 }

@@ -60,7 +60,6 @@ const measured = measuredStages?.(['arrive', 'enqueue', 'return'])
 const input = Buffer.alloc(perSession * EVENT_SIZE)
 for (let i = 0; i < perSession; i++) eventRecord(input, i)
 
-
 /** What Session#onRecord keeps of a record: its bytes in the ring (or, before, the event object built from it). */
 function buffer (log, record) {
   if (convertsOnAppend) log.append((seq) => toLatencyEvent(record, seq, clock, measured))

@@ -48,16 +48,17 @@ export default fp(async (app) => {
     }
   })
 
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'udplat_sessions',
     help: 'Kept sessions by state',
     labelNames: ['state'],
-    registers,
+    // In this registry alone: without `registers`, prom-client would put it in its global one.
+    registers: [],
     collect () {
       const all = sessions()
       for (const state of SESSION_STATES) this.set({ state }, all.filter((session) => session.state === state).length)
     }
-  })
+  }))
   perSession(Counter, 'udplat_session_datagrams_total', 'Datagrams read that passed the session\'s filter (kernel)', [],
     (session) => [[{}, session.stats?.matched ?? 0]])
   perSession(Counter, 'udplat_session_slow_total', 'Of those, at or over the session\'s threshold (kernel)', [],

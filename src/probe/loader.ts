@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import {
   RecordError, RecordParser,
@@ -59,103 +60,167 @@ export const SILENT_INTERVALS_LIMIT = 5
  * Spawns one loader and resolves once it has attached its probes (its hello record).
  * Rejects only after the process is gone, so a failed start leaves nothing behind.
  */
-export function startLoader (options: LoaderOptions, listener: LoaderListener): Promise<RunningLoader> {
-  const { probePath, startTimeoutMs, stopGraceMs, statsIntervalMs } = options
-  const args = statsIntervalMs === undefined ? options.args : [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
-  const child = spawn(probePath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const log = options.log.child({ loaderPid: child.pid })
-  const parser = new RecordParser()
-  let phase: 'starting' | 'running' | 'ended' = 'starting'
-  let failure: string | undefined
-  let stderrTail = ''
-  let corrupt = false
-  let stopRequested = false
+export async function startLoader (options: LoaderOptions, listener: LoaderListener): Promise<RunningLoader> {
+  return await new Promise((resolve, reject) => {
+    const loader = new LoaderProcess(options, listener, { attached: () => resolve(loader), failed: reject })
+  })
+}
 
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
-  const abort = (reason: string) => {
-    failure ??= reason
-    child.kill('SIGKILL')
+/** How startLoader hears whether the loader attached its probes. */
+interface StartOutcome {
+  attached: () => void
+  failed: (err: LoaderStartError) => void
+}
+
+/**
+ * Where a loader is in its life, with what belongs to that phase alone. Awaiting its hello, it has until a timer
+ * fires; running, it sends data records and is watched for silence; asked to stop, its last records still count
+ * and its exit is no failure.
+ */
+type Phase =
+  | { name: 'awaiting hello', start: StartOutcome, timer: NodeJS.Timeout }
+  | { name: 'running', silence: Watchdog | undefined }
+  | { name: 'stopping' }
+  | { name: 'exited' }
+
+/** One loader process, from spawn to exit: what its records, its output and its exit mean in each phase. */
+class LoaderProcess implements RunningLoader {
+  readonly #options: LoaderOptions
+  readonly #listener: LoaderListener
+  readonly #child: ChildProcessByStdio<null, Readable, Readable>
+  readonly #log: FastifyBaseLogger
+  readonly #exited: Promise<void>
+  #phase: Phase
+  /** Undefined once a record was malformed: nothing after it is read. */
+  #parser: RecordParser | undefined = new RecordParser()
+  /** The first thing that went wrong; without one, the exit status is the reason. */
+  #failure: string | undefined
+  #stderrTail = ''
+
+  constructor (options: LoaderOptions, listener: LoaderListener, start: StartOutcome) {
+    this.#options = options
+    this.#listener = listener
+    const { probePath, startTimeoutMs, statsIntervalMs } = options
+    const args = statsIntervalMs === undefined ? options.args : [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
+    const child = this.#child = spawn(probePath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#log = options.log.child({ loaderPid: child.pid })
+    this.#exited = new Promise((resolve) => child.once('close', () => resolve()))
+    const timer = setTimeout(() => this.#abort(`the loader did not attach its probes within ${startTimeoutMs} ms`), startTimeoutMs)
+    this.#phase = { name: 'awaiting hello', start, timer }
+    options.signal?.addEventListener('abort', this.#onAbort, { once: true })
+
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      this.#failure ??= cannotRun(probePath, err)
+    })
+    child.stderr.setEncoding('utf8')
+    lines(child.stderr, (line) => {
+      this.#log.debug({ line }, 'loader stderr')
+      this.#stderrTail = line.slice(0, STDERR_TAIL_CHARS)
+    })
+    child.stdout.on('data', (chunk: Buffer) => this.#read(chunk))
+    child.stdout.once('end', () => this.#endOfOutput())
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => this.#onClose(code, signal))
   }
-  // From hello until asked to stop, the loader sends stats every interval whatever the traffic.
-  let silence: Watchdog | undefined
-  const watchSilence = (intervalMs: number) => watchdog(SILENT_INTERVALS_LIMIT * intervalMs, intervalMs, (silentMs) => {
-    log.warn({ silentMs }, 'loader stopped responding, killing it')
-    abort(`the loader stopped responding: no record for ${(silentMs / 1000).toFixed(1)} s`)
-  })
 
-  child.once('error', (err: NodeJS.ErrnoException) => {
-    failure ??= cannotRun(probePath, err)
-  })
-  child.stderr.setEncoding('utf8')
-  lines(child.stderr, (line) => {
-    log.debug({ line }, 'loader stderr')
-    stderrTail = line.slice(0, STDERR_TAIL_CHARS)
-  })
+  get pid (): number { return this.#child.pid ?? 0 }
 
-  return new Promise((resolve, reject) => {
-    const startTimer = setTimeout(() => abort(`the loader did not attach its probes within ${startTimeoutMs} ms`), startTimeoutMs)
-    const onAbort = () => { if (phase === 'starting') abort('the session was stopped before its probes were attached') }
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-
-    const handle = (record: ProbeRecord) => {
-      if (record.type === 'error') {
-        failure ??= record.message
-      } else if (record.type === 'hello') {
-        if (phase !== 'starting') return abort('the loader sent a second hello')
-        phase = 'running'
-        clearTimeout(startTimer)
-        if (statsIntervalMs !== undefined) silence = watchSilence(statsIntervalMs)
-        log.debug({ plan: record.plan, kernelRelease: record.kernelRelease }, 'loader attached')
-        listener.onHello(record)
-        resolve({ pid: child.pid ?? 0, stop })
-      } else if (record.type !== 'bye') {
-        if (phase !== 'running') return abort(`the loader sent a ${record.type} record before hello`)
-        listener.onRecord(record)
-      }
-    }
-
-    child.stdout.on('data', (chunk: Buffer) => {
-      silence?.heard()
-      if (corrupt) return
-      try {
-        for (const record of parser.push(chunk)) handle(record)
-      } catch (err) {
-        if (!(err instanceof RecordError)) throw err
-        corrupt = true
-        for (const record of err.records) handle(record)
-        abort(`the loader sent a malformed record: ${err.message}`)
-      }
-    })
-
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      clearTimeout(startTimer)
-      silence?.stop()
-      options.signal?.removeEventListener('abort', onAbort)
-      const reason = failure ?? describeExit(code, signal, phase === 'starting', stderrTail)
-      if (phase === 'starting') {
-        phase = 'ended'
-        reject(new LoaderStartError(reason, code === EXIT_BAD_ARGUMENTS))
-      } else if (phase === 'running') {
-        phase = 'ended'
-        log.debug({ code, signal }, 'loader exited')
-        listener.onExit(stopRequested ? null : reason)
-      }
-    })
-  })
-
-  async function stop (): Promise<void> {
-    if (phase === 'running' && !stopRequested) {
-      stopRequested = true
-      silence?.stop()
-      child.kill('SIGTERM')
+  async stop (): Promise<void> {
+    const phase = this.#phase
+    if (phase.name === 'running') {
+      phase.silence?.stop()
+      this.#phase = { name: 'stopping' }
+      this.#child.kill('SIGTERM')
+      const { stopGraceMs } = this.#options
       const killTimer = setTimeout(() => {
-        log.warn({ stopGraceMs }, 'loader ignored SIGTERM, killing it')
-        child.kill('SIGKILL')
+        this.#log.warn({ stopGraceMs }, 'loader ignored SIGTERM, killing it')
+        this.#child.kill('SIGKILL')
       }, stopGraceMs)
-      await exited
+      await this.#exited
       clearTimeout(killTimer)
     }
-    await exited
+    await this.#exited
+  }
+
+  readonly #onAbort = (): void => {
+    if (this.#phase.name === 'awaiting hello') this.#abort('the session was stopped before its probes were attached')
+  }
+
+  /** Kills the loader; `reason` is its failure unless something went wrong before. */
+  #abort (reason: string): void {
+    this.#failure ??= reason
+    this.#child.kill('SIGKILL')
+  }
+
+  #read (chunk: Buffer): void {
+    if (this.#phase.name === 'running') this.#phase.silence?.heard()
+    const parser = this.#parser
+    if (parser === undefined) return
+    try {
+      for (const record of parser.push(chunk)) this.#handle(record)
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err
+      for (const record of err.records) this.#handle(record)
+      this.#malformed(err)
+    }
+  }
+
+  /** A record cut short by the end of the output is malformed too; after a stop was asked for, it is only logged. */
+  #endOfOutput (): void {
+    try {
+      this.#parser?.end()
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err
+      this.#log.warn({ error: err.message }, 'loader output ended inside a record')
+      if (this.#phase.name !== 'stopping') this.#malformed(err)
+    }
+  }
+
+  /** Nothing after a malformed record is read; the loader is killed, the record its failure. */
+  #malformed (err: RecordError): void {
+    this.#parser = undefined
+    this.#abort(`the loader sent a malformed record: ${err.message}`)
+  }
+
+  #handle (record: ProbeRecord): void {
+    const phase = this.#phase
+    if (record.type === 'error') {
+      this.#failure ??= record.message
+    } else if (record.type === 'hello') {
+      if (phase.name !== 'awaiting hello') return this.#abort('the loader sent a second hello')
+      clearTimeout(phase.timer)
+      this.#phase = { name: 'running', silence: this.#watchSilence() }
+      this.#log.debug({ plan: record.plan, kernelRelease: record.kernelRelease }, 'loader attached')
+      this.#listener.onHello(record)
+      phase.start.attached()
+    } else if (record.type !== 'bye') {
+      if (phase.name !== 'running' && phase.name !== 'stopping') return this.#abort(`the loader sent a ${record.type} record before hello`)
+      this.#listener.onRecord(record)
+    }
+  }
+
+  /** From hello until asked to stop, the loader sends stats every interval whatever the traffic. */
+  #watchSilence (): Watchdog | undefined {
+    const intervalMs = this.#options.statsIntervalMs
+    if (intervalMs === undefined) return undefined
+    return watchdog(SILENT_INTERVALS_LIMIT * intervalMs, intervalMs, (silentMs) => {
+      this.#log.warn({ silentMs }, 'loader stopped responding, killing it')
+      this.#abort(`the loader stopped responding: no record for ${(silentMs / 1000).toFixed(1)} s`)
+    })
+  }
+
+  #onClose (code: number | null, signal: NodeJS.Signals | null): void {
+    const phase = this.#phase
+    this.#phase = { name: 'exited' }
+    this.#options.signal?.removeEventListener('abort', this.#onAbort)
+    const reason = this.#failure ?? describeExit(code, signal, phase.name === 'awaiting hello', this.#stderrTail)
+    if (phase.name === 'awaiting hello') {
+      clearTimeout(phase.timer)
+      phase.start.failed(new LoaderStartError(reason, code === EXIT_BAD_ARGUMENTS))
+    } else if (phase.name !== 'exited') {
+      if (phase.name === 'running') phase.silence?.stop()
+      this.#log.debug({ code, signal }, 'loader exited')
+      this.#listener.onExit(phase.name === 'stopping' ? null : reason)
+    }
   }
 }
 

@@ -58,7 +58,7 @@ export interface HelloRecord {
 
 /**
  * A rec_event or rec_drop exactly as the loader wrote it: a view of the stdout chunk, copied into the
- * session's ring and turned into JSON only when a client reads it (events.ts). Copy it to keep it.
+ * session's ring and turned into JSON only when a client reads it (sessions/event-formatter.ts). Copy it to keep it.
  */
 interface RawRecord<T extends 'event' | 'drop'> {
   type: T

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { NotReady, problemResponses } from '../errors.js'
-import { PlanListError, type HostPlans } from '../probe/plans.js'
+import type { HostPlans } from '../probe/plans.js'
 import type { PlanName } from '../probe/records.js'
 import { Nullable } from '../schemas/common.js'
 import { Plan } from '../schemas/session.js'
@@ -41,9 +41,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async () => {
-    const host = await app.host.plans().catch((err: unknown) => {
-      throw err instanceof PlanListError ? new NotReady(err.message) : err
-    })
+    const host = await app.host.plans(NotReady)
     const autoPlan = readyPlan(host)
     const { kept, status } = app.hub
     if (kept && !status.running) throw new NotReady(`the hub is not running${status.error === null ? ' yet' : `: ${status.error}`}`)

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { DateTime, Nullable, Port, ref } from './common.js'
+import { DateTime, Nullable, ref } from './common.js'
 import { Family, SessionState } from './session.js'
 
 export const STAGES = ['stack', 'queue', 'copy'] as const
@@ -48,7 +48,6 @@ export const DropEvent = Type.Object({
 
 export type LatencyEvent = Static<typeof LatencyEvent>
 export type DropEvent = Static<typeof DropEvent>
-export type SessionEvent = LatencyEvent | DropEvent
 
 export const EventPage = Type.Object({
   events: Type.Array(Type.Union([ref(LatencyEvent), ref(DropEvent)])),

@@ -3,7 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net'
 const U64_MAX = (1n << 64n) - 1n
 const COMM_MAX_BYTES = 15
 
-/** Formats the kernel filters need beyond ajv-formats; registered on fastify's Ajv in app.ts. */
+/** Formats the kernel filters need beyond ajv-formats; registered on fastify's Ajv in compilers.ts. */
 export const FORMATS: Record<string, (value: string) => boolean> = {
   /** An IPv4 or IPv6 prefix, "10.0.0.0/8" or "2001:db8::/32". */
   cidr (value) {

@@ -22,6 +22,11 @@ export function packRecord (record: Buffer, slots: Buffer, at: number): void {
   record.copy(slots, at + TYPE_BYTES, start, end)
 }
 
+/** The SSE `event:` name of a buffered (packed) rec_event or rec_drop. */
+export function eventType (bytes: Buffer, at: number): 'latency' | 'drop' {
+  return bytes.readUInt16LE(at) === RecordType.drop ? 'drop' : 'latency'
+}
+
 /** A table of field offsets, nested, with any numbers. */
 type Offsets<T> = { [K in keyof T]: T[K] extends number ? number : Offsets<T[K]> }
 

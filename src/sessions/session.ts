@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { EventFormatter, eventType, measuredStages, RealtimeClock, type MeasuredStages } from '../probe/events.js'
+import { measuredStages, type MeasuredStages } from '../probe/events.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
 import { STAGE_NAMES, type HelloRecord, type StageName, type StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
@@ -7,9 +7,11 @@ import type { Histogram } from '../schemas/histogram.js'
 import { SESSION_DEFAULTS, type CreateSession, type Session as SessionResource } from '../schemas/session.js'
 import { Changes } from './changes.js'
 import type { ByteWriter } from './byte-writer.js'
+import { EventFormatter } from './event-formatter.js'
 import { EventLog } from './event-log.js'
-import { EVENT_SLOT_BYTES, packRecord } from './event-slots.js'
+import { EVENT_SLOT_BYTES, eventType, packRecord } from './event-slots.js'
 import { stageHistogram } from './histogram.js'
+import { RealtimeClock } from './realtime-clock.js'
 
 export type SessionState = SessionResource['state']
 

@@ -91,7 +91,7 @@ export const OWN_CGROUP = {
   id: String(statSync(join(CGROUP2_ROOT, ownCgroupPath), { bigint: true }).ino)
 }
 
-type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage' | 'close-stdout'
+type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'die-after-hello' | 'ignore-term' | 'garbage' | 'close-stdout' | 'cut-record' | 'cut-record-at-term'
 
 let infoFiles = 0
 

@@ -3,6 +3,8 @@
 // (bpf/udplat.h), no kernel. Behaviour comes from the environment:
 //   FAKE_PROBE_MODE    run (default) | error | bad-arguments (refuses its command line, exit 2) | silent | no-hello | die-after-hello | ignore-term | garbage
 //                      | close-stdout (closes its output after the first records and stays alive)
+//                      | cut-record (after its first records, half a record, then exits 0: it died inside a write)
+//                      | cut-record-at-term (at SIGTERM, its last record is cut in half)
 //   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
@@ -155,6 +157,7 @@ function error (message) {
 }
 
 const bye = () => record(8, 8, () => {})
+const half = (whole) => whole.subarray(0, whole.length / 2)
 
 function send (...records) {
   return new Promise((resolve) => process.stdout.write(Buffer.concat(records), resolve))
@@ -197,7 +200,7 @@ async function session () {
       break
     default: {
       process.on('SIGTERM', () => {
-        if (mode !== 'ignore-term') void exit(0, stats(), ...hists(), dropCountRecord(), bye())
+        if (mode !== 'ignore-term') void exit(0, stats(), ...hists(), dropCountRecord(), mode === 'cut-record-at-term' ? half(stats()) : bye())
       })
       let sent = 0
       // In batches, so a million events need no more memory than ten thousand.
@@ -215,6 +218,7 @@ async function session () {
       await send(...Array.from({ length: dropCount }, (_, i) => drop(i)), stats(), ...hists(), dropCountRecord())
       if (mode === 'die-after-hello') await exit(1, error('ring buffer poll failed: Bad address'))
       if (mode === 'garbage') await send(record(99, 8, () => {}))
+      if (mode === 'cut-record') await exit(0, half(event(sent)))
       if (mode === 'close-stdout') {
         process.stdout.destroy()
         stayAlive()

@@ -9,7 +9,8 @@ import { send, startReceiver, UDPWORK, type Receiver, type ReceiverOptions, type
 const COUNT = 5
 
 interface Flow {
-  receiver: ReceiverOptions
+  /** The receiver, which keepAndExclude has expect COUNT datagrams. */
+  receiver: Omit<ReceiverOptions, 'count'>
   /** Where to send, given the receiver's port. */
   to: (port: number) => string
   send?: SendOptions

@@ -15,7 +15,7 @@ const GOLDEN: ProbeRecord[] = [
     kernelRelease: '6.18.44-test',
     notes: 'fentry: -EPERM; kprobe: not configured'
   },
-  // Events and drops stay the loader's bytes (their values: test/probe/events.test.ts).
+  // Events and drops stay the loader's bytes (their values: test/sessions/event-formatter.test.ts).
   { type: 'event', bytes: FIXTURE.subarray(336, 456) },
   { type: 'event', bytes: FIXTURE.subarray(456, 576) },
   { type: 'drop', bytes: FIXTURE.subarray(576, 688) },

@@ -118,7 +118,7 @@ describe('hostile URLs and headers', () => {
   })
 })
 
-// Ajv would coerce "1e400" to Infinity and skip minimum/maximum: src/app.ts refuses non-finite numbers.
+// Ajv would coerce "1e400" to Infinity and skip minimum/maximum: src/schemas/compilers.ts refuses non-finite numbers.
 describe('non-finite numbers in a query string or header', () => {
   it.each([
     ['after=1e400', {}], ['limit=1e400', {}], ['waitMs=1e400', {}], ['after=Infinity', {}], ['', { 'last-event-id': '1e999' }]

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LoaderUnavailable, problemResponses } from '../../errors.js'
-import { PlanListError } from '../../probe/plans.js'
 import { MAX_WAIT_MS } from '../../schemas/event.js'
 import { Host } from '../../schemas/host.js'
 import { SESSION_BOUNDS } from '../../schemas/session.js'
@@ -15,9 +14,7 @@ const hostRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Host, ...problemResponses(LoaderUnavailable) }
     }
   }, async () => {
-    const host = await app.host.plans().catch((err: unknown) => {
-      throw err instanceof PlanListError ? new LoaderUnavailable(err.message) : err
-    })
+    const host = await app.host.plans(LoaderUnavailable)
     const { sessions, config } = app
     const kept = sessions.list()
     return {

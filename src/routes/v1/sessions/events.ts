@@ -4,8 +4,7 @@ import { Type } from 'typebox'
 import { problemResponses, SessionNotFound } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
 import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery, SSE_DESCRIPTION, StreamHeaders, StreamQuery } from '../../../schemas/event.js'
-import { ascii, ByteWriter } from '../../../sessions/byte-writer.js'
-import type { EventWindow } from '../../../sessions/event-log.js'
+import { eventPage } from '../../../sessions/event-page.js'
 import { EventStream } from '../../../sessions/event-stream.js'
 import type { Session } from '../../../sessions/session.js'
 import { wantsEventStream } from './accept.js'
@@ -13,24 +12,6 @@ import { wantsEventStream } from './accept.js'
 const EVENT_STREAM = 'text/event-stream'
 const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
 const noMoreEvents = Type.Null({ description: 'Stream only: the session has ended and no event follows the cursor (EventSource then stops reconnecting)' })
-
-const PAGE = { start: ascii('{"events":['), comma: ascii(','), nextAfter: ascii('],"nextAfter":'), evicted: ascii(',"evicted":'), end: ascii('}') } as const
-
-/** An EventPage as JSON, written from the buffered records of the window (read just now, in the same tick). */
-function eventPage (session: Session, window: EventWindow): Buffer {
-  const out = new ByteWriter(4096)
-  out.bytes(PAGE.start)
-  for (let seq = window.first; seq <= window.last; seq++) {
-    if (seq > window.first) out.bytes(PAGE.comma)
-    session.writeEvent(out, seq)
-  }
-  out.bytes(PAGE.nextAfter)
-  out.integer(window.nextAfter)
-  out.bytes(PAGE.evicted)
-  out.integer(window.evicted)
-  out.bytes(PAGE.end)
-  return out.take()
-}
 
 /** /v1/sessions/{id}/events: cursor polling, long-polling and Server-Sent Events over the session's buffered events. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {

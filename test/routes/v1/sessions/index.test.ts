@@ -275,6 +275,14 @@ describe('GET /v1/sessions/{id}', () => {
     expect(alive(probe().pid)).toBe(false)
   })
 
+  it('fails a session whose loader exits inside a record, the cut record its reason', async () => {
+    fakeProbe('cut-record', { events: 2 })
+    const app = await testApp()
+    const { id } = (await create(app)).json()
+    const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: stream ended inside a record (60 bytes left)', lastSeq: 2 })
+  })
+
   it('keeps an ended session readable for the retention period, then removes it', async () => {
     fakeProbe('die-after-hello')
     const app = await testApp({ retentionSeconds: 1 })

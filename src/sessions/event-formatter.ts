@@ -1,0 +1,159 @@
+import { latencyOf, type Marks, type MeasuredStages } from '../probe/events.js'
+import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
+import { ascii, type ByteWriter } from './byte-writer.js'
+import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventType } from './event-slots.js'
+import type { RealtimeClock } from './realtime-clock.js'
+
+/** The literal parts of a LatencyEvent and a DropEvent, in the order of their schemas (as their serializer writes them). */
+const JSON_PARTS = {
+  latency: {
+    seq: ascii('{"seq":'),
+    time: ascii(',"type":"latency","time":"'),
+    latencyNs: ascii('","latencyNs":'),
+    slowestStage: ascii(',"slowestStage":'),
+    stage: { stack: ascii('"stack"'), queue: ascii('"queue"'), copy: ascii('"copy"'), none: ascii('null') },
+    stackNs: ascii(',"stages":{"stackNs":'),
+    queueNs: ascii(',"queueNs":'),
+    copyNs: ascii(',"copyNs":'),
+    totalNs: ascii(',"totalNs":'),
+    flow: ascii('},'),
+    pid: ascii(',"pid":'),
+    tid: ascii(',"tid":'),
+    comm: ascii(',"comm":'),
+    cgroupId: ascii(',"cgroupId":"'),
+    end: ascii('"}')
+  },
+  drop: {
+    seq: ascii('{"seq":'),
+    time: ascii(',"type":"drop","time":"'),
+    reason: ascii('","reason":'),
+    flow: ascii(','),
+    end: ascii('}')
+  },
+  flow: {
+    ipv4: ascii('"family":"ipv4","src":{"address":"'),
+    ipv6: ascii('"family":"ipv6","src":{"address":"'),
+    srcPort: ascii('","port":'),
+    dst: ascii('},"dst":{"address":"'),
+    dstPort: ascii('","port":'),
+    len: ascii('},"len":')
+  }
+} as const
+
+/**
+ * Writes the JSON of a buffered rec_event or rec_drop (packed in its slot: event-slots.ts) when a client
+ * reads it, straight from its bytes, exactly as the serializer of the LatencyEvent and DropEvent schemas
+ * would write the event.
+ */
+export class EventFormatter {
+  // A session sees the same readers, cgroups, peers and drop reasons over and over: their text is built once per change.
+  readonly #comm = new FieldText(TASK_COMM_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN))))
+  readonly #cgroupId = new FieldText(8, (bytes, at) => ascii(u64Decimal(bytes, at)))
+  readonly #reason = new FieldText(DROP_REASON_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, DROP_REASON_LEN))))
+  readonly #addresses = {
+    ipv4: { src: new FieldText(4, (bytes, at) => ascii(formatIPv4(bytes, at))), dst: new FieldText(4, (bytes, at) => ascii(formatIPv4(bytes, at))) },
+    ipv6: { src: new FieldText(16, (bytes, at) => ascii(formatIPv6(bytes, at))), dst: new FieldText(16, (bytes, at) => ascii(formatIPv6(bytes, at))) }
+  }
+
+  constructor (private readonly clock: RealtimeClock, private readonly measured: MeasuredStages) {}
+
+  /** Writes the record packed at `at` in `bytes`, numbered `seq`, as JSON. */
+  write (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
+    if (eventType(bytes, at) === 'drop') this.#drop(out, bytes, at, seq)
+    else this.#latency(out, bytes, at, seq)
+  }
+
+  #latency (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
+    const parts = JSON_PARTS.latency
+    const marks: Marks = {
+      arriveNs: u64(bytes, at + EVENT_FIELDS.arriveNs),
+      enqueueNs: u64(bytes, at + EVENT_FIELDS.enqueueNs),
+      readNs: u64(bytes, at + EVENT_FIELDS.readNs),
+      returnNs: u64(bytes, at + EVENT_FIELDS.returnNs)
+    }
+    const { latencyNs, slowestStage, stages } = latencyOf(marks, this.measured)
+    out.bytes(parts.seq)
+    out.integer(seq)
+    out.bytes(parts.time)
+    // The latest mark the plan saw: the moment the datagram's journey ended.
+    this.clock.write(out, marks.returnNs || marks.readNs || marks.enqueueNs || marks.arriveNs)
+    out.bytes(parts.latencyNs)
+    out.integer(latencyNs)
+    out.bytes(parts.slowestStage)
+    out.bytes(parts.stage[slowestStage ?? 'none'])
+    out.bytes(parts.stackNs)
+    out.integer(stages.stackNs)
+    out.bytes(parts.queueNs)
+    out.integer(stages.queueNs)
+    out.bytes(parts.copyNs)
+    out.integer(stages.copyNs)
+    out.bytes(parts.totalNs)
+    out.integer(stages.totalNs)
+    out.bytes(parts.flow)
+    this.#flow(out, bytes, at, EVENT_FIELDS.flow)
+    out.bytes(parts.pid)
+    out.integer(bytes.readUInt32LE(at + EVENT_FIELDS.pid))
+    out.bytes(parts.tid)
+    out.integer(bytes.readUInt32LE(at + EVENT_FIELDS.tid))
+    out.bytes(parts.comm)
+    out.bytes(this.#comm.of(bytes, at + EVENT_FIELDS.comm))
+    out.bytes(parts.cgroupId)
+    out.bytes(this.#cgroupId.of(bytes, at + EVENT_FIELDS.cgroupId))
+    out.bytes(parts.end)
+  }
+
+  #drop (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
+    const parts = JSON_PARTS.drop
+    out.bytes(parts.seq)
+    out.integer(seq)
+    out.bytes(parts.time)
+    this.clock.write(out, u64(bytes, at + DROP_FIELDS.timeNs))
+    out.bytes(parts.reason)
+    out.bytes(this.#reason.of(bytes, at + DROP_FIELDS.reasonName))
+    out.bytes(parts.flow)
+    this.#flow(out, bytes, at, DROP_FIELDS.flow)
+    out.bytes(parts.end)
+  }
+
+  /** `"family"`, `"src"`, `"dst"` and `"len"` of a rec_event or rec_drop. */
+  #flow (out: ByteWriter, bytes: Buffer, at: number, flow: FlowFields): void {
+    const parts = JSON_PARTS.flow
+    const family = familyOf(bytes, at, flow)
+    const addresses = this.#addresses[family]
+    const lenAt = at + flow.len
+    out.bytes(parts[family])
+    out.bytes(addresses.src.of(bytes, at + flow.saddr))
+    out.bytes(parts.srcPort)
+    out.integer(bytes.readUInt16LE(lenAt + 4))
+    out.bytes(parts.dst)
+    out.bytes(addresses.dst.of(bytes, at + flow.daddr))
+    out.bytes(parts.dstPort)
+    out.integer(bytes.readUInt16LE(lenAt + 6))
+    out.bytes(parts.len)
+    out.integer(bytes.readUInt32LE(lenAt))
+  }
+}
+
+/** The encoded text of one fixed-size field, kept for as long as the field's bytes stay the same. */
+class FieldText {
+  readonly #words: Uint32Array
+  #text: Buffer | undefined
+
+  /** `size`: bytes, a multiple of 4. */
+  constructor (size: number, private readonly build: (bytes: Buffer, at: number) => Buffer) {
+    this.#words = new Uint32Array(size / 4)
+  }
+
+  of (bytes: Buffer, at: number): Buffer {
+    let same = this.#text !== undefined
+    for (let i = 0; i < this.#words.length; i++) {
+      const word = bytes.readUInt32LE(at + 4 * i)
+      if (word !== this.#words[i]) {
+        this.#words[i] = word
+        same = false
+      }
+    }
+    if (!same || this.#text === undefined) this.#text = this.build(bytes, at)
+    return this.#text
+  }
+}

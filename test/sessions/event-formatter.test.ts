@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { measuredStages } from '../../src/probe/events.js'
+import { EVENT_FIELDS, RecordParser, type DropRecord, type EventRecord, type HelloRecord } from '../../src/probe/records.js'
+import { DropEvent, LatencyEvent } from '../../src/schemas/event.js'
+import { ByteWriter } from '../../src/sessions/byte-writer.js'
+import { EventFormatter } from '../../src/sessions/event-formatter.js'
+import { EVENT_SLOT_BYTES, eventType, packRecord } from '../../src/sessions/event-slots.js'
+import { RealtimeClock } from '../../src/sessions/realtime-clock.js'
+
+const ALL = measuredStages(['arrive', 'enqueue', 'read', 'return'])
+const [hello, ev4, ev6, drop] = new RecordParser().push(readFileSync(new URL('../fixtures/records.bin', import.meta.url))) as
+  [HelloRecord, EventRecord, EventRecord, DropRecord]
+const clock = new RealtimeClock(hello.realtimeOffsetNs)
+
+/** A record's event as a client reads it, packed at slot `slot` of a ring as a session keeps it, through `formatter`. */
+function format (bytes: Buffer, seq: number, slot = 2, formatter = new EventFormatter(clock, ALL)) {
+  const ring = Buffer.alloc((slot + 2) * EVENT_SLOT_BYTES, 0xff)
+  const at = slot * EVENT_SLOT_BYTES
+  packRecord(bytes, ring, at)
+  const out = new ByteWriter(16)
+  formatter.write(out, ring, at, seq)
+  return { type: eventType(ring, at), json: out.take().toString() }
+}
+
+/** The keys of a JSON value, nested, in order: what a client comparing text would see. */
+function keyOrder (value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return null
+  return Object.entries(value).map(([key, inner]) => [key, keyOrder(inner)])
+}
+
+/** The keys a TypeBox object schema lists, nested, in order (null for any other schema): the serializer's layout. */
+function schemaKeyOrder (schema: unknown): unknown {
+  const properties = typeof schema === 'object' && schema !== null && 'properties' in schema ? schema.properties : undefined
+  if (typeof properties !== 'object' || properties === null) return null
+  return Object.entries(properties).map(([key, inner]) => [key, schemaKeyOrder(inner)])
+}
+
+describe('EventFormatter', () => {
+  const latency4 = {
+    seq: 7,
+    type: 'latency',
+    time: '2025-11-24T16:00:01.143471789Z',
+    latencyNs: 20015000,
+    slowestStage: 'queue',
+    stages: { stackNs: 10000, queueNs: 20000000, copyNs: 5000, totalNs: 20015000 },
+    family: 'ipv4',
+    src: { address: '127.0.0.1', port: 40000 },
+    dst: { address: '127.0.0.2', port: 9999 },
+    len: 512,
+    pid: 4242,
+    tid: 4243,
+    comm: 'receiver',
+    cgroupId: '9007199254740993'
+  }
+  const drop8 = {
+    seq: 8,
+    type: 'drop',
+    time: '2025-11-24T16:00:03.123456789Z',
+    reason: 'SOCKET_RCVBUFF',
+    family: 'ipv4',
+    src: { address: '10.0.0.1', port: 1234 },
+    dst: { address: '10.0.0.2', port: 9999 },
+    len: 1400
+  }
+
+  it('turns an event record into a latency event, keys in schema order, the 64-bit cgroup id exact', () => {
+    const event = format(ev4.bytes, 7)
+    expect(event.type).toBe('latency')
+    expect(event.json).toBe(JSON.stringify(latency4))
+    expect(keyOrder(latency4)).toEqual(schemaKeyOrder(LatencyEvent))
+  })
+
+  it('formats an IPv6 event and its unseen stages', () => {
+    expect(JSON.parse(format(ev6.bytes, 1).json)).toEqual({
+      seq: 1,
+      type: 'latency',
+      time: '2025-11-24T16:00:02.128456889Z',
+      latencyNs: 5000100,
+      slowestStage: 'copy',
+      stages: { stackNs: null, queueNs: null, copyNs: 100, totalNs: 5000100 },
+      family: 'ipv6',
+      src: { address: '2001:db8::1', port: 53 },
+      dst: { address: '::1', port: 5353 },
+      len: 0,
+      pid: 7,
+      tid: 7,
+      comm: 'fifteen-chars-x',
+      cgroupId: '1'
+    })
+  })
+
+  it('times an event by its latest mark', () => {
+    const bytes = Buffer.from(ev4.bytes)
+    bytes.fill(0, EVENT_FIELDS.readNs, EVENT_FIELDS.returnNs + 8)
+    expect(JSON.parse(format(bytes, 1).json).time).toBe('2025-11-24T16:00:01.123466789Z')
+  })
+
+  it('escapes a task name as JSON', () => {
+    const bytes = Buffer.from(ev4.bytes)
+    bytes.fill(0, EVENT_FIELDS.comm, EVENT_FIELDS.comm + 16).write('a"b\\c\n\u00e9', EVENT_FIELDS.comm)
+    expect(JSON.parse(format(bytes, 1).json).comm).toBe('a"b\\c\n\u00e9')
+  })
+
+  it('turns a drop record into a drop event, keys in schema order', () => {
+    const event = format(drop.bytes, 8, 0)
+    expect(event.type).toBe('drop')
+    expect(event.json).toBe(JSON.stringify(drop8))
+    expect(keyOrder(drop8)).toEqual(schemaKeyOrder(DropEvent))
+  })
+
+  it('reads the record where the ring holds it', () => {
+    expect(format(ev4.bytes, 7, 0)).toEqual(format(ev4.bytes, 7, 3))
+  })
+
+  it('rebuilds the text it keeps of a field as soon as the field changes', () => {
+    const formatter = new EventFormatter(clock, ALL)
+    const other = Buffer.from(ev4.bytes)
+    other.write('sender\0\0', EVENT_FIELDS.comm)
+    other.set([10, 1, 2, 3], EVENT_FIELDS.flow.daddr)
+    other.writeBigUInt64LE(2n ** 64n - 1n, EVENT_FIELDS.cgroupId)
+    const read = (bytes: Buffer) => JSON.parse(format(bytes, 1, 0, formatter).json)
+    for (let i = 0; i < 2; i++) {
+      expect(read(ev4.bytes)).toMatchObject({ comm: 'receiver', dst: { address: '127.0.0.2' }, cgroupId: '9007199254740993' })
+      expect(read(other)).toMatchObject({ comm: 'sender', dst: { address: '10.1.2.3' }, cgroupId: '18446744073709551615' })
+    }
+    expect(read(drop.bytes)).toMatchObject({ reason: 'SOCKET_RCVBUFF', src: { address: '10.0.0.1' } })
+    expect(read(ev6.bytes)).toMatchObject({ src: { address: '2001:db8::1' }, dst: { address: '::1' } })
+  })
+})

@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const DIST = process.env.UDPLAT_BENCH_DIST ? `${process.env.UDPLAT_BENCH_DIST.replace(/\/$/, '')}/` : `${ROOT}dist/`
-const { RecordParser } = await import(`${DIST}probe/records.js`)
-const { measuredStages, realtimeClock, toLatencyEvent } = await import(`${DIST}probe/events.js`)
+const { EVENT_FIELDS, RECORD_SIZES, RecordParser, RecordType } = await import(`${DIST}probe/records.js`)
+// Builds since the marks table (src/marks.ts) have no probe/events.js: they buffer records and convert nothing.
+const { measuredStages, realtimeClock, toLatencyEvent } = await import(`${DIST}probe/events.js`).catch(() => ({}))
 /** Builds from before the raw-record ring converted each record to an event object as it was buffered. */
 const convertsOnAppend = toLatencyEvent !== undefined
 const { EventLog } = await import(`${DIST}sessions/event-log.js`)
@@ -27,30 +28,32 @@ if (!global.gc || !(sessions > 0) || !(perSession > 0)) {
   process.exit(2)
 }
 
-const REC_EVENT = 2
-const EVENT_SIZE = 120
+const EVENT_SIZE = RECORD_SIZES[RecordType.event]
 const AF_INET = 2
 
-/** Record i, a rec_event of bpf/udplat.h (127.0.0.1 → 127.0.0.1, comm "udpwork"), written in place in `input`. */
+/** Record i, a rec_event of bpf/udplat.h (127.0.0.1 → 127.0.0.1, comm "udpwork"), written in place in `input` at the build's offsets. */
 function eventRecord (input, i) {
   const b = input.subarray(i * EVENT_SIZE, (i + 1) * EVENT_SIZE)
-  b.writeUInt16LE(REC_EVENT, 0)
+  b.writeUInt16LE(RecordType.event, 0)
   b.writeUInt16LE(EVENT_SIZE, 2)
   const arrive = 5_000_000_000_000n + BigInt(i) * 1000n
-  b.writeBigUInt64LE(arrive, 8)
-  b.writeBigUInt64LE(arrive + 2_000n, 16)
-  b.writeBigUInt64LE(arrive + 40_000n + BigInt(i % 977), 24)
-  b.writeBigUInt64LE(arrive + 40_000n + BigInt(i % 977), 32)
-  b.writeBigUInt64LE(4242n, 40)
-  b.set([127, 0, 0, 1], 48)
-  b.set([127, 0, 0, 1], 64)
-  b.writeUInt32LE(1234, 80)
-  b.writeUInt32LE(1234, 84)
-  b.writeUInt32LE(64, 88)
-  b.writeUInt16LE(40000 + (i % 1000), 92)
-  b.writeUInt16LE(9999, 94)
-  b.writeUInt16LE(AF_INET, 96)
-  b.write('udpwork', 100)
+  const returned = arrive + 40_000n + BigInt(i % 977)
+  // The tracepoint plan's marks: arrive, enqueue, return (builds before the marks table stamped read at return).
+  const marks = EVENT_FIELDS.marks === undefined
+    ? [[EVENT_FIELDS.arriveNs, arrive], [EVENT_FIELDS.enqueueNs, arrive + 2_000n], [EVENT_FIELDS.readNs, returned], [EVENT_FIELDS.returnNs, returned]]
+    : [[EVENT_FIELDS.marks, arrive], [EVENT_FIELDS.marks + 8, arrive + 2_000n], [EVENT_FIELDS.marks + 24, returned]]
+  for (const [at, ns] of marks) b.writeBigUInt64LE(ns, at)
+  const { flow } = EVENT_FIELDS
+  b.writeBigUInt64LE(4242n, EVENT_FIELDS.cgroupId)
+  b.set([127, 0, 0, 1], flow.saddr)
+  b.set([127, 0, 0, 1], flow.daddr)
+  b.writeUInt32LE(64, flow.len)
+  b.writeUInt16LE(40000 + (i % 1000), flow.len + 4)
+  b.writeUInt16LE(9999, flow.len + 6)
+  b.writeUInt16LE(AF_INET, flow.len + 8)
+  b.writeUInt32LE(1234, EVENT_FIELDS.pid)
+  b.writeUInt32LE(1234, EVENT_FIELDS.tid)
+  b.write('udpwork', EVENT_FIELDS.comm)
 }
 
 const clock = convertsOnAppend && realtimeClock(1_790_000_000_000_000_000n)

@@ -36,7 +36,8 @@ const cpus = parseCpus(opts.cpus)
 preflight()
 
 const { RecordParser, RecordType } = await import(`${DIST}probe/records.js`)
-const { measuredStages, realtimeClock, toDropEvent, toLatencyEvent } = await import(`${DIST}probe/events.js`)
+// Builds since the marks table (src/marks.ts) have no probe/events.js: they buffer records and convert nothing.
+const { measuredStages, realtimeClock, toDropEvent, toLatencyEvent } = await import(`${DIST}probe/events.js`).catch(() => ({}))
 /** Builds from before the raw-record ring converted each record to an event object as it was buffered. */
 const convertsOnAppend = toLatencyEvent !== undefined
 const { EventLog } = await import(`${DIST}sessions/event-log.js`)

@@ -124,6 +124,17 @@ struct rec_hdr {
 	__u16 size;
 };
 
+/* 44 bytes: a datagram's addresses, ports and length, in events and drops alike. */
+struct flow {
+	__u8 saddr[16]; /* IPv4: first 4 bytes */
+	__u8 daddr[16];
+	__u32 len; /* UDP payload bytes */
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 reserved;
+};
+
 /*
  * 88 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
  * other field.
@@ -132,17 +143,11 @@ struct rec_event {
 	struct rec_hdr hdr;
 	__u32 reserved;
 	__u64 cgroup_id; /* reader's cgroup v2 id */
-	__u8 saddr[16]; /* IPv4: first 4 bytes */
-	__u8 daddr[16];
+	struct flow flow;
 	__u32 pid; /* reader's tgid */
 	__u32 tid;
-	__u32 len; /* UDP payload bytes */
-	__u16 sport; /* host byte order */
-	__u16 dport;
-	__u16 family; /* AF_INET or AF_INET6 */
-	__u16 reserved2;
 	char comm[TASK_COMM_LEN];
-	__u32 reserved3;
+	__u32 reserved2;
 	__u64 marks[NR_MARKS]; /* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 
@@ -151,14 +156,8 @@ struct rec_drop {
 	struct rec_hdr hdr;
 	__u32 reason; /* enum skb_drop_reason of the running kernel */
 	__u64 time_ns; /* CLOCK_MONOTONIC */
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u32 len;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u16 reserved;
-	__u32 reserved2;
+	struct flow flow;
+	__u32 reserved;
 	char reason_name
 		[DROP_REASON_LEN]; /* "SOCKET_RCVBUFF": enum name without SKB_DROP_REASON_ */
 };

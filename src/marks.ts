@@ -43,9 +43,8 @@ export function marksOfBits (bits: number): MarkName[] {
   return MARK_NAMES.filter((_, i) => (bits & (1 << i)) !== 0)
 }
 
-/** A stage resolved for the marks a plan sees: which marks bound it, or null when the plan cannot measure it. */
-export interface StagePlan {
-  name: StageName
+/** A stage resolved for the marks a plan sees: the marks that bound it. */
+interface StagePlan {
   kind: Stage['kind']
   /** The start mark's index (for a sum, the first the plan sees from `from` on; a datagram lacking it starts later). */
   start: number
@@ -53,28 +52,52 @@ export interface StagePlan {
   end: number
 }
 
+/** The index of the first mark from `from` on that `seen` holds, or MARKS.length. */
 function firstSeen (seen: readonly boolean[], from: number): number {
   const at = seen.findIndex((isSeen, i) => i >= from && isSeen)
   return at < 0 ? seen.length : at
 }
 
-/** Every stage, resolved for a plan that sees `marks`; null where the plan cannot measure the stage. */
-export function planStages (marks: readonly MarkName[]): Array<StagePlan | null> {
-  const seen = MARK_NAMES.map((name) => marks.includes(name))
-  return STAGES.map(({ name, kind, from, to }) => {
-    const start = kind === 'sum' ? firstSeen(seen, markIndex(from)) : markIndex(from)
-    const end = firstSeen(seen, markIndex(to))
-    return start < end && end < seen.length && seen[start] === true ? { name, kind, start, end } : null
-  })
-}
+/**
+ * Measures the stages of datagrams for a plan that sees `marks`, by the rule of bpf/stages.h. A stage the
+ * plan cannot measure, or whose marks a datagram lacks, is null, never 0.
+ */
+export class StageMeter {
+  readonly #seen: readonly boolean[]
+  readonly #plans: ReadonlyArray<StagePlan | null>
+  /** Whether the plan measures each stage. */
+  readonly measured: Readonly<Record<StageName, boolean>>
 
-/** The duration of a stage from one datagram's marks (ns, 0 where not seen); null when unknown (bpf/stages.h stage_ns). */
-export function stageNs (stage: StagePlan | null, marks: ArrayLike<number>, seen: readonly boolean[]): number | null {
-  if (stage === null) return null
-  let start = stage.start
-  // A sum starts at the datagram's first mark of its own.
-  if (stage.kind === 'sum') while (start < stage.end && (seen[start] !== true || marks[start] === 0)) start++
-  const from = marks[start] ?? 0
-  const to = marks[stage.end] ?? 0
-  return start < stage.end && from !== 0 && to !== 0 && to >= from ? to - from : null
+  constructor (marks: readonly MarkName[]) {
+    const seen = MARK_NAMES.map((name) => marks.includes(name))
+    this.#seen = seen
+    this.#plans = STAGES.map(({ kind, from, to }) => {
+      const start = kind === 'sum' ? firstSeen(seen, markIndex(from)) : markIndex(from)
+      const end = firstSeen(seen, markIndex(to))
+      return start < end && end < seen.length && seen[start] === true ? { kind, start, end } : null
+    })
+    this.measured = Object.fromEntries(STAGES.map(({ name }, i) => [name, this.#plans[i] !== null])) as Record<StageName, boolean>
+  }
+
+  /** Stage `index` (of STAGES) of a datagram whose marks are `marks` (ns, 0 where not seen); null when unknown. */
+  stageNs (index: number, marks: ArrayLike<number>): number | null {
+    const plan = this.#plans[index]
+    if (plan === undefined || plan === null) return null
+    let start = plan.start
+    // A sum starts at the datagram's first mark of its own.
+    if (plan.kind === 'sum') while (start < plan.end && (this.#seen[start] !== true || marks[start] === 0)) start++
+    const from = marks[start] ?? 0
+    const to = marks[plan.end] ?? 0
+    return start < plan.end && from !== 0 && to !== 0 && to >= from ? to - from : null
+  }
+
+  /** Every stage of a datagram into `ns` (STAGES order); returns the index of its longest part, or -1 when none is known. */
+  measure (marks: ArrayLike<number>, ns: Array<number | null>): number {
+    let slowest = -1
+    for (let i = 0; i < STAGES.length; i++) {
+      const value = ns[i] = this.stageNs(i, marks)
+      if (value !== null && STAGES[i]!.kind === 'part' && (slowest < 0 || value > ns[slowest]!)) slowest = i
+    }
+    return slowest
+  }
 }

@@ -24,12 +24,7 @@ struct skb_info {
 	__u64 sessions; /* whose packet filter it passed */
 	__u64 marks[NR_MARKS]; /* enum mark; those of the read side are stamped later */
 	__u64 head; /* skb->head at arrive: an sk_buff reused for another packet has another buffer */
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u32 len;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
+	struct flow flow;
 };
 
 struct tracked_entry {

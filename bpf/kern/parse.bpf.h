@@ -40,11 +40,11 @@ static __always_inline int parse_udp(struct sk_buff *skb, struct skb_info *info)
 		    bpf_probe_read_kernel(udp, sizeof(*udp),
 					  skb->data + h.v4.ihl * 4))
 			return -1;
-		info->family = AF_INET;
-		__builtin_memset(info->saddr, 0, sizeof(info->saddr));
-		__builtin_memset(info->daddr, 0, sizeof(info->daddr));
-		__builtin_memcpy(info->saddr, &h.v4.saddr, 4);
-		__builtin_memcpy(info->daddr, &h.v4.daddr, 4);
+		info->flow.family = AF_INET;
+		__builtin_memset(info->flow.saddr, 0, sizeof(info->flow.saddr));
+		__builtin_memset(info->flow.daddr, 0, sizeof(info->flow.daddr));
+		__builtin_memcpy(info->flow.saddr, &h.v4.saddr, 4);
+		__builtin_memcpy(info->flow.daddr, &h.v4.daddr, 4);
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		if (bpf_probe_read_kernel(&h, sizeof(h), skb->data))
 			return -1;
@@ -52,15 +52,16 @@ static __always_inline int parse_udp(struct sk_buff *skb, struct skb_info *info)
 		if (h.v6.nexthdr != IPPROTO_UDP)
 			return -1;
 		udp = &h.udp;
-		info->family = AF_INET6;
-		__builtin_memcpy(info->saddr, &h.v6.saddr, 16);
-		__builtin_memcpy(info->daddr, &h.v6.daddr, 16);
+		info->flow.family = AF_INET6;
+		__builtin_memcpy(info->flow.saddr, &h.v6.saddr, 16);
+		__builtin_memcpy(info->flow.daddr, &h.v6.daddr, 16);
 	} else {
 		return -1;
 	}
-	info->sport = bpf_ntohs(udp->source);
-	info->dport = bpf_ntohs(udp->dest);
-	info->len = bpf_ntohs(udp->len) - sizeof(*udp);
+	info->flow.sport = bpf_ntohs(udp->source);
+	info->flow.dport = bpf_ntohs(udp->dest);
+	info->flow.len = bpf_ntohs(udp->len) - sizeof(*udp);
+	info->flow.reserved = 0;
 	return 0;
 }
 

@@ -17,7 +17,7 @@ int BPF_PROG(ul_arrive, struct sk_buff *skb)
 
 	if (parse_udp(skb, &info))
 		return 0;
-	mask = sessions_for_port(info.dport);
+	mask = sessions_for_port(info.flow.dport);
 	if (mask & packet_filtered_sessions)
 		mask = packet_sessions(mask, &info);
 	if (!mask)

@@ -158,7 +158,7 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	} else {
 		d.info = t->info;
 		if (d.info.marks[MARK_ARRIVE] > seen.predicted_ns ||
-		    (__u32)ret > d.info.len) {
+		    (__u32)ret > d.info.flow.len) {
 			/* The predicted skb was freed and its address reused by a later datagram. */
 			count_for(mask, COUNTER_stale);
 		} else if (!tracked_release(t, skb_key)) {

@@ -70,15 +70,15 @@ __noinline bool packet_wanted(__u32 slot, const struct skb_info *info)
 
 	if (!conf || !info)
 		return false;
-	if (conf->family && info->family != conf->family)
+	if (conf->family && info->flow.family != conf->family)
 		return false;
-	if (conf->rport && info->sport != conf->rport)
+	if (conf->rport && info->flow.sport != conf->rport)
 		return false;
-	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->daddr,
-			 info->family))
+	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->flow.daddr,
+			 info->flow.family))
 		return false;
-	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->saddr,
-			   info->family);
+	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->flow.saddr,
+			   info->flow.family);
 }
 
 __noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info)
@@ -165,19 +165,13 @@ static __always_inline void fill_event(struct rec_event *e,
 	e->hdr.type = REC_EVENT;
 	e->hdr.size = sizeof(*e);
 	e->reserved = 0;
+	e->reserved2 = 0;
 	for (m = 0; m < NR_MARKS; m++)
 		e->marks[m] = d->info.marks[m];
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	__builtin_memcpy(e->saddr, d->info.saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, d->info.daddr, sizeof(e->daddr));
+	e->flow = d->info.flow;
 	e->pid = d->pid_tgid >> 32;
 	e->tid = (__u32)d->pid_tgid;
-	e->len = d->info.len;
-	e->sport = d->info.sport;
-	e->dport = d->info.dport;
-	e->family = d->info.family;
-	e->reserved2 = 0;
-	e->reserved3 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
@@ -260,12 +254,7 @@ __noinline int session_drop(__u32 slot, const struct drop *drop)
 	d->hdr.size = sizeof(*d);
 	d->reason = drop->reason;
 	d->time_ns = drop->time_ns;
-	__builtin_memcpy(d->saddr, drop->info.saddr, sizeof(d->saddr));
-	__builtin_memcpy(d->daddr, drop->info.daddr, sizeof(d->daddr));
-	d->len = drop->info.len;
-	d->sport = drop->info.sport;
-	d->dport = drop->info.dport;
-	d->family = drop->info.family;
+	d->flow = drop->info.flow;
 	submit(ring, d, sizeof(*d), conf->wakeup_bytes);
 	return 0;
 }

@@ -17,28 +17,24 @@
  * EVENT_FIELDS, DROP_FIELDS and decoders): a change here is a change there,
  * and of UDPLAT_PROTO_VERSION.
  */
+_Static_assert(sizeof(struct flow) == 44, "flow size");
+_Static_assert(offsetof(struct flow, daddr) == 16, "flow.daddr");
+_Static_assert(offsetof(struct flow, len) == 32, "flow.len");
+_Static_assert(offsetof(struct flow, sport) == 36, "flow.sport");
+_Static_assert(offsetof(struct flow, dport) == 38, "flow.dport");
+_Static_assert(offsetof(struct flow, family) == 40, "flow.family");
 _Static_assert(sizeof(struct rec_event) == 88 + 8 * NR_MARKS, "rec_event size");
 _Static_assert(offsetof(struct rec_event, cgroup_id) == 8,
 	       "rec_event.cgroup_id");
-_Static_assert(offsetof(struct rec_event, saddr) == 16, "rec_event.saddr");
-_Static_assert(offsetof(struct rec_event, daddr) == 32, "rec_event.daddr");
-_Static_assert(offsetof(struct rec_event, pid) == 48, "rec_event.pid");
-_Static_assert(offsetof(struct rec_event, tid) == 52, "rec_event.tid");
-_Static_assert(offsetof(struct rec_event, len) == 56, "rec_event.len");
-_Static_assert(offsetof(struct rec_event, sport) == 60, "rec_event.sport");
-_Static_assert(offsetof(struct rec_event, dport) == 62, "rec_event.dport");
-_Static_assert(offsetof(struct rec_event, family) == 64, "rec_event.family");
+_Static_assert(offsetof(struct rec_event, flow) == 16, "rec_event.flow");
+_Static_assert(offsetof(struct rec_event, pid) == 60, "rec_event.pid");
+_Static_assert(offsetof(struct rec_event, tid) == 64, "rec_event.tid");
 _Static_assert(offsetof(struct rec_event, comm) == 68, "rec_event.comm");
 _Static_assert(offsetof(struct rec_event, marks) == 88, "rec_event.marks");
 _Static_assert(sizeof(struct rec_drop) == 112, "rec_drop size");
 _Static_assert(offsetof(struct rec_drop, reason) == 4, "rec_drop.reason");
 _Static_assert(offsetof(struct rec_drop, time_ns) == 8, "rec_drop.time_ns");
-_Static_assert(offsetof(struct rec_drop, saddr) == 16, "rec_drop.saddr");
-_Static_assert(offsetof(struct rec_drop, daddr) == 32, "rec_drop.daddr");
-_Static_assert(offsetof(struct rec_drop, len) == 48, "rec_drop.len");
-_Static_assert(offsetof(struct rec_drop, sport) == 52, "rec_drop.sport");
-_Static_assert(offsetof(struct rec_drop, dport) == 54, "rec_drop.dport");
-_Static_assert(offsetof(struct rec_drop, family) == 56, "rec_drop.family");
+_Static_assert(offsetof(struct rec_drop, flow) == 16, "rec_drop.flow");
 _Static_assert(offsetof(struct rec_drop, reason_name) == 64,
 	       "rec_drop.reason_name");
 _Static_assert(sizeof(struct rec_hello) == 344, "rec_hello size");
@@ -111,14 +107,14 @@ int main(void)
 	ev4.marks[MARK_READ] = 1020010000ULL;
 	ev4.marks[MARK_RETURN] = 1020015000ULL;
 	ev4.cgroup_id = (1ULL << 53) + 1;
-	inet_pton(AF_INET, "127.0.0.1", ev4.saddr);
-	inet_pton(AF_INET, "127.0.0.2", ev4.daddr);
+	inet_pton(AF_INET, "127.0.0.1", ev4.flow.saddr);
+	inet_pton(AF_INET, "127.0.0.2", ev4.flow.daddr);
 	ev4.pid = 4242;
 	ev4.tid = 4243;
-	ev4.len = 512;
-	ev4.sport = 40000;
-	ev4.dport = 9999;
-	ev4.family = AF_INET;
+	ev4.flow.len = 512;
+	ev4.flow.sport = 40000;
+	ev4.flow.dport = 9999;
+	ev4.flow.family = AF_INET;
 	strcpy(ev4.comm, "receiver");
 	put(&ev4, sizeof(ev4));
 
@@ -128,26 +124,26 @@ int main(void)
 	ev6.marks[MARK_READ] = 2005000000ULL;
 	ev6.marks[MARK_RETURN] = 2005000100ULL;
 	ev6.cgroup_id = 1;
-	inet_pton(AF_INET6, "2001:db8::1", ev6.saddr);
-	inet_pton(AF_INET6, "::1", ev6.daddr);
+	inet_pton(AF_INET6, "2001:db8::1", ev6.flow.saddr);
+	inet_pton(AF_INET6, "::1", ev6.flow.daddr);
 	ev6.pid = 7;
 	ev6.tid = 7;
-	ev6.len = 0;
-	ev6.sport = 53;
-	ev6.dport = 5353;
-	ev6.family = AF_INET6;
+	ev6.flow.len = 0;
+	ev6.flow.sport = 53;
+	ev6.flow.dport = 5353;
+	ev6.flow.family = AF_INET6;
 	strcpy(ev6.comm, "fifteen-chars-x");
 	put(&ev6, sizeof(ev6));
 
 	FRAME(drop, REC_DROP);
 	drop.reason = 6;
 	drop.time_ns = 3000000000ULL;
-	inet_pton(AF_INET, "10.0.0.1", drop.saddr);
-	inet_pton(AF_INET, "10.0.0.2", drop.daddr);
-	drop.len = 1400;
-	drop.sport = 1234;
-	drop.dport = 9999;
-	drop.family = AF_INET;
+	inet_pton(AF_INET, "10.0.0.1", drop.flow.saddr);
+	inet_pton(AF_INET, "10.0.0.2", drop.flow.daddr);
+	drop.flow.len = 1400;
+	drop.flow.sport = 1234;
+	drop.flow.dport = 9999;
+	drop.flow.family = AF_INET;
 	strcpy(drop.reason_name, "SOCKET_RCVBUFF");
 	put(&drop, sizeof(drop));
 

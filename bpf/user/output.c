@@ -180,8 +180,8 @@ static void event_json(struct output *out, const struct rec_event *e)
 	int i;
 
 	compute_stages(out, e, &s);
-	endpoint(src, e->family, e->saddr, e->sport);
-	endpoint(dst, e->family, e->daddr, e->dport);
+	endpoint(src, e->flow.family, e->flow.saddr, e->flow.sport);
+	endpoint(dst, e->flow.family, e->flow.daddr, e->flow.dport);
 	put_fmt(out, "{\"type\":\"event\"");
 	for (i = 0; i < NR_MARKS; i++)
 		put_json_ns(out, mark_names[i],
@@ -195,8 +195,8 @@ static void event_json(struct output *out, const struct rec_event *e)
 			stage_names[s.slowest]);
 	put_fmt(out,
 		",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u,\"pid\":%u,\"tid\":%u,\"comm\":",
-		e->family == AF_INET6 ? "ipv6" : "ipv4", src, dst, e->len,
-		e->pid, e->tid);
+		e->flow.family == AF_INET6 ? "ipv6" : "ipv4", src, dst,
+		e->flow.len, e->pid, e->tid);
 	put_json_string(out, e->comm, sizeof(e->comm));
 	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n",
 		(unsigned long long)e->cgroup_id);
@@ -240,12 +240,12 @@ static void event_text(struct output *out, const struct rec_event *e)
 	int i;
 
 	compute_stages(out, e, &s);
-	endpoint(src, e->family, e->saddr, e->sport);
-	endpoint(dst, e->family, e->daddr, e->dport);
+	endpoint(src, e->flow.family, e->flow.saddr, e->flow.sport);
+	endpoint(dst, e->flow.family, e->flow.daddr, e->flow.dport);
 	wall_clock(out, last_mark(e), when, sizeof(when));
 	memcpy(comm, e->comm, TASK_COMM_LEN);
 	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid,
-		src, dst, e->len);
+		src, dst, e->flow.len);
 	for (i = 0; i < NR_STAGES; i++)
 		put_us(out, s.ns[i]);
 	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
@@ -263,19 +263,19 @@ static void drop_out(struct output *out, const struct rec_drop *rec)
 		put_bytes(out, d, sizeof(*d));
 		return;
 	}
-	endpoint(src, d->family, d->saddr, d->sport);
-	endpoint(dst, d->family, d->daddr, d->dport);
+	endpoint(src, d->flow.family, d->flow.saddr, d->flow.sport);
+	endpoint(dst, d->flow.family, d->flow.daddr, d->flow.dport);
 	if (out->format == FORMAT_JSON) {
 		put_fmt(out,
 			"{\"type\":\"drop\",\"timeNs\":%llu,\"reason\":\"%s\",\"family\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"len\":%u}\n",
 			(unsigned long long)d->time_ns, d->reason_name,
-			d->family == AF_INET6 ? "ipv6" : "ipv4", src, dst,
-			d->len);
+			d->flow.family == AF_INET6 ? "ipv6" : "ipv4", src, dst,
+			d->flow.len);
 		return;
 	}
 	wall_clock(out, d->time_ns, when, sizeof(when));
 	put_fmt(out, "%-15s DROP %-20s %-25s %-25s %5u\n", when, d->reason_name,
-		src, dst, d->len);
+		src, dst, d->flow.len);
 }
 
 /* The text header: the stages' columns, named after them. */

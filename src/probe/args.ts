@@ -8,7 +8,7 @@ export interface ProbeSpec {
 
 const FAMILY_ARGS = { ipv4: '4', ipv6: '6' } as const
 
-/** The loader's command line (bpf/args.c) for one session: --shared joins the host's hub, so sessions share one probe set. */
+/** The loader's command line (bpf/user/args.c) for one session: --shared joins the host's hub, so sessions share one probe set. */
 export function probeArgs ({ plan, thresholdUs, filter }: ProbeSpec): string[] {
   const args = ['--format', 'bin', '--shared', '--plan', plan, '--threshold-us', String(thresholdUs)]
   const add = (flag: string, values: Array<string | number> | string | number | undefined) => {

@@ -25,7 +25,7 @@ export interface HubStatus {
 /**
  * Keeps the host's hub warm for as long as the service runs: `udplat-probe --keep-hub` joins the hub of the
  * plan `auto` picks (starting it when none runs) and holds its connection open without a session, so that
- * the hub does not exit between sessions and a new session neither loads nor verifies programs (bpf/hub.h).
+ * the hub does not exit between sessions and a new session neither loads nor verifies programs (bpf/user/hub.h).
  * When the keeper or its hub dies it is started again; it dies with the service (PR_SET_PDEATHSIG), and the
  * hub exits once its last connection has closed.
  */

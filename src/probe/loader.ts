@@ -49,7 +49,7 @@ export class LoaderStartError extends Error {
   }
 }
 
-/** The loader's exit code when it refuses its command line (bpf/udplat.c). */
+/** The loader's exit code when it refuses its command line (bpf/user/udplat.c). */
 const EXIT_BAD_ARGUMENTS = 2
 
 const STDERR_TAIL_CHARS = 200

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import type { PlanName } from './records.js'
 import { cannotRun } from './loader.js'
 
-/** `udplat-probe --list-plans`: the kernel, its BTF, and which attach plans it allows (bpf/udplat.c list_plans). */
+/** `udplat-probe --list-plans`: the kernel, its BTF, and which attach plans it allows (bpf/user/udplat.c list_plans). */
 export interface HostPlans {
   kernel: string
   btf: boolean

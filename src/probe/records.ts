@@ -3,7 +3,13 @@
  * in bpf/udplat.h. Streaming: a record may arrive split across chunks.
  */
 
-export const PROTO_VERSION = 1
+import { MARK_NAMES, marksOfBits, STAGE_NAMES, type MarkName, type StageName } from '../marks.js'
+
+export const PROTO_VERSION = 2
+
+/** rec_stats' counters, in the order of UDPLAT_COUNTERS (bpf/udplat.h). */
+export const COUNTER_NAMES = ['matched', 'slow', 'emitted', 'kernelLost', 'drops', 'dropsLost', 'stale', 'untracked'] as const
+export type CounterName = (typeof COUNTER_NAMES)[number]
 
 export const RecordType = {
   hello: 1,
@@ -16,12 +22,12 @@ export const RecordType = {
   bye: 8
 } as const
 
-/** Size in bytes of each record type, header included. */
+/** Size in bytes of each record type, header included (bpf/tools/golden.c asserts them). */
 export const RECORD_SIZES = {
-  [RecordType.hello]: 336,
-  [RecordType.event]: 120,
+  [RecordType.hello]: 344,
+  [RecordType.event]: 88 + 8 * MARK_NAMES.length,
   [RecordType.drop]: 112,
-  [RecordType.stats]: 80,
+  [RecordType.stats]: 16 + 8 * COUNTER_NAMES.length,
   [RecordType.hist]: 328,
   [RecordType.drop_count]: 64,
   [RecordType.error]: 264,
@@ -37,12 +43,8 @@ const ERROR_MSG_LEN = 256
 const MAX_SLOTS = 40
 
 const PLAN_NAMES = [undefined, 'fentry', 'kprobe', 'tracepoint'] as const
-const MARK_NAMES = ['arrive', 'enqueue', 'read', 'return'] as const
-export const STAGE_NAMES = ['stack', 'queue', 'copy', 'total'] as const
 
 export type PlanName = 'fentry' | 'kprobe' | 'tracepoint'
-export type MarkName = (typeof MARK_NAMES)[number]
-export type StageName = (typeof STAGE_NAMES)[number]
 export type FamilyName = 'ipv4' | 'ipv6'
 
 export interface HelloRecord {
@@ -69,24 +71,24 @@ export type EventRecord = RawRecord<'event'>
 export type DropRecord = RawRecord<'drop'>
 
 /** Byte offsets of rec_event's fields (bpf/udplat.h). Marks are CLOCK_MONOTONIC ns, 0 when the plan did not see them. */
+/** struct flow, at byte 16 of rec_event and rec_drop alike: saddr, daddr, then len, sport, dport, family. */
+const FLOW = { saddr: 16, daddr: 32, len: 48 } as const
+
 export const EVENT_FIELDS = {
-  arriveNs: 8,
-  enqueueNs: 16,
-  readNs: 24,
-  returnNs: 32,
-  cgroupId: 40,
-  pid: 80,
-  tid: 84,
-  comm: 100,
-  /** saddr, daddr, then len, sport, dport, family: laid out alike in rec_event and rec_drop. */
-  flow: { saddr: 48, daddr: 64, len: 88 }
+  cgroupId: 8,
+  flow: FLOW,
+  pid: 60,
+  tid: 64,
+  comm: 68,
+  /** The first of MARK_NAMES.length u64, one per mark in table order (src/marks.ts). */
+  marks: 88
 } as const
 
 /** Byte offsets of rec_drop's fields (bpf/udplat.h). */
 export const DROP_FIELDS = {
   timeNs: 8,
-  reasonName: 64,
-  flow: { saddr: 16, daddr: 32, len: 48 }
+  flow: FLOW,
+  reasonName: 64
 } as const
 
 export const TASK_COMM_LEN = 16
@@ -99,18 +101,7 @@ export interface FlowFields {
   len: number
 }
 
-export interface StatsRecord {
-  type: 'stats'
-  timeNs: number
-  matched: number
-  slow: number
-  emitted: number
-  kernelLost: number
-  drops: number
-  dropsLost: number
-  stale: number
-  untracked: number
-}
+export type StatsRecord = { type: 'stats', timeNs: number } & Record<CounterName, number>
 
 export interface HistRecord {
   type: 'hist'
@@ -257,15 +248,14 @@ function decode (type: number, buf: Buffer, offset: number, size: number): Probe
       if (version !== PROTO_VERSION) throw new RecordError(`loader speaks protocol version ${version}, expected ${PROTO_VERSION}`)
       const plan = PLAN_NAMES[r.u8(6)]
       if (plan === undefined) throw new RecordError(`hello names unknown plan ${r.u8(6)}`)
-      const markBits = r.u8(7)
       return {
         type: 'hello',
         version,
         plan,
-        marks: MARK_NAMES.filter((_, bit) => (markBits & (1 << bit)) !== 0),
-        realtimeOffsetNs: r.s64Exact(8),
-        kernelRelease: r.str(16, KERNEL_RELEASE_LEN),
-        notes: r.str(16 + KERNEL_RELEASE_LEN, NOTES_LEN)
+        marks: marksOfBits(r.u32(8)),
+        realtimeOffsetNs: r.s64Exact(16),
+        kernelRelease: r.str(24, KERNEL_RELEASE_LEN),
+        notes: r.str(24 + KERNEL_RELEASE_LEN, NOTES_LEN)
       }
     }
     case RecordType.event:
@@ -279,14 +269,7 @@ function decode (type: number, buf: Buffer, offset: number, size: number): Probe
       return {
         type: 'stats',
         timeNs: r.u64(8),
-        matched: r.u64(16),
-        slow: r.u64(24),
-        emitted: r.u64(32),
-        kernelLost: r.u64(40),
-        drops: r.u64(48),
-        dropsLost: r.u64(56),
-        stale: r.u64(64),
-        untracked: r.u64(72)
+        ...Object.fromEntries(COUNTER_NAMES.map((name, i) => [name, r.u64(16 + 8 * i)])) as Record<CounterName, number>
       }
     case RecordType.hist: {
       const stage = STAGE_NAMES[r.u16(4)]

@@ -1,8 +1,7 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TInteger, type TNull, type TUnion } from 'typebox'
+import { PART_NAMES, STAGES, type StageName } from '../marks.js'
 import { DateTime, Nullable, ref } from './common.js'
 import { Family, SessionState } from './session.js'
-
-export const STAGES = ['stack', 'queue', 'copy'] as const
 
 const Endpoint = Type.Object({
   address: Type.String({ description: 'IPv4 dotted quad or IPv6 text form' }),
@@ -11,20 +10,20 @@ const Endpoint = Type.Object({
 
 const Seq = Type.Integer({ minimum: 1, description: 'Per-session sequence number, from 1, never reused' })
 const Time = { ...DateTime, description: 'When the datagram was last seen (RFC 3339, nanoseconds)' }
-const StageNs = (description: string) => Nullable(Type.Integer({ minimum: 0, description: `${description}; null when the plan cannot see a needed mark` }))
+
+/** `stages`: each stage's duration, `<stage>Ns`, from the table of stages (src/marks.ts). */
+const Stages = Type.Object(Object.fromEntries(STAGES.map(({ name, from, to }) => [
+  `${name}Ns`,
+  Nullable(Type.Integer({ minimum: 0, description: `${to} - ${from}; null when the plan cannot see a needed mark` }))
+])) as { [Name in StageName as `${Name}Ns`]: TUnion<[TInteger, TNull]> }, { additionalProperties: false })
 
 export const LatencyEvent = Type.Object({
   seq: Seq,
   type: Type.Literal('latency'),
   time: Time,
   latencyNs: Type.Integer({ minimum: 0, description: 'totalNs when known, else last seen mark minus first seen mark' }),
-  slowestStage: Nullable(Type.Enum(STAGES)),
-  stages: Type.Object({
-    stackNs: StageNs('enqueue - arrive'),
-    queueNs: StageNs('read - enqueue'),
-    copyNs: StageNs('return - read'),
-    totalNs: StageNs('return - arrive')
-  }, { additionalProperties: false }),
+  slowestStage: Nullable(Type.Enum(PART_NAMES)),
+  stages: Stages,
   family: Family,
   src: Endpoint,
   dst: Endpoint,

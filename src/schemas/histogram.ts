@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { STAGE_NAMES, type StageName } from '../marks.js'
 import { DateTime, Nullable } from './common.js'
 
 const Ns = (description: string) => Nullable(Type.Integer({ minimum: 0, description }))
@@ -26,12 +27,9 @@ export type StageHistogram = Static<typeof StageHistogram>
 export const Histogram = Type.Object({
   updatedAt: Nullable({ ...DateTime, description: 'When the loader last summed the kernel\'s histograms (about every second); null before the first time' }),
   matched: Type.Integer({ minimum: 0, description: 'The session\'s matched count at that moment: each measured stage counts every matched datagram whose marks it needs' }),
-  stages: Type.Object({
-    stack: StageHistogram,
-    queue: StageHistogram,
-    copy: StageHistogram,
-    total: StageHistogram
-  }, { additionalProperties: false, description: 'Over every matching datagram, not only the slow ones' })
+  stages: Type.Object(
+    Object.fromEntries(STAGE_NAMES.map((name) => [name, StageHistogram])) as Record<StageName, typeof StageHistogram>,
+    { additionalProperties: false, description: 'Over every matching datagram, not only the slow ones' })
 }, { additionalProperties: false })
 
 export type Histogram = Static<typeof Histogram>

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { MARK_NAMES } from '../marks.js'
 import { DateTime, Nullable, Port, ref } from './common.js'
 
 /** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
@@ -11,7 +12,6 @@ export const SESSION_BOUNDS = {
 } as const
 
 export const PLANS = ['fentry', 'kprobe', 'tracepoint'] as const
-export const MARKS = ['arrive', 'enqueue', 'read', 'return'] as const
 export const SESSION_STATES = ['starting', 'running', 'stopping', 'stopped', 'expired', 'failed'] as const
 
 export const Plan = Type.Enum(PLANS, { description: 'Attach plan: which kernel hooks see the marks' })
@@ -89,7 +89,7 @@ export const Session = Type.Object({
   thresholdUs: Type.Integer(),
   planRequested: PlanRequest,
   plan: Nullable(Plan),
-  marks: Type.Array(Type.Enum(MARKS), { description: 'Marks the plan sees; stages needing the others are null' }),
+  marks: Type.Array(Type.Enum(MARK_NAMES), { description: 'Marks the plan sees; stages needing the others are null' }),
   kernelRelease: Nullable(Type.String()),
   notes: Nullable(Type.String({ description: 'Why the loader did not choose other plans' })),
   bufferEvents: Type.Integer(),

@@ -1,4 +1,4 @@
-import { latencyOf, type Marks, type MeasuredStages } from '../probe/events.js'
+import { MARK_NAMES, STAGE_NAMES, STAGES, type StageMeter } from '../marks.js'
 import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
 import { ascii, type ByteWriter } from './byte-writer.js'
 import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventType } from './event-slots.js'
@@ -11,11 +11,11 @@ const JSON_PARTS = {
     time: ascii(',"type":"latency","time":"'),
     latencyNs: ascii('","latencyNs":'),
     slowestStage: ascii(',"slowestStage":'),
-    stage: { stack: ascii('"stack"'), queue: ascii('"queue"'), copy: ascii('"copy"'), none: ascii('null') },
-    stackNs: ascii(',"stages":{"stackNs":'),
-    queueNs: ascii(',"queueNs":'),
-    copyNs: ascii(',"copyNs":'),
-    totalNs: ascii(',"totalNs":'),
+    /** By stage index: the stage's name as a JSON string, for the parts `slowestStage` ranges over. */
+    stageName: STAGES.map(({ name }) => ascii(JSON.stringify(name))),
+    noStage: ascii('null'),
+    /** By stage index: what comes before the stage's duration in `stages`. */
+    stageNs: STAGE_NAMES.map((name, i) => ascii(`${i === 0 ? ',"stages":{' : ','}"${name}Ns":`)),
     flow: ascii('},'),
     pid: ascii(',"pid":'),
     tid: ascii(',"tid":'),
@@ -55,7 +55,13 @@ export class EventFormatter {
     ipv6: { src: new FieldText(16, (bytes, at) => ascii(formatIPv6(bytes, at))), dst: new FieldText(16, (bytes, at) => ascii(formatIPv6(bytes, at))) }
   }
 
-  constructor (private readonly clock: RealtimeClock, private readonly measured: MeasuredStages) {}
+  /** One datagram's marks, then its stages, reused from event to event. */
+  readonly #marks = new Float64Array(MARK_NAMES.length)
+  readonly #stages: Array<number | null> = STAGE_NAMES.map(() => null)
+  /** The stage latencyNs reports: the whole path. */
+  readonly #total = STAGES.findIndex(({ kind }) => kind === 'sum')
+
+  constructor (private readonly clock: RealtimeClock, private readonly meter: StageMeter) {}
 
   /** Writes the record packed at `at` in `bytes`, numbered `seq`, as JSON. */
   write (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
@@ -65,30 +71,28 @@ export class EventFormatter {
 
   #latency (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
     const parts = JSON_PARTS.latency
-    const marks: Marks = {
-      arriveNs: u64(bytes, at + EVENT_FIELDS.arriveNs),
-      enqueueNs: u64(bytes, at + EVENT_FIELDS.enqueueNs),
-      readNs: u64(bytes, at + EVENT_FIELDS.readNs),
-      returnNs: u64(bytes, at + EVENT_FIELDS.returnNs)
+    const marks = this.#marks
+    let first = 0
+    let last = 0
+    for (let i = 0; i < marks.length; i++) {
+      const mark = marks[i] = u64(bytes, at + EVENT_FIELDS.marks + 8 * i)
+      if (mark !== 0) [first, last] = [first === 0 ? mark : first, mark]
     }
-    const { latencyNs, slowestStage, stages } = latencyOf(marks, this.measured)
+    const stages = this.#stages
+    const slowest = this.meter.measure(marks, stages)
     out.bytes(parts.seq)
     out.integer(seq)
     out.bytes(parts.time)
     // The latest mark the plan saw: the moment the datagram's journey ended.
-    this.clock.write(out, marks.returnNs || marks.readNs || marks.enqueueNs || marks.arriveNs)
+    this.clock.write(out, last)
     out.bytes(parts.latencyNs)
-    out.integer(latencyNs)
+    out.integer(stages[this.#total] ?? last - first)
     out.bytes(parts.slowestStage)
-    out.bytes(parts.stage[slowestStage ?? 'none'])
-    out.bytes(parts.stackNs)
-    out.integer(stages.stackNs)
-    out.bytes(parts.queueNs)
-    out.integer(stages.queueNs)
-    out.bytes(parts.copyNs)
-    out.integer(stages.copyNs)
-    out.bytes(parts.totalNs)
-    out.integer(stages.totalNs)
+    out.bytes(slowest < 0 ? parts.noStage : parts.stageName[slowest]!)
+    for (let i = 0; i < stages.length; i++) {
+      out.bytes(parts.stageNs[i]!)
+      out.integer(stages[i] ?? null)
+    }
     out.bytes(parts.flow)
     this.#flow(out, bytes, at, EVENT_FIELDS.flow)
     out.bytes(parts.pid)

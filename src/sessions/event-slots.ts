@@ -1,4 +1,4 @@
-import { DROP_FIELDS, EVENT_FIELDS, RecordType } from '../probe/records.js'
+import { DROP_FIELDS, EVENT_FIELDS, RECORD_SIZES, RecordType } from '../probe/records.js'
 
 /** A slot starts with the record's type (u16), then keeps one byte range of the record. */
 const TYPE_BYTES = 2
@@ -6,12 +6,12 @@ const TYPE_BYTES = 2
 /** The range [start, end) of a record a slot keeps after the type: from the first field to the last, no header or padding around them. */
 type Kept = readonly [number, number]
 
-/** rec_event: arrive_ns (8) to the end of comm (116). */
-const EVENT_KEPT: Kept = [8, 116]
+/** rec_event: cgroup_id (8) to the end of its marks, the record's end. */
+const EVENT_KEPT: Kept = [8, RECORD_SIZES[RecordType.event]]
 /** rec_drop: reason (4) to the end of reason_name (112). */
 const DROP_KEPT: Kept = [4, 112]
 
-/** Bytes of one slot of a session's EventLog: 110, against 120 for a rec_event as sent. */
+/** Bytes of one slot of a session's EventLog: 114 (with four marks), against 120 for a rec_event as sent. */
 export const EVENT_SLOT_BYTES = TYPE_BYTES + Math.max(...[EVENT_KEPT, DROP_KEPT].map(([start, end]) => end - start))
 
 /** Packs a rec_event or rec_drop (validated by the parser) into the slot at `at`: one copy. */

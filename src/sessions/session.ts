@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { measuredStages, type MeasuredStages } from '../probe/events.js'
+import { STAGE_NAMES, StageMeter, type StageName } from '../marks.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
-import { STAGE_NAMES, type HelloRecord, type StageName, type StatsRecord } from '../probe/records.js'
+import type { HelloRecord, StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
 import type { Histogram } from '../schemas/histogram.js'
 import { SESSION_DEFAULTS, type CreateSession, type Session as SessionResource } from '../schemas/session.js'
@@ -30,7 +30,8 @@ export interface LoaderSettings {
   statsIntervalMs: number
 }
 
-const NO_STAGES: MeasuredStages = { stack: false, queue: false, copy: false, total: false }
+/** Before the hello, no mark is known: no stage is measured. */
+const NO_MARKS = new StageMeter([])
 
 /** One capture: its loader process, its state, its counters and its buffered events. */
 export class Session {
@@ -50,7 +51,7 @@ export class Session {
   #endedAt: Date | null = null
   #error: string | null = null
   #hello: HelloRecord | undefined
-  #measured: MeasuredStages = NO_STAGES
+  #meter = NO_MARKS
   #clock: RealtimeClock | undefined
   #formatter: EventFormatter | undefined
   #stats: StatsRecord | undefined
@@ -145,7 +146,7 @@ export class Session {
   /** Per-stage histograms over every matching datagram, as the loader last reported them. */
   histogram (): Histogram {
     const stages = Object.fromEntries(STAGE_NAMES.map((stage) =>
-      [stage, stageHistogram(this.#hists[stage] ?? [], this.#measured[stage])])) as Histogram['stages']
+      [stage, stageHistogram(this.#hists[stage] ?? [], this.#meter.measured[stage])])) as Histogram['stages']
     const at = this.#histStats
     return { updatedAt: at && this.#clock ? this.#clock.iso(at.timeNs) : null, matched: at?.matched ?? 0, stages }
   }
@@ -154,7 +155,7 @@ export class Session {
   get stageSlots (): Array<[StageName, readonly number[]]> {
     return STAGE_NAMES.flatMap((stage) => {
       const slots = this.#hists[stage]
-      return this.#measured[stage] && slots !== undefined ? [[stage, slots] as [StageName, number[]]] : []
+      return this.#meter.measured[stage] && slots !== undefined ? [[stage, slots] as [StageName, number[]]] : []
     })
   }
 
@@ -203,9 +204,9 @@ export class Session {
 
   #onHello (hello: HelloRecord): void {
     this.#hello = hello
-    this.#measured = measuredStages(hello.marks)
+    this.#meter = new StageMeter(hello.marks)
     this.#clock = new RealtimeClock(hello.realtimeOffsetNs)
-    this.#formatter = new EventFormatter(this.#clock, this.#measured)
+    this.#formatter = new EventFormatter(this.#clock, this.#meter)
     this.#startedAt = new Date()
     this.#setState('running')
     this.#ttlTimer = setTimeout(() => {

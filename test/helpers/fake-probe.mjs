@@ -71,37 +71,37 @@ function record (type, size, fill) {
 
 function hello () {
   const requested = option('--plan', 'auto')
-  return record(1, 336, (b) => {
-    b.writeUInt16LE(1, 4)
+  return record(1, 344, (b) => {
+    b.writeUInt16LE(2, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
-    b.writeUInt8(marks, 7)
-    b.writeBigInt64LE(REALTIME_OFFSET_NS, 8)
-    b.write('6.18.0-fake', 16)
-    b.write('fake loader', 80)
+    b.writeUInt32LE(marks, 8)
+    b.writeBigInt64LE(REALTIME_OFFSET_NS, 16)
+    b.write('6.18.0-fake', 24)
+    b.write('fake loader', 88)
   })
 }
 
 const readMarked = (marks & 0b0100) !== 0
 
-/** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (0 when the plan has no read mark). */
+/** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (no read mark when the plan has none). */
 function event (i) {
   const arrive = 1_000_000_000n + BigInt(i) * 1_000_000n
   const returned = arrive + 5500n + BigInt(i)
   return record(2, 120, (b) => {
-    b.writeBigUInt64LE(arrive, 8)
-    b.writeBigUInt64LE(arrive + 1000n, 16)
-    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : returned, 24)
-    b.writeBigUInt64LE(returned, 32)
-    b.writeBigUInt64LE((1n << 53n) + 1n, 40)
-    b.set([127, 0, 0, 1], 48)
-    b.set([127, 0, 0, 1], 64)
-    b.writeUInt32LE(process.pid, 80)
-    b.writeUInt32LE(process.pid, 84)
-    b.writeUInt32LE(64, 88)
-    b.writeUInt16LE(40000, 92)
-    b.writeUInt16LE(9999, 94)
-    b.writeUInt16LE(AF_INET, 96)
-    b.write('receiver', 100)
+    b.writeBigUInt64LE((1n << 53n) + 1n, 8)
+    b.set([127, 0, 0, 1], 16)
+    b.set([127, 0, 0, 1], 32)
+    b.writeUInt32LE(64, 48)
+    b.writeUInt16LE(40000, 52)
+    b.writeUInt16LE(9999, 54)
+    b.writeUInt16LE(AF_INET, 56)
+    b.writeUInt32LE(process.pid, 60)
+    b.writeUInt32LE(process.pid, 64)
+    b.write('receiver', 68)
+    b.writeBigUInt64LE(arrive, 88)
+    b.writeBigUInt64LE(arrive + 1000n, 96)
+    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 104)
+    b.writeBigUInt64LE(returned, 112)
   })
 }
 

@@ -3,7 +3,7 @@ import { listeningService } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
 import { attachedProgramIds, hubPids, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
-// The service's sessions share one hub (bpf/hub.h): one program set for all, each session with its own
+// The service's sessions share one hub (bpf/user/hub.h): one program set for all, each session with its own
 // filter, counts, ring buffer and loader. Ports 24000-24299 are this file's. The hub the service keeps warm
 // has a describe of its own at the end; before it, the hub lives on demand, as for loaders run by hand.
 let service: Awaited<ReturnType<typeof listeningService>>

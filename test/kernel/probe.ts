@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import type { StatsRecord } from '../../src/probe/records.js'
 import { PROBE } from './workload.js'
 
-/** The loader's JSON lines (bpf/output.c), as kernel tests read them. */
+/** The loader's JSON lines (bpf/user/output.c), as kernel tests read them. */
 export interface ProbeEvent {
   arriveNs: number | null
   enqueueNs: number | null

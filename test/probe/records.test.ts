@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { cString, formatIPv4, formatIPv6, RecordError, RecordParser, u64, u64Decimal, type ProbeRecord } from '../../src/probe/records.js'
 
-// Written by bpf/golden.c: one record of every type, with the values asserted below.
+// Written by bpf/tools/golden.c (test/probe/golden.test.ts checks that it still writes exactly this): one record of every type, with the values asserted below.
 const FIXTURE = readFileSync(new URL('../fixtures/records.bin', import.meta.url))
 
 const GOLDEN: ProbeRecord[] = [
   {
     type: 'hello',
-    version: 1,
+    version: 2,
     plan: 'tracepoint',
     marks: ['arrive', 'read', 'return'],
     realtimeOffsetNs: 1764000000123456789n,
@@ -16,9 +16,9 @@ const GOLDEN: ProbeRecord[] = [
     notes: 'fentry: -EPERM; kprobe: not configured'
   },
   // Events and drops stay the loader's bytes (their values: test/sessions/event-formatter.test.ts).
-  { type: 'event', bytes: FIXTURE.subarray(336, 456) },
-  { type: 'event', bytes: FIXTURE.subarray(456, 576) },
-  { type: 'drop', bytes: FIXTURE.subarray(576, 688) },
+  { type: 'event', bytes: FIXTURE.subarray(344, 464) },
+  { type: 'event', bytes: FIXTURE.subarray(464, 584) },
+  { type: 'drop', bytes: FIXTURE.subarray(584, 696) },
   {
     type: 'stats',
     timeNs: 4000000000,
@@ -91,8 +91,8 @@ describe('RecordParser', () => {
   it('returns nothing until a record is complete', () => {
     const parser = new RecordParser()
     expect(parser.push(FIXTURE.subarray(0, 2))).toEqual([])
-    expect(parser.push(FIXTURE.subarray(2, 335))).toEqual([])
-    expect(parser.push(FIXTURE.subarray(335, 336))).toEqual([GOLDEN[0]])
+    expect(parser.push(FIXTURE.subarray(2, 343))).toEqual([])
+    expect(parser.push(FIXTURE.subarray(343, 344))).toEqual([GOLDEN[0]])
   })
 
   it('rejects an unknown record type', () => {
@@ -101,8 +101,8 @@ describe('RecordParser', () => {
 
   it('names the stream offset of a bad record', () => {
     const parser = new RecordParser()
-    parser.push(FIXTURE.subarray(0, 456))
-    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 456')
+    parser.push(FIXTURE.subarray(0, 464))
+    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 464')
   })
 
   it('rejects a record whose size does not match its type', () => {
@@ -115,14 +115,14 @@ describe('RecordParser', () => {
   })
 
   it('rejects another protocol version', () => {
-    const hello = Buffer.from(FIXTURE.subarray(0, 336))
-    hello.writeUInt16LE(2, 4)
-    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 2, expected 1/)
+    const hello = Buffer.from(FIXTURE.subarray(0, 344))
+    hello.writeUInt16LE(3, 4)
+    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 3, expected 2/)
   })
 
   it('rejects an unknown address family', () => {
-    const event = Buffer.from(FIXTURE.subarray(336, 456))
-    event.writeUInt16LE(1, 96)
+    const event = Buffer.from(FIXTURE.subarray(344, 464))
+    event.writeUInt16LE(1, 56)
     expect(() => new RecordParser().push(event)).toThrow(/unknown address family 1/)
   })
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { measuredStages } from '../../src/probe/events.js'
+import { MARK_NAMES, StageMeter } from '../../src/marks.js'
 import { EVENT_FIELDS, RecordParser, type DropRecord, type EventRecord, type HelloRecord } from '../../src/probe/records.js'
 import { DropEvent, LatencyEvent } from '../../src/schemas/event.js'
 import { ByteWriter } from '../../src/sessions/byte-writer.js'
@@ -8,7 +8,7 @@ import { EventFormatter } from '../../src/sessions/event-formatter.js'
 import { EVENT_SLOT_BYTES, eventType, packRecord } from '../../src/sessions/event-slots.js'
 import { RealtimeClock } from '../../src/sessions/realtime-clock.js'
 
-const ALL = measuredStages(['arrive', 'enqueue', 'read', 'return'])
+const ALL = new StageMeter(MARK_NAMES)
 const [hello, ev4, ev6, drop] = new RecordParser().push(readFileSync(new URL('../fixtures/records.bin', import.meta.url))) as
   [HelloRecord, EventRecord, EventRecord, DropRecord]
 const clock = new RealtimeClock(hello.realtimeOffsetNs)
@@ -92,7 +92,8 @@ describe('EventFormatter', () => {
 
   it('times an event by its latest mark', () => {
     const bytes = Buffer.from(ev4.bytes)
-    bytes.fill(0, EVENT_FIELDS.readNs, EVENT_FIELDS.returnNs + 8)
+    // No read, no return: the enqueue mark is the latest.
+    bytes.fill(0, EVENT_FIELDS.marks + 16, EVENT_FIELDS.marks + 32)
     expect(JSON.parse(format(bytes, 1).json).time).toBe('2025-11-24T16:00:01.123466789Z')
   })
 

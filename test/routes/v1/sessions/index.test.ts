@@ -271,7 +271,7 @@ describe('GET /v1/sessions/{id}', () => {
     const app = await testApp()
     const { id } = (await create(app)).json()
     const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
-    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 1912', lastSeq: 1 })
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 1920', lastSeq: 1 })
     expect(alive(probe().pid)).toBe(false)
   })
 

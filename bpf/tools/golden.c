@@ -79,17 +79,9 @@ static void put(const void *rec, size_t size)
 	fwrite(rec, size, 1, stdout);
 }
 
-int main(void)
+static void put_hello(void)
 {
 	struct rec_hello hello;
-	struct rec_event ev4, ev6;
-	struct rec_drop drop;
-	struct rec_stats stats;
-	struct rec_hist hist;
-	struct rec_drop_count dc;
-	struct rec_error err;
-	struct rec_bye bye;
-	int i;
 
 	FRAME(hello, REC_HELLO);
 	hello.version = UDPLAT_PROTO_VERSION;
@@ -99,8 +91,13 @@ int main(void)
 	strcpy(hello.kernel_release, "6.18.44-test");
 	strcpy(hello.notes, "fentry: -EPERM; kprobe: not configured");
 	put(&hello, sizeof(hello));
+}
 
-	/* A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit reads honest. */
+/* A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit reads honest. */
+static void put_event4(void)
+{
+	struct rec_event ev4;
+
 	FRAME(ev4, REC_EVENT);
 	ev4.marks[MARK_ARRIVE] = 1000000000ULL;
 	ev4.marks[MARK_ENQUEUE] = 1000010000ULL;
@@ -117,8 +114,13 @@ int main(void)
 	ev4.flow.family = AF_INET;
 	strcpy(ev4.comm, "receiver");
 	put(&ev4, sizeof(ev4));
+}
 
-	/* An IPv6 event whose plan saw no enqueue mark. */
+/* An IPv6 event whose plan saw no enqueue mark. */
+static void put_event6(void)
+{
+	struct rec_event ev6;
+
 	FRAME(ev6, REC_EVENT);
 	ev6.marks[MARK_ARRIVE] = 2000000000ULL;
 	ev6.marks[MARK_READ] = 2005000000ULL;
@@ -134,6 +136,11 @@ int main(void)
 	ev6.flow.family = AF_INET6;
 	strcpy(ev6.comm, "fifteen-chars-x");
 	put(&ev6, sizeof(ev6));
+}
+
+static void put_drop(void)
+{
+	struct rec_drop drop;
 
 	FRAME(drop, REC_DROP);
 	drop.reason = 6;
@@ -146,17 +153,22 @@ int main(void)
 	drop.flow.family = AF_INET;
 	strcpy(drop.reason_name, "SOCKET_RCVBUFF");
 	put(&drop, sizeof(drop));
+}
+
+/* Counters 1000, 10, 8, 2, 3, 1, 4, 5 in table order; slot i of the queue's histogram holds i. */
+static void put_counts(void)
+{
+	static const __u64 counters[NR_COUNTERS] = {
+		1000, 10, 8, 2, 3, 1, 4, 5
+	};
+	struct rec_stats stats;
+	struct rec_hist hist;
+	struct rec_drop_count dc;
+	int i;
 
 	FRAME(stats, REC_STATS);
 	stats.time_ns = 4000000000ULL;
-	stats.counters[COUNTER_matched] = 1000;
-	stats.counters[COUNTER_slow] = 10;
-	stats.counters[COUNTER_emitted] = 8;
-	stats.counters[COUNTER_kernel_lost] = 2;
-	stats.counters[COUNTER_drops] = 3;
-	stats.counters[COUNTER_drops_lost] = 1;
-	stats.counters[COUNTER_stale] = 4;
-	stats.counters[COUNTER_untracked] = 5;
+	memcpy(stats.counters, counters, sizeof(counters));
 	put(&stats, sizeof(stats));
 
 	FRAME(hist, REC_HIST);
@@ -171,6 +183,12 @@ int main(void)
 	dc.count = 3;
 	strcpy(dc.reason_name, "SOCKET_RCVBUFF");
 	put(&dc, sizeof(dc));
+}
+
+static void put_end(void)
+{
+	struct rec_error err;
+	struct rec_bye bye;
 
 	FRAME(err, REC_ERROR);
 	err.err = -1;
@@ -181,6 +199,15 @@ int main(void)
 	FRAME(bye, REC_BYE);
 	bye.status = 0;
 	put(&bye, sizeof(bye));
+}
 
+int main(void)
+{
+	put_hello();
+	put_event4();
+	put_event6();
+	put_drop();
+	put_counts();
+	put_end();
 	return fflush(stdout) ? 1 : 0;
 }

@@ -182,6 +182,65 @@ void dispatcher_prepare(struct dispatcher *d)
 		d->next_slot = (s + 1) % MAX_SESSIONS;
 }
 
+/* A slot and its ring of ring_bytes: the spare when it fits, else a new one; the slot on success, else -errno. */
+static int take_slot(struct dispatcher *d, __u32 ring_bytes, int *ring_fd,
+		     char *msg, size_t msglen)
+{
+	int s, fd;
+
+	if (d->spare_fd >= 0 && d->spare_bytes == ring_bytes) {
+		*ring_fd = d->spare_fd;
+		d->spare_fd = -1;
+		return d->spare_slot;
+	}
+	s = free_slot(d);
+	if (s < 0 && d->spare_fd >= 0) {
+		/* Only the spare's slot is left, and the session wants another size. */
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
+				    &d->spare_slot);
+		close(d->spare_fd);
+		d->spare_fd = -1;
+		s = d->spare_slot;
+	}
+	if (s < 0) {
+		snprintf(
+			msg, msglen,
+			"failed to add session: all %d slots of the dispatcher are taken",
+			MAX_SESSIONS);
+		return -ENOSPC;
+	}
+	fd = new_ring(d, s, ring_bytes);
+	if (fd < 0) {
+		snprintf(msg, msglen, "failed to create ring buffer: %s",
+			 strerror(-fd));
+		return fd;
+	}
+	d->next_slot = (s + 1) % MAX_SESSIONS;
+	/* The next spare is the size sessions ask for. */
+	d->spare_bytes = ring_bytes;
+	*ring_fd = fd;
+	return s;
+}
+
+/* The session's filter and zeroed state in slot s; 0, or -errno with msg. */
+static int register_session(struct dispatcher *d, struct session_conf *conf,
+			    __u32 s, char *msg, size_t msglen)
+{
+	int err;
+
+	conf->start_ns = monotonic_ns();
+	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state,
+				BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, conf,
+				BPF_ANY)) {
+		err = -errno;
+		snprintf(msg, msglen, "failed to register session: %s",
+			 strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 		   __u32 ring_bytes, __u32 *slot, int *ring_fd, char *msg,
 		   size_t msglen)
@@ -189,57 +248,14 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	struct session_conf c = *conf;
 	int fd, s, err;
 
-	if (d->spare_fd >= 0 && d->spare_bytes == ring_bytes) {
-		s = d->spare_slot;
-		fd = d->spare_fd;
-		d->spare_fd = -1;
-	} else {
-		s = free_slot(d);
-		if (s < 0 && d->spare_fd >= 0) {
-			/* Only the spare's slot is left, and the session wants another size. */
-			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
-					    &d->spare_slot);
-			close(d->spare_fd);
-			d->spare_fd = -1;
-			s = d->spare_slot;
-		}
-		if (s < 0) {
-			snprintf(
-				msg, msglen,
-				"failed to add session: all %d slots of the dispatcher are taken",
-				MAX_SESSIONS);
-			return -ENOSPC;
-		}
-		fd = new_ring(d, s, ring_bytes);
-		if (fd < 0) {
-			snprintf(msg, msglen,
-				 "failed to create ring buffer: %s",
-				 strerror(-fd));
-			return fd;
-		}
-		d->next_slot = (s + 1) % MAX_SESSIONS;
-		/* The next spare is the size sessions ask for. */
-		d->spare_bytes = ring_bytes;
-	}
+	s = take_slot(d, ring_bytes, &fd, msg, msglen);
+	if (s < 0)
+		return s;
 	/* Programs run only while a session needs them: an idle dispatcher costs the host's packets nothing. */
-	if (!d->used) {
-		err = attach_programs(d, msg, msglen);
-		if (err) {
-			detach_programs(d);
-			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
-					    &s);
-			close(fd);
-			return err;
-		}
-	}
-	c.start_ns = monotonic_ns();
-	if (bpf_map_update_elem(dispatcher_states_fd(d), &s, d->zero_state,
-				BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(d->skel->maps.sessions), &s, &c,
-				BPF_ANY)) {
-		err = -errno;
-		snprintf(msg, msglen, "failed to register session: %s",
-			 strerror(-err));
+	err = d->used ? 0 : attach_programs(d, msg, msglen);
+	if (!err)
+		err = register_session(d, &c, s, msg, msglen);
+	if (err) {
 		if (!d->used)
 			detach_programs(d);
 		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);

@@ -30,4 +30,4 @@ export function eventRow (type, event) {
 
 /** A row that says something about the stream itself: events lost, a reconnection. */
 export const noticeRow = (kind, text, attributes = {}) =>
-  h('tr', { class: `notice ${kind}`, ...attributes }, h('td', { colspan: EVENT_COLUMNS.length }, text))
+  h('tr', { class: `notice notice-${kind}`, ...attributes }, h('td', { colspan: EVENT_COLUMNS.length }, text))

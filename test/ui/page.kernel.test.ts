@@ -97,8 +97,8 @@ describe('the page, with no token configured', () => {
       expect(await page.locator('[data-path="filter/ports"]').getAttribute('aria-invalid')).toBe('true')
       expect((await (await fetch(`${base}/v1/sessions`)).json()).sessions).toEqual([])
 
-      const id = await startThroughForm(watched, { name: 'from the page', 'filter.ports': traffic.ports.join(' '), thresholdUs: '1000' })
-      expect(await (await fetch(`${base}/v1/sessions/${id}`)).json()).toMatchObject({ name: 'from the page', state: 'running', filter: { ports: traffic.ports }, thresholdUs: 1000 })
+      const id = await startThroughForm(watched, { name: 'slow-reader', 'filter.ports': traffic.ports.join(' '), thresholdUs: '1000' })
+      expect(await (await fetch(`${base}/v1/sessions/${id}`)).json()).toMatchObject({ name: 'slow-reader', state: 'running', filter: { ports: traffic.ports }, thresholdUs: 1000 })
       await expect.poll(async () => await page.locator('.session-header [data-state]').textContent(), { timeout: UI_MS }).toBe('running')
 
       await traffic.slow(20)
@@ -167,7 +167,7 @@ describe('the page, with no token configured', () => {
 
       await watched.page.goto(`${base}/ui/sessions/${id}`)
       await expect.poll(async () => await watched.page.locator('.stream-status').getAttribute('data-received'), { timeout: UI_MS }).toBe('100')
-      expect(await watched.page.locator('tr.notice.lost').getAttribute('data-lost')).toBe('200')
+      expect(await watched.page.locator('tr.notice-lost').getAttribute('data-lost')).toBe('200')
       expect(await watched.page.locator('.stream-status').getAttribute('data-lost')).toBe('200')
       expect(await shownSeqs(watched)).toEqual(Array.from({ length: 100 }, (_, i) => 201 + i))
       await expect.poll(async () => await watched.page.locator('[data-count="evicted"]').getAttribute('class'), { timeout: UI_MS }).toBe('tile warn')

@@ -25,7 +25,7 @@ export function eventRow (type, event) {
     h('td', { class: 'mono' }, event.src === undefined || event.dst === undefined ? '' : `${endpoint(event.src)} → ${endpoint(event.dst)}`),
     h('td', {}, event.comm === undefined ? '' : `${event.comm} ${event.pid}/${event.tid}`),
     h('td', { class: 'more mono' }, Object.entries(event).filter(([key]) => !COLUMNED.has(key))
-      .map(([key, value]) => h('span', {}, `${key}=${value !== null && typeof value === 'object' ? `{${inline(value)}}` : value}`))))
+      .map(([key, value]) => h('span', {}, `${key}=${value !== null && typeof value === 'object' && !Array.isArray(value) ? `{${inline(value)}}` : inline(value)}`))))
 }
 
 /** A row that says something about the stream itself: events lost, a reconnection. */

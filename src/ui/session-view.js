@@ -12,6 +12,8 @@ const REFRESH_MS = 1000
 const FLUSH_MS = 100
 /** Rows kept in the events table, newest first; the counts below it cover every event received. */
 const MAX_ROWS = 500
+/** Fields of a session shown in their own way; any other the API gains (direction, …) is listed as it is. */
+const SESSION_FIELDS = new Set(['id', 'name', 'state', 'createdAt', 'startedAt', 'endedAt', 'expiresAt', 'filter', 'thresholdUs', 'planRequested', 'plan', 'marks', 'kernelRelease', 'notes', 'bufferEvents', 'ttlSeconds', 'error', 'lastSeq', 'counts'])
 /** Counts that say data is missing or could not be attributed: shown as warnings when not zero. */
 const WARNINGS = new Set(['kernelLost', 'evicted', 'dropsLost', 'stale', 'untracked'])
 
@@ -103,7 +105,7 @@ export function sessionView (root, id, navigate) {
       facts([
         ['id', session.id],
         ['plan', session.plan === null ? session.planRequested : `${session.plan}${session.planRequested === 'auto' ? ' (auto)' : ''}`],
-        ['marks', session.marks.join(', ')],
+        ['marks', inline(session.marks)],
         ['filter', inline(session.filter) || 'everything'],
         ['threshold', `${count(session.thresholdUs)} µs`],
         ['age', span(now - Date.parse(session.createdAt))],
@@ -111,7 +113,8 @@ export function sessionView (root, id, navigate) {
         ['buffer', `${count(session.bufferEvents)} events`],
         ['kernel', session.kernelRelease],
         ['notes', session.notes],
-        ['error', session.error]
+        ['error', session.error],
+        ...Object.entries(session).filter(([name]) => !SESSION_FIELDS.has(name)).map(([name, value]) => [name, inline(value)])
       ]))
     counters.replaceChildren(...countsPanel(session.counts, descriptions))
     chart.update(histogram)

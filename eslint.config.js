@@ -1,3 +1,4 @@
+import globals from 'globals'
 import neostandard from 'neostandard'
 
 export default [
@@ -11,6 +12,11 @@ export default [
       // `void promise;` says a promise is left to run on purpose (typescript-eslint's idiom); elsewhere void stays an error.
       'no-void': ['error', { allowAsStatement: true }]
     }
+  },
+  {
+    // The page's modules run in the browser.
+    files: ['src/ui/**/*.js'],
+    languageOptions: { globals: globals.browser }
   },
   {
     files: ['**/*.ts'],

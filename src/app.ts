@@ -15,6 +15,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import openapiRoutes from './routes/openapi.js'
+import uiRoutes from './routes/ui.js'
 import hostRoutes from './routes/v1/host.js'
 import eventRoutes from './routes/v1/sessions/events.js'
 import histogramRoutes from './routes/v1/sessions/histogram.js'
@@ -40,6 +41,7 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
 
   await app.register(healthRoutes)
   await app.register(openapiRoutes)
+  await app.register(uiRoutes)
   await app.register(async (authenticated) => {
     await authenticated.register(authPlugin)
     await authenticated.register(metricsRoutes)

@@ -33,6 +33,8 @@ export interface Config {
   warmHub: boolean
   /** How long after the hub keeper (or its hub) went away it is started again. */
   hubRestartMs: number
+  /** Who may frame the page at /ui: CSP frame-ancestors sources; undefined means the service's own pages only ('self'). */
+  uiFrameAncestors: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -52,7 +54,8 @@ const FLAGS = {
   'retention-seconds': { type: 'string' },
   'max-ended-sessions': { type: 'string' },
   'log-level': { type: 'string' },
-  'token-file': { type: 'string' }
+  'token-file': { type: 'string' },
+  'ui-frame-ancestors': { type: 'string' }
 } as const
 
 /** Builds the one configuration object from CLI flags (which win) and environment variables. */
@@ -88,7 +91,8 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     heartbeatMs: 15_000,
     hostInfoCacheMs: 5_000,
     warmHub: true,
-    hubRestartMs: 1_000
+    hubRestartMs: 1_000,
+    uiFrameAncestors: frameAncestors(setting('ui-frame-ancestors', 'UDPLAT_UI_FRAME_ANCESTORS'))
   }
 }
 
@@ -111,6 +115,19 @@ function logLevel ([name, raw]: [string, string | undefined]): LogLevel {
   const level = LOG_LEVELS.find((known) => known === raw)
   if (level === undefined) throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)
   return level
+}
+
+// An origin (scheme://host[:port], a leading *. for subdomains), a scheme, 'self' or 'none': nothing that could end the directive.
+const FRAME_ANCESTOR = /^('self'|'none'|https?:|https?:\/\/(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?)$/i
+
+function frameAncestors ([name, raw]: [string, string | undefined]): string | undefined {
+  const sources = raw?.trim().split(/\s+/).filter(Boolean) ?? []
+  if (sources.length === 0) return undefined
+  const bad = sources.find((source) => !FRAME_ANCESTOR.test(source))
+  if (bad !== undefined) {
+    throw new ConfigError(`${name} takes space-separated origins such as https://portal.example.com, or 'self', got "${bad}"`)
+  }
+  return sources.join(' ')
 }
 
 function readToken (inline: string | undefined, [fileSetting, file]: [string, string | undefined]): string | undefined {

@@ -22,6 +22,8 @@ const LE_POWERS = Array.from({ length: 15 }, (_, i) => 8 + 2 * i)
 export default fp(async (app) => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  // Gauges must not end in _total (promtool check metrics); each is the sum of its namesake's series by type.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
   const sessions = () => app.sessions.list()
   const registers = [registry]
 
@@ -77,13 +79,14 @@ export default fp(async (app) => {
     (session) => Object.entries(session.dropsByReason).map(([reason, n]) => [{ reason }, n]))
   perSession(Gauge, 'udplat_session_streams', 'Open event streams', [], (session) => [[{}, session.streams.open]])
 
+  const stageHelp = 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none), while the session is active; stages the plan does not measure are absent'
   registry.registerMetric({
     name: 'udplat_session_stage_seconds',
-    help: 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none), while the session is active; stages the plan does not measure are absent',
+    help: stageHelp,
     type: 'histogram',
     get: async () => ({
       name: 'udplat_session_stage_seconds',
-      help: '',
+      help: stageHelp,
       type: 'histogram',
       aggregator: 'sum',
       values: sessions().filter((session) => session.active).flatMap((session) => session.stageSlots.flatMap(([stage, slots]) => {

@@ -4,8 +4,8 @@ import { expectProblem, testConfig } from '../helpers/app.js'
 
 const TOKEN = 'correct-horse-battery-staple'
 
-/** Open by design (docs/api.md): health checks, and the API's description. */
-const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs(\/|$)/]
+/** Open by design (docs/api.md): health checks, the API's description, and the page (it sends the token itself). */
+const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs(\/|$)/, /^\/ui(\/|$)/]
 
 const WRONG = [
   ['no authorization header', undefined],

@@ -85,7 +85,7 @@ export function histogramChart (container) {
           ...(/total$/i.test(name) ? { dash: [6, 4] } : { fill: `${colors.get(name)}22` }),
           width: 2,
           points: { show: false },
-          paths: uPlot.paths.stepped({ align: 1 })
+          paths: UPlot.paths.stepped({ align: 1 })
         }))
       ],
       hooks: { draw: [(u) => drawPercentiles(u, stages, colors)] }

@@ -51,7 +51,7 @@ struct session_conf {
 	__u8 reserved[7];
 	__u32 nr_ports;
 	__u16 ports[MAX_PORTS];
-	__u32 reserved2;
+	__u32 marks; /* the marks it takes, bit per enum mark: a subset of its plan's */
 };
 
 /* One session's per-CPU state; the loader sums its slot into stats, hist and drop-count records. */

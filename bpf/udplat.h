@@ -14,7 +14,7 @@
 #ifndef __UDPLAT_H
 #define __UDPLAT_H
 
-#define UDPLAT_PROTO_VERSION 2
+#define UDPLAT_PROTO_VERSION 3
 
 #define TASK_COMM_LEN 16
 #define MAX_PORTS 16
@@ -33,6 +33,7 @@
  */
 /* clang-format off */
 #define UDPLAT_MARKS(MARK)						\
+	MARK(RX, rx)		/* the device handed it to the stack */	\
 	MARK(ARRIVE, arrive)	/* the skb enters the IP stack */	\
 	MARK(ENQUEUE, enqueue)	/* queued on the socket */		\
 	MARK(READ, read)	/* the application dequeued it */	\
@@ -49,10 +50,11 @@
  */
 /* clang-format off */
 #define UDPLAT_STAGES(STAGE)					\
+	STAGE(BACKLOG, backlog, RX, ARRIVE, PART)		\
 	STAGE(STACK, stack, ARRIVE, ENQUEUE, PART)		\
 	STAGE(QUEUE, queue, ENQUEUE, READ, PART)		\
 	STAGE(COPY, copy, READ, RETURN, PART)			\
-	STAGE(TOTAL, total, ARRIVE, RETURN, SUM)
+	STAGE(TOTAL, total, RX, RETURN, SUM)
 /* clang-format on */
 
 /*
@@ -135,8 +137,19 @@ struct flow {
 	__u16 reserved;
 };
 
+/* How a datagram waited in a CPU's backlog, as arrive saw it. 28 bytes. */
+struct softirq {
+	__u32 cpu; /* the CPU that took it out of the backlog */
+	__u32 flags; /* SOFTIRQ_* */
+	__u32 behind_pid; /* the task that held that CPU longest while it waited; 0: none */
+	char behind_comm[TASK_COMM_LEN];
+};
+
+#define SOFTIRQ_SEEN (1U << 0) /* arrive saw it: the rest is known */
+#define SOFTIRQ_IN_KSOFTIRQD (1U << 1) /* NET_RX ran in ksoftirqd, not inline */
+
 /*
- * 88 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
+ * 112 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
  * other field.
  */
 struct rec_event {
@@ -147,7 +160,7 @@ struct rec_event {
 	__u32 pid; /* reader's tgid */
 	__u32 tid;
 	char comm[TASK_COMM_LEN];
-	__u32 reserved2;
+	struct softirq softirq;
 	__u64 marks[NR_MARKS]; /* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 

@@ -8,17 +8,21 @@
 #define __INFLIGHT_BPF_H
 
 #include "sessions.bpf.h"
-#include "tracked.bpf.h"
+#include "track.bpf.h"
 
 #define MSG_PEEK 0x2
 #define MSG_ERRQUEUE 0x2000
 
+/* enqueue stamps the tracked datagram, or, with no mark before the socket taken, begins tracking it. */
 static __always_inline void mark_enqueued(struct sk_buff *skb)
 {
-	struct tracked_entry *t = tracked_find(addr_of(skb));
+	__u64 key = addr_of(skb), now = bpf_ktime_get_ns();
+	struct tracked_entry *t = tracked_find(key);
 
 	if (t)
-		t->info.marks[MARK_ENQUEUE] = bpf_ktime_get_ns();
+		t->info.marks[MARK_ENQUEUE] = now;
+	else if (track_at_enqueue)
+		track_queued(key, now);
 }
 
 /* A read of the sessions of mask dequeued skb. */

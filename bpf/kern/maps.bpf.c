@@ -9,6 +9,8 @@ __u64 any_port_sessions;
 __u64 packet_filtered_sessions;
 __u64 reader_filtered_sessions;
 __u64 netns_filtered_sessions;
+bool rx_tracking;
+bool track_at_enqueue;
 
 const volatile __u32 plan_marks = ALL_MARKS;
 
@@ -19,5 +21,6 @@ struct rings_map rings SEC(".maps");
 struct tracked_map tracked SEC(".maps");
 struct scratch_map addr_scratch SEC(".maps");
 struct inflight_map inflight SEC(".maps");
+struct cpu_history_map cpu_history SEC(".maps");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -16,6 +16,14 @@ extern __u64
 extern __u64 reader_filtered_sessions; /* with a pid, comm or cgroup filter */
 extern __u64 netns_filtered_sessions;
 
+/*
+ * Set by the dispatcher from the marks its active sessions take: whether the
+ * rx programs run (arrive then continues what they began), and whether no
+ * program before the socket does (enqueue then begins tracking).
+ */
+extern bool rx_tracking;
+extern bool track_at_enqueue;
+
 /* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
 extern const volatile __u32 plan_marks;
 
@@ -23,7 +31,9 @@ extern const volatile __u32 plan_marks;
 struct skb_info {
 	__u64 sessions; /* whose packet filter it passed */
 	__u64 marks[NR_MARKS]; /* enum mark; those of the read side are stamped later */
-	__u64 head; /* skb->head at arrive: an sk_buff reused for another packet has another buffer */
+	__u64 head; /* skb->head when first seen: an sk_buff reused for another packet has another buffer */
+	__u64 since; /* when it was first seen */
+	struct softirq softirq;
 	struct flow flow;
 };
 
@@ -78,6 +88,27 @@ struct tracked_map {
 	__type(value, struct tracked_entry);
 };
 
+/* Each CPU's last context switches: who held it, from when (sched.bpf.c). */
+#define CPU_HISTORY_LEN 32
+
+struct cpu_switch {
+	__u64 time_ns;
+	__u32 pid;
+	char comm[TASK_COMM_LEN];
+};
+
+struct cpu_history {
+	__u64 next; /* switches recorded; the newest is at (next - 1) % CPU_HISTORY_LEN */
+	struct cpu_switch switches[CPU_HISTORY_LEN];
+};
+
+struct cpu_history_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_history);
+};
+
 /* One __u64 per CPU: see addr_of() in tracked.bpf.h. */
 struct scratch_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -101,5 +132,6 @@ extern struct rings_map rings SEC(".maps");
 extern struct tracked_map tracked SEC(".maps");
 extern struct scratch_map addr_scratch SEC(".maps");
 extern struct inflight_map inflight SEC(".maps");
+extern struct cpu_history_map cpu_history SEC(".maps");
 
 #endif /* __MAPS_BPF_H */

@@ -11,7 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include "core_fixes.bpf.h"
 #include "sessions.bpf.h"
-#include "tracked.bpf.h"
+#include "track.bpf.h"
 
 #define MSG_PEEK 0x2
 #define MSG_ERRQUEUE 0x2000
@@ -90,6 +90,8 @@ static long stamp_one(__u32 i, void *data)
 			return 1;
 		t->info.marks[MARK_ENQUEUE] = walk->now;
 		walk->stamped++;
+	} else if (track_at_enqueue && track_queued(key, walk->now)) {
+		walk->stamped++;
 	}
 	walk->skb = addr_of(kernel_view(struct sk_buff, key)->prev);
 	return 0;
@@ -157,7 +159,7 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 		count_for(mask, COUNTER_untracked);
 	} else {
 		d.info = t->info;
-		if (d.info.marks[MARK_ARRIVE] > seen.predicted_ns ||
+		if (d.info.since > seen.predicted_ns ||
 		    (__u32)ret > d.info.flow.len) {
 			/* The predicted skb was freed and its address reused by a later datagram. */
 			count_for(mask, COUNTER_stale);

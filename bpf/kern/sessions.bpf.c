@@ -165,17 +165,18 @@ static __always_inline void fill_event(struct rec_event *e,
 	e->hdr.type = REC_EVENT;
 	e->hdr.size = sizeof(*e);
 	e->reserved = 0;
-	e->reserved2 = 0;
 	for (m = 0; m < NR_MARKS; m++)
 		e->marks[m] = d->info.marks[m];
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->flow = d->info.flow;
+	e->softirq = d->info.softirq;
 	e->pid = d->pid_tgid >> 32;
 	e->tid = (__u32)d->pid_tgid;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
-__noinline int session_read(__u32 slot, const struct dgram *d)
+/* A read, as a session whose marks are d's sees it. */
+__noinline int session_take(__u32 slot, const struct dgram *d)
 {
 	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
 	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
@@ -209,6 +210,44 @@ __noinline int session_read(__u32 slot, const struct dgram *d)
 	return 0;
 }
 
+/*
+ * A session's own view of a read, when it takes fewer marks than the plan
+ * sees: in a map, not on the stack, which the reader's frames already fill.
+ * Reads run in process context only, so one per CPU is enough.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dgram);
+} own_view SEC(".maps");
+
+__noinline int session_read(__u32 slot, const struct dgram *d)
+{
+	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	__u32 zero = 0;
+	struct dgram *own;
+	int m;
+
+	if (!d || !conf)
+		return 0;
+	if (conf->marks == plan_marks)
+		return session_take(slot, d);
+	/* A session that takes fewer marks measures without the others. */
+	own = bpf_map_lookup_elem(&own_view, &zero);
+	if (!own)
+		return 0;
+	*own = *d;
+	for (m = 0; m < NR_MARKS; m++)
+		if (!(conf->marks & (1U << m)))
+			own->info.marks[m] = 0;
+	if (!(conf->marks & MARK_BIT(ARRIVE)))
+		__builtin_memset(&own->info.softirq, 0,
+				 sizeof(own->info.softirq));
+	measure(own, conf->marks);
+	return session_take(slot, own);
+}
+
 /* Whether this CPU may emit one more drop event for the session in the current one-second window. */
 static __always_inline bool drop_event_allowed(struct session_state *state,
 					       const struct session_conf *conf,
@@ -232,8 +271,7 @@ __noinline int session_drop(__u32 slot, const struct drop *drop)
 	struct rec_drop *d;
 	void *ring;
 
-	if (!drop || !conf || !state ||
-	    drop->info.marks[MARK_ARRIVE] < conf->start_ns)
+	if (!drop || !conf || !state || drop->info.since < conf->start_ns)
 		return 0;
 	state->counters.drops++;
 	reason = drop->reason < MAX_DROP_REASONS ? drop->reason :

@@ -67,28 +67,35 @@ static __always_inline __u64 socket_sessions(const struct sock *sk)
 	return mask;
 }
 
-/* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
-static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
-				   __u64 return_ns)
+/* d's first mark and its stages' histogram slots, for marks `seen`. */
+static __always_inline void measure(struct dgram *d, __u32 seen)
 {
 	__u64 *marks = d->info.marks;
 	__s64 ns;
-	__u32 slot, n;
 	int m;
 
-	marks[MARK_READ] = read_ns;
-	marks[MARK_RETURN] = return_ns;
 	d->first_ns = 0;
 	for (m = 0; m < NR_MARKS; m++) {
 		if (marks[m] && !d->first_ns)
 			d->first_ns = marks[m];
 	}
-	d->pid_tgid = bpf_get_current_pid_tgid();
-#define STAGE_SLOT(id, name, from, to, kind)                            \
-	ns = stage_ns(marks, plan_marks, MARK_##from, MARK_##to, kind); \
+#define STAGE_SLOT(id, name, from, to, kind)                      \
+	ns = stage_ns(marks, seen, MARK_##from, MARK_##to, kind); \
 	d->slots[STAGE_##id] = ns < 0 ? -1 : log2_slot(ns);
 	UDPLAT_STAGES(STAGE_SLOT)
 #undef STAGE_SLOT
+}
+
+/* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
+static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
+				   __u64 return_ns)
+{
+	__u32 slot, n;
+
+	d->info.marks[MARK_READ] = read_ns;
+	d->info.marks[MARK_RETURN] = return_ns;
+	d->pid_tgid = bpf_get_current_pid_tgid();
+	measure(d, plan_marks);
 	for_each_session(slot, mask, n)
 		session_read(slot, d);
 }

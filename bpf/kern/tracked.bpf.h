@@ -60,7 +60,7 @@ static __always_inline bool tracked_take(struct tracked_entry *t, __u64 old,
 /* When the datagram of an entry was first seen. */
 static __always_inline __u64 tracked_since(const struct tracked_entry *t)
 {
-	return t->info.marks[MARK_ARRIVE];
+	return t->info.since;
 }
 
 /* A slot for skb: its own (an address freed unseen and reused), a free one, or one held longer than a datagram lives. */

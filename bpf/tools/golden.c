@@ -23,14 +23,21 @@ _Static_assert(offsetof(struct flow, len) == 32, "flow.len");
 _Static_assert(offsetof(struct flow, sport) == 36, "flow.sport");
 _Static_assert(offsetof(struct flow, dport) == 38, "flow.dport");
 _Static_assert(offsetof(struct flow, family) == 40, "flow.family");
-_Static_assert(sizeof(struct rec_event) == 88 + 8 * NR_MARKS, "rec_event size");
+_Static_assert(sizeof(struct softirq) == 28, "softirq size");
+_Static_assert(offsetof(struct softirq, flags) == 4, "softirq.flags");
+_Static_assert(offsetof(struct softirq, behind_pid) == 8, "softirq.behind_pid");
+_Static_assert(offsetof(struct softirq, behind_comm) == 12,
+	       "softirq.behind_comm");
+_Static_assert(sizeof(struct rec_event) == 112 + 8 * NR_MARKS,
+	       "rec_event size");
 _Static_assert(offsetof(struct rec_event, cgroup_id) == 8,
 	       "rec_event.cgroup_id");
 _Static_assert(offsetof(struct rec_event, flow) == 16, "rec_event.flow");
 _Static_assert(offsetof(struct rec_event, pid) == 60, "rec_event.pid");
 _Static_assert(offsetof(struct rec_event, tid) == 64, "rec_event.tid");
 _Static_assert(offsetof(struct rec_event, comm) == 68, "rec_event.comm");
-_Static_assert(offsetof(struct rec_event, marks) == 88, "rec_event.marks");
+_Static_assert(offsetof(struct rec_event, softirq) == 84, "rec_event.softirq");
+_Static_assert(offsetof(struct rec_event, marks) == 112, "rec_event.marks");
 _Static_assert(sizeof(struct rec_drop) == 112, "rec_drop size");
 _Static_assert(offsetof(struct rec_drop, reason) == 4, "rec_drop.reason");
 _Static_assert(offsetof(struct rec_drop, time_ns) == 8, "rec_drop.time_ns");
@@ -86,19 +93,25 @@ static void put_hello(void)
 	FRAME(hello, REC_HELLO);
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = PLAN_TRACEPOINT;
-	hello.marks = MARK_BIT(ARRIVE) | MARK_BIT(READ) | MARK_BIT(RETURN);
+	hello.marks = MARK_BIT(RX) | MARK_BIT(ARRIVE) | MARK_BIT(READ) |
+		      MARK_BIT(RETURN);
 	hello.realtime_offset_ns = 1764000000123456789LL;
 	strcpy(hello.kernel_release, "6.18.44-test");
 	strcpy(hello.notes, "fentry: -EPERM; kprobe: not configured");
 	put(&hello, sizeof(hello));
 }
 
-/* A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit reads honest. */
+/*
+ * A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit
+ * reads honest; 10 us in the backlog of CPU 1, emptied by ksoftirqd, while
+ * "spinner" held it.
+ */
 static void put_event4(void)
 {
 	struct rec_event ev4;
 
 	FRAME(ev4, REC_EVENT);
+	ev4.marks[MARK_RX] = 999990000ULL;
 	ev4.marks[MARK_ARRIVE] = 1000000000ULL;
 	ev4.marks[MARK_ENQUEUE] = 1000010000ULL;
 	ev4.marks[MARK_READ] = 1020010000ULL;
@@ -113,10 +126,14 @@ static void put_event4(void)
 	ev4.flow.dport = 9999;
 	ev4.flow.family = AF_INET;
 	strcpy(ev4.comm, "receiver");
+	ev4.softirq.cpu = 1;
+	ev4.softirq.flags = SOFTIRQ_SEEN | SOFTIRQ_IN_KSOFTIRQD;
+	ev4.softirq.behind_pid = 777;
+	strcpy(ev4.softirq.behind_comm, "spinner");
 	put(&ev4, sizeof(ev4));
 }
 
-/* An IPv6 event whose plan saw no enqueue mark. */
+/* An IPv6 event whose plan saw no rx and no enqueue mark: no softirq known. */
 static void put_event6(void)
 {
 	struct rec_event ev6;

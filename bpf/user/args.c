@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include "args.h"
 #include "dispatcher.h"
+#include "names.h"
 #include "plans.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -375,6 +376,20 @@ static int apply_plan(struct config *cfg, const char *value, char *err,
 	return 0;
 }
 
+static int apply_marks(struct config *cfg, const char *value, char *err,
+		       size_t errlen)
+{
+	char bad[32];
+	long marks = marks_from_names(value, bad, sizeof(bad));
+
+	if (marks < 0)
+		return fail(err, errlen, "bad --marks: no mark '%s'", bad);
+	if (!marks)
+		return fail(err, errlen, "bad --marks: name at least one mark");
+	cfg->session.marks = marks;
+	return 0;
+}
+
 static int apply_format(struct config *cfg, const char *value, char *err,
 			size_t errlen)
 {
@@ -505,6 +520,8 @@ static const struct option_spec {
 	{ "family", 0, "4|6", apply_family, "address family of the datagram" },
 	{ "plan", 0, "PLAN", apply_plan,
 	  "auto, fentry, kprobe or tracepoint (default auto)" },
+	{ "marks", 0, "LIST", apply_marks,
+	  "marks to take, e.g. enqueue,return (default: all the plan sees)" },
 	{ "format", 'f', "FORMAT", apply_format,
 	  "text, json (one object a line) or bin (records of udplat.h)" },
 	{ "stats-interval-ms", 0, "N", apply_stats_interval,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "dispatcher.h"
 #include "libbpf_log.h"
+#include "names.h"
 #include "plans.h"
 #include "udplat.skel.h"
 
@@ -31,35 +32,51 @@ static void select_programs(struct udplat_bpf *skel, enum plan plan)
 	skel->rodata->plan_marks = plan_info(plan)->marks;
 }
 
-/* Attaches one program at a time, so a failure names the program. */
-static int attach_programs(struct dispatcher *d, char *msg, size_t msglen)
+/* The marks the active sessions take, all together. */
+static __u32 wanted_marks(const struct dispatcher *d)
 {
-	struct bpf_program *prog;
-	int err;
+	__u32 marks = 0, slot;
 
-	bpf_object__for_each_program(prog, d->skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		d->links[d->nr_links] = bpf_program__attach(prog);
-		if (!d->links[d->nr_links]) {
-			err = -errno;
-			snprintf(msg, msglen, "failed to attach %s: %s",
-				 bpf_program__section_name(prog),
-				 strerror(-err));
-			return err;
-		}
-		d->nr_links++;
-	}
-	return 0;
+	for (slot = 0; slot < MAX_SESSIONS; slot++)
+		if (d->used & (1ULL << slot))
+			marks |= d->marks[slot];
+	return marks;
 }
 
-static void detach_programs(struct dispatcher *d)
+/*
+ * Attaches the programs the active sessions need and detaches the others
+ * (none at all without a session: an idle dispatcher costs the host's packets
+ * nothing), one at a time, so that a failure names the program; then tells
+ * the programs where tracking begins.
+ */
+static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 {
-	int i;
+	__u32 marks = wanted_marks(d);
+	struct bpf_program *prog;
+	bool needed;
+	int i = 0, err = 0;
 
-	for (i = 0; i < d->nr_links; i++)
-		bpf_link__destroy(d->links[i]);
-	d->nr_links = 0;
+	bpf_object__for_each_program(prog, d->skel->obj) {
+		needed = d->used && bpf_program__autoload(prog) &&
+			 program_needed(bpf_program__name(prog), marks);
+		if (needed && !d->links[i] && !err) {
+			d->links[i] = bpf_program__attach(prog);
+			if (!d->links[i]) {
+				err = -errno;
+				snprintf(msg, msglen, "failed to attach %s: %s",
+					 bpf_program__section_name(prog),
+					 strerror(-err));
+			}
+		} else if (!needed && d->links[i]) {
+			bpf_link__destroy(d->links[i]);
+			d->links[i] = NULL;
+		}
+		i++;
+	}
+	d->skel->bss->rx_tracking = marks & MARK_BIT(RX);
+	d->skel->bss->track_at_enqueue =
+		!(marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
+	return err;
 }
 
 int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
@@ -137,6 +154,25 @@ static void set_masks(struct dispatcher *d, const struct session_conf *conf,
 		set_port_bit(d, conf->ports[i], bit, on);
 	if (on)
 		bss->active_sessions |= bit;
+}
+
+/* The session's marks: all its plan sees when it names none; -EMARKS when it names one the plan does not see. */
+static int marks_seen(enum plan plan, __u32 *marks, char *msg, size_t msglen)
+{
+	__u32 seen = plan_info(plan)->marks;
+	int m;
+
+	if (!*marks)
+		*marks = seen;
+	for (m = 0; m < NR_MARKS; m++) {
+		if ((*marks & ~seen) & (1U << m)) {
+			snprintf(msg, msglen,
+				 "the %s plan does not see mark %s",
+				 plan_name(plan), mark_names[m]);
+			return -EMARKS;
+		}
+	}
+	return 0;
 }
 
 /* A free slot other than the spare's, round-robin so that a freed one is reused last; -1 when none. */
@@ -248,22 +284,27 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	struct session_conf c = *conf;
 	int fd, s, err;
 
+	s = marks_seen(d->plan, &c.marks, msg, msglen);
+	if (s < 0)
+		return s;
 	s = take_slot(d, ring_bytes, &fd, msg, msglen);
 	if (s < 0)
 		return s;
 	/* Programs run only while a session needs them: an idle dispatcher costs the host's packets nothing. */
-	err = d->used ? 0 : attach_programs(d, msg, msglen);
-	if (!err)
-		err = register_session(d, &c, s, msg, msglen);
+	err = register_session(d, &c, s, msg, msglen);
+	if (!err) {
+		d->used |= 1ULL << s;
+		d->marks[s] = c.marks;
+		err = sync_programs(d, msg, msglen);
+	}
 	if (err) {
-		if (!d->used)
-			detach_programs(d);
+		d->used &= ~(1ULL << s);
+		sync_programs(d, msg, msglen);
 		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
 		close(fd);
 		return err;
 	}
 	set_masks(d, &c, 1ULL << s, true);
-	d->used |= 1ULL << s;
 	*slot = s;
 	*ring_fd = fd;
 	return 0;
@@ -280,8 +321,7 @@ void dispatcher_remove(struct dispatcher *d, __u32 slot)
 		set_masks(d, &conf, 1ULL << slot, false);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &slot);
 	d->used &= ~(1ULL << slot);
-	if (!d->used)
-		detach_programs(d);
+	sync_programs(d, NULL, 0);
 }
 
 int dispatcher_states_fd(const struct dispatcher *d)
@@ -291,7 +331,9 @@ int dispatcher_states_fd(const struct dispatcher *d)
 
 void dispatcher_close(struct dispatcher *d)
 {
-	detach_programs(d);
+	d->used = 0;
+	if (d->skel)
+		sync_programs(d, NULL, 0);
 	if (d->skel && d->spare_fd >= 0)
 		close(d->spare_fd);
 	d->spare_fd = -1;

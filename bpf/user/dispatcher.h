@@ -20,11 +20,11 @@ struct bpf_link;
  */
 struct dispatcher {
 	struct udplat_bpf *skel;
-	struct bpf_link *
-		*links; /* one per program the plan runs, while attached */
-	int nr_links;
+	/* By program, in the object's order: attached while its sessions need it. */
+	struct bpf_link **links;
 	enum plan plan;
 	__u64 used; /* slots taken */
+	__u32 marks[MAX_SESSIONS]; /* by slot: the marks its session takes */
 	__u32 next_slot; /* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
 	void *zero_state; /* ncpus zeroed struct session_state, to reset a slot */
@@ -38,9 +38,13 @@ struct dispatcher {
 int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
 		    size_t msglen);
 
+/* A session asked for marks its plan does not see: its request, not the kernel, is at fault. */
+#define EMARKS EDOM
+
 /*
  * Registers a session: a slot of its own, reset, its filter, and a new ring
  * buffer of ring_bytes whose fd (the caller's to close) goes to *ring_fd.
+ * Its marks, 0 for all its plan sees, must be some of those (else -EMARKS).
  */
 int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 		   __u32 ring_bytes, __u32 *slot, int *ring_fd, char *msg,

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include "names.h"
 #include "output.h"
 #include "plans.h"
 #include "stages.h"
@@ -118,24 +119,6 @@ static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
 		 ip, port);
 }
 
-static const char *const mark_names[NR_MARKS] = {
-#define MARK_NAME(id, name) #name,
-	UDPLAT_MARKS(MARK_NAME)
-#undef MARK_NAME
-};
-
-static const char *const stage_names[NR_STAGES] = {
-#define STAGE_NAME(id, name, from, to, kind) #name,
-	UDPLAT_STAGES(STAGE_NAME)
-#undef STAGE_NAME
-};
-
-static const char *const counter_names[NR_COUNTERS] = {
-#define COUNTER_NAME(name, json) #json,
-	UDPLAT_COUNTERS(COUNTER_NAME)
-#undef COUNTER_NAME
-};
-
 struct stages {
 	__s64 ns[NR_STAGES]; /* -1: unknown */
 	int slowest; /* the longest PART stage; -1 if none is known */
@@ -173,6 +156,33 @@ static void put_json_ns(struct output *out, const char *name, __s64 ns)
 		put_fmt(out, ",\"%sNs\":%lld", name, (long long)ns);
 }
 
+/*
+ * ,"softirq":{…}: the backlog's CPU, whether ksoftirqd emptied it, and who
+ * held that CPU, named when the backlog took a tenth of the total or more.
+ */
+static void softirq_json(struct output *out, const struct rec_event *e,
+			 const struct stages *s)
+{
+	const struct softirq *q = &e->softirq;
+	__s64 backlog = s->ns[STAGE_BACKLOG], total = s->ns[STAGE_TOTAL];
+
+	if (!(q->flags & SOFTIRQ_SEEN)) {
+		put_fmt(out, ",\"softirq\":null");
+		return;
+	}
+	put_fmt(out,
+		",\"softirq\":{\"cpu\":%u,\"inKsoftirqd\":%s,\"waitedBehind\":",
+		q->cpu, q->flags & SOFTIRQ_IN_KSOFTIRQD ? "true" : "false");
+	if (q->behind_pid && backlog >= 0 && total > 0 &&
+	    10 * backlog >= total) {
+		put_fmt(out, "{\"pid\":%u,\"comm\":", q->behind_pid);
+		put_json_string(out, q->behind_comm, sizeof(q->behind_comm));
+		put_fmt(out, "}}");
+	} else {
+		put_fmt(out, "null}");
+	}
+}
+
 static void event_json(struct output *out, const struct rec_event *e)
 {
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
@@ -198,6 +208,7 @@ static void event_json(struct output *out, const struct rec_event *e)
 		e->flow.family == AF_INET6 ? "ipv6" : "ipv4", src, dst,
 		e->flow.len, e->pid, e->tid);
 	put_json_string(out, e->comm, sizeof(e->comm));
+	softirq_json(out, e, &s);
 	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n",
 		(unsigned long long)e->cgroup_id);
 }

@@ -140,12 +140,41 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen)
 	return PLAN_AUTO;
 }
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
 bool plan_runs(enum plan plan, const char *prog_name)
 {
 	const struct plan_info *info = plan_info(plan);
+	size_t i;
 
-	if (!strncmp(prog_name, SHARED_PROG_PREFIX, strlen(SHARED_PROG_PREFIX)))
+	if (info && starts_with(prog_name, info->prog_prefix))
 		return true;
-	return info && !strncmp(prog_name, info->prog_prefix,
-				strlen(info->prog_prefix));
+	for (i = 0; i < N(plans); i++)
+		if (starts_with(prog_name, plans[i].prog_prefix))
+			return false;
+	return starts_with(prog_name, SHARED_PROG_PREFIX);
+}
+
+/* The programs every plan runs only for some marks: all of `marks` taken. */
+static const struct {
+	const char *prefix;
+	__u32 marks;
+} mark_programs[] = {
+	{ "ulr_", MARK_BIT(RX) },
+	{ "ula_", MARK_BIT(ARRIVE) },
+	{ "uls_", MARK_BIT(RX) | MARK_BIT(ARRIVE) },
+};
+
+bool program_needed(const char *prog_name, __u32 marks)
+{
+	size_t i;
+
+	for (i = 0; i < N(mark_programs); i++)
+		if (starts_with(prog_name, mark_programs[i].prefix))
+			return (marks & mark_programs[i].marks) ==
+			       mark_programs[i].marks;
+	return true;
 }

@@ -13,8 +13,12 @@
 #include <bpf/btf.h>
 #include "udplat.h"
 
-/* Programs every plan runs (arrive, drops) are named with this prefix. */
-#define SHARED_PROG_PREFIX "ul_"
+/*
+ * Programs every plan runs are named ul*_: ul_ always (drops), ulr_ for the
+ * rx mark, ula_ for arrive, uls_ for the context switches that tell who held
+ * a CPU (needed to tell the backlog's wait).
+ */
+#define SHARED_PROG_PREFIX "ul"
 
 struct plan_info {
 	enum plan plan;
@@ -41,5 +45,8 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);
 
 /* Whether the plan runs the program called prog_name. */
 bool plan_runs(enum plan plan, const char *prog_name);
+
+/* Whether a program the plan runs is needed while sessions take `marks` (bit per enum mark). */
+bool program_needed(const char *prog_name, __u32 marks);
 
 #endif /* __PLANS_H */

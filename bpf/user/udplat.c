@@ -266,14 +266,15 @@ static int list_plans(void)
 	return err;
 }
 
-static void emit_hello(enum plan plan, const char *notes)
+/* marks: the session's, 0 for all the plan sees. */
+static void emit_hello(enum plan plan, const char *notes, __u32 marks)
 {
 	struct rec_hello hello = { .hdr = { REC_HELLO, sizeof(hello) } };
 	struct utsname uts;
 
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = plan;
-	hello.marks = plan_info(plan)->marks;
+	hello.marks = marks ? marks : plan_info(plan)->marks;
 	hello.realtime_offset_ns = realtime_offset_ns();
 	if (!uname(&uts))
 		snprintf(hello.kernel_release, sizeof(hello.kernel_release),
@@ -421,7 +422,7 @@ int main(int argc, char **argv)
 	if (err) {
 		report_error(err, "%s", msg);
 	} else {
-		emit_hello(plan, notes);
+		emit_hello(plan, notes, cfg.session.marks);
 		err = output_flush(&out);
 		if (!err)
 			err = cfg.keep_hub ? keep(&session) :
@@ -431,5 +432,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udplat-probe: failed to write output: %s\n",
 			strerror(-out.err));
 	close_session(&session, &own);
-	return err ? 1 : 0;
+	/* Marks the plan does not see are a bad command line, like a bad option. */
+	return err == -EMARKS ? 2 : err ? 1 : 0;
 }

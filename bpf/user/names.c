@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+#include "names.h"
+
+const char *const mark_names[NR_MARKS] = {
+#define MARK_NAME(id, name) #name,
+	UDPLAT_MARKS(MARK_NAME)
+#undef MARK_NAME
+};
+
+const char *const stage_names[NR_STAGES] = {
+#define STAGE_NAME(id, name, from, to, kind) #name,
+	UDPLAT_STAGES(STAGE_NAME)
+#undef STAGE_NAME
+};
+
+const char *const counter_names[NR_COUNTERS] = {
+#define COUNTER_NAME(name, json) #json,
+	UDPLAT_COUNTERS(COUNTER_NAME)
+#undef COUNTER_NAME
+};
+
+long marks_from_names(const char *list, char *bad, size_t badlen)
+{
+	long marks = 0;
+	size_t len;
+	int m;
+
+	while (*list) {
+		len = strcspn(list, ",");
+		for (m = 0; m < NR_MARKS; m++)
+			if (strlen(mark_names[m]) == len &&
+			    !strncmp(list, mark_names[m], len))
+				break;
+		if (m == NR_MARKS) {
+			snprintf(bad, badlen, "%.*s", (int)len, list);
+			return -1;
+		}
+		marks |= 1L << m;
+		list += len + (list[len] == ',');
+	}
+	return marks;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The names of the marks, stages and counters, from their tables (udplat.h). */
+#ifndef __NAMES_H
+#define __NAMES_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "udplat.h"
+
+extern const char *const mark_names[NR_MARKS];
+extern const char *const stage_names[NR_STAGES];
+extern const char *const counter_names[NR_COUNTERS]; /* as JSON names them */
+
+/* The marks of a comma-separated list of names, or -1 with the unknown name in bad. */
+long marks_from_names(const char *list, char *bad, size_t badlen);
+
+#endif /* __NAMES_H */

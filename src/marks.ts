@@ -7,7 +7,8 @@
  */
 
 export const MARKS = [
-  { name: 'arrive', description: 'the skb enters the IP stack' },
+  { name: 'rx', description: 'the device handed it to the stack (netif_rx, or a NAPI driver\'s receive)' },
+  { name: 'arrive', description: 'the skb enters the IP stack (netif_receive_skb), out of a CPU\'s backlog or GRO' },
   { name: 'enqueue', description: 'queued on the socket' },
   { name: 'read', description: 'the application dequeued it' },
   { name: 'return', description: 'recvmsg returned' }
@@ -20,10 +21,11 @@ export const MARKS = [
  * not see `to`, at the next mark it sees: the parts of a path always add up to its total.
  */
 export const STAGES = [
+  { name: 'backlog', from: 'rx', to: 'arrive', kind: 'part' },
   { name: 'stack', from: 'arrive', to: 'enqueue', kind: 'part' },
   { name: 'queue', from: 'enqueue', to: 'read', kind: 'part' },
   { name: 'copy', from: 'read', to: 'return', kind: 'part' },
-  { name: 'total', from: 'arrive', to: 'return', kind: 'sum' }
+  { name: 'total', from: 'rx', to: 'return', kind: 'sum' }
 ] as const
 
 export type MarkName = (typeof MARKS)[number]['name']

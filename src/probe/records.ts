@@ -5,7 +5,7 @@
 
 import { MARK_NAMES, marksOfBits, STAGE_NAMES, type MarkName, type StageName } from '../marks.js'
 
-export const PROTO_VERSION = 2
+export const PROTO_VERSION = 3
 
 /** rec_stats' counters, in the order of UDPLAT_COUNTERS (bpf/udplat.h). */
 export const COUNTER_NAMES = ['matched', 'slow', 'emitted', 'kernelLost', 'drops', 'dropsLost', 'stale', 'untracked'] as const
@@ -25,7 +25,7 @@ export const RecordType = {
 /** Size in bytes of each record type, header included (bpf/tools/golden.c asserts them). */
 export const RECORD_SIZES = {
   [RecordType.hello]: 344,
-  [RecordType.event]: 88 + 8 * MARK_NAMES.length,
+  [RecordType.event]: 112 + 8 * MARK_NAMES.length,
   [RecordType.drop]: 112,
   [RecordType.stats]: 16 + 8 * COUNTER_NAMES.length,
   [RecordType.hist]: 328,
@@ -80,8 +80,10 @@ export const EVENT_FIELDS = {
   pid: 60,
   tid: 64,
   comm: 68,
+  /** struct softirq: cpu, flags (SOFTIRQ_FLAGS), the pid and comm of who held the CPU. */
+  softirq: { cpu: 84, flags: 88, behindPid: 92, behindComm: 96 },
   /** The first of MARK_NAMES.length u64, one per mark in table order (src/marks.ts). */
-  marks: 88
+  marks: 112
 } as const
 
 /** Byte offsets of rec_drop's fields (bpf/udplat.h). */
@@ -92,6 +94,9 @@ export const DROP_FIELDS = {
 } as const
 
 export const TASK_COMM_LEN = 16
+
+/** struct softirq's flags (bpf/udplat.h). */
+export const SOFTIRQ_FLAGS = { seen: 1, inKsoftirqd: 2 } as const
 export const DROP_REASON_LEN = 48
 
 /** Where one record's addresses are, and its len, followed by sport, dport and family. */

@@ -8,6 +8,12 @@ const Endpoint = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535 })
 }, { additionalProperties: false })
 
+/** A task, as the scheduler knew it. */
+const Task = (description: string) => Type.Object({
+  pid: Type.Integer({ minimum: 1, description: 'Its process id (tgid)' }),
+  comm: Type.String({ description: 'Its name' })
+}, { additionalProperties: false, description })
+
 const Seq = Type.Integer({ minimum: 1, description: 'Per-session sequence number, from 1, never reused' })
 const Time = { ...DateTime, description: 'When the datagram was last seen (RFC 3339, nanoseconds)' }
 
@@ -31,6 +37,14 @@ export const LatencyEvent = Type.Object({
   pid: Type.Integer({ description: 'Reader tgid' }),
   tid: Type.Integer(),
   comm: Type.String(),
+  softirq: Nullable(Type.Object({
+    cpu: Type.Integer({ minimum: 0, description: 'The CPU whose NET_RX softirq took the datagram out of the backlog (or GRO) into the IP stack' }),
+    inKsoftirqd: Type.Boolean({ description: 'NET_RX ran in ksoftirqd, a thread that waits for the CPU like any other, rather than inline after an interrupt or at the end of a bottom-half section' }),
+    waitedBehind: Nullable(Task('The task that held that CPU longest while the datagram waited in its backlog; named when backlogNs is a tenth of totalNs or more, else null'))
+  }, {
+    additionalProperties: false,
+    description: 'How the datagram waited in a CPU\'s backlog; null when the session does not take the arrive mark'
+  })),
   cgroupId: Type.String({ pattern: '^[0-9]+$', description: 'Reader cgroup v2 id, exact, in decimal' })
 }, { $id: 'LatencyEvent', additionalProperties: false })
 

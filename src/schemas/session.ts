@@ -46,6 +46,13 @@ export const CreateSession = Type.Object({
   filter: Type.Optional(ref(Filter)),
   thresholdUs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000_000, default: SESSION_DEFAULTS.thresholdUs, description: 'A datagram whose latency reaches this many microseconds becomes an event' })),
   plan: Type.Optional(PlanRequest),
+  marks: Type.Optional(Type.Array(Type.Enum(MARK_NAMES), {
+    minItems: 1,
+    uniqueItems: true,
+    description: 'The marks to take; default: all the plan sees. Each must be one the plan sees (400 otherwise: the tracepoint plan has no `read`). ' +
+      'Stages that need a mark not taken are null. Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
+      'the cheapest session, but it sees drops only once a datagram is queued'
+  })),
   bufferEvents: Type.Optional(Type.Integer({
     minimum: SESSION_BOUNDS.bufferEvents.min,
     maximum: SESSION_BOUNDS.bufferEvents.max,

@@ -1,5 +1,5 @@
 import { MARK_NAMES, STAGE_NAMES, STAGES, type StageMeter } from '../marks.js'
-import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
+import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, SOFTIRQ_FLAGS, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
 import { ascii, type ByteWriter } from './byte-writer.js'
 import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventType } from './event-slots.js'
 import type { RealtimeClock } from './realtime-clock.js'
@@ -20,6 +20,15 @@ const JSON_PARTS = {
     pid: ascii(',"pid":'),
     tid: ascii(',"tid":'),
     comm: ascii(',"comm":'),
+    softirq: {
+      none: ascii(',"softirq":null'),
+      cpu: ascii(',"softirq":{"cpu":'),
+      inKsoftirqd: { true: ascii(',"inKsoftirqd":true'), false: ascii(',"inKsoftirqd":false') },
+      noBehind: ascii(',"waitedBehind":null}'),
+      behindPid: ascii(',"waitedBehind":{"pid":'),
+      behindComm: ascii(',"comm":'),
+      end: ascii('}}')
+    },
     cgroupId: ascii(',"cgroupId":"'),
     end: ascii('"}')
   },
@@ -48,6 +57,7 @@ const JSON_PARTS = {
 export class EventFormatter {
   // A session sees the same readers, cgroups, peers and drop reasons over and over: their text is built once per change.
   readonly #comm = new FieldText(TASK_COMM_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN))))
+  readonly #behindComm = new FieldText(TASK_COMM_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN))))
   readonly #cgroupId = new FieldText(8, (bytes, at) => ascii(u64Decimal(bytes, at)))
   readonly #reason = new FieldText(DROP_REASON_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, DROP_REASON_LEN))))
   readonly #addresses = {
@@ -60,6 +70,8 @@ export class EventFormatter {
   readonly #stages: Array<number | null> = STAGE_NAMES.map(() => null)
   /** The stage latencyNs reports: the whole path. */
   readonly #total = STAGES.findIndex(({ kind }) => kind === 'sum')
+  /** The stage spent in a CPU's backlog, which names who held that CPU when it is long. */
+  readonly #backlog = STAGE_NAMES.indexOf('backlog')
 
   constructor (private readonly clock: RealtimeClock, private readonly meter: StageMeter) {}
 
@@ -101,8 +113,35 @@ export class EventFormatter {
     out.integer(bytes.readUInt32LE(at + EVENT_FIELDS.tid))
     out.bytes(parts.comm)
     out.bytes(this.#comm.of(bytes, at + EVENT_FIELDS.comm))
+    this.#softirq(out, bytes, at)
     out.bytes(parts.cgroupId)
     out.bytes(this.#cgroupId.of(bytes, at + EVENT_FIELDS.cgroupId))
+    out.bytes(parts.end)
+  }
+
+  /** `"softirq"`: named who held the CPU when the backlog took a tenth of the whole path or more (the stages just measured). */
+  #softirq (out: ByteWriter, bytes: Buffer, at: number): void {
+    const parts = JSON_PARTS.latency.softirq
+    const fields = EVENT_FIELDS.softirq
+    const flags = bytes.readUInt32LE(at + fields.flags)
+    if ((flags & SOFTIRQ_FLAGS.seen) === 0) {
+      out.bytes(parts.none)
+      return
+    }
+    out.bytes(parts.cpu)
+    out.integer(bytes.readUInt32LE(at + fields.cpu))
+    out.bytes(parts.inKsoftirqd[(flags & SOFTIRQ_FLAGS.inKsoftirqd) !== 0 ? 'true' : 'false'])
+    const behind = bytes.readUInt32LE(at + fields.behindPid)
+    const backlog = this.#stages[this.#backlog] ?? null
+    const total = this.#stages[this.#total] ?? null
+    if (behind === 0 || backlog === null || total === null || 10 * backlog < total) {
+      out.bytes(parts.noBehind)
+      return
+    }
+    out.bytes(parts.behindPid)
+    out.integer(behind)
+    out.bytes(parts.behindComm)
+    out.bytes(this.#behindComm.of(bytes, at + fields.behindComm))
     out.bytes(parts.end)
   }
 

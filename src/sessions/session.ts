@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { STAGE_NAMES, StageMeter, type StageName } from '../marks.js'
+import { STAGE_NAMES, StageMeter, type MarkName, type StageName } from '../marks.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
 import type { HelloRecord, StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
@@ -37,7 +37,7 @@ const NO_MARKS = new StageMeter([])
 export class Session {
   readonly createdAt = new Date()
   readonly expiresAt: Date
-  readonly spec: Required<Omit<CreateSession, 'name'>> & { name: string | null }
+  readonly spec: Required<Omit<CreateSession, 'name' | 'marks'>> & { name: string | null, marks: MarkName[] | null }
   /** The loader's event and drop records, packed (event-slots.ts); `writeEvent` turns one into JSON. */
   readonly events: EventLog
   /** Fires on every new event and every new state. */
@@ -75,6 +75,7 @@ export class Session {
       filter: request.filter ?? {},
       thresholdUs: request.thresholdUs ?? SESSION_DEFAULTS.thresholdUs,
       plan: request.plan ?? SESSION_DEFAULTS.plan,
+      marks: request.marks ?? null,
       bufferEvents: request.bufferEvents ?? SESSION_DEFAULTS.bufferEvents,
       ttlSeconds: request.ttlSeconds ?? SESSION_DEFAULTS.ttlSeconds
     }

@@ -95,20 +95,22 @@ type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'di
 
 let infoFiles = 0
 
-/** The hello's marks bitmask of the tracepoint plan: arrive, enqueue and return, no read of its own. */
-export const TRACEPOINT_MARKS = 0b1011
+/** The hello's marks bitmask (bit i: MARK_NAMES[i]) of a plan that sees arrive, enqueue, read and return (no rx). */
+export const RECEIVE_MARKS = 0b11110
+/** The same for the tracepoint plan: no read of its own. */
+export const TRACEPOINT_MARKS = 0b10110
 
 export interface FakeProbeOptions {
   events?: number
   drops?: number
-  /** The hello's marks bitmask; every mark by default. */
+  /** The hello's marks bitmask; RECEIVE_MARKS by default. */
   marks?: number
   /** What --list-plans prints. */
   plans?: 'tracepoint' | 'no-btf' | 'none' | 'garbage'
 }
 
 /** The environment that makes fake loaders behave so. */
-export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = 0b1111, plans = 'tracepoint' }: FakeProbeOptions = {}) {
+export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = RECEIVE_MARKS, plans = 'tracepoint' }: FakeProbeOptions = {}) {
   return { FAKE_PROBE_MODE: mode, FAKE_PROBE_EVENTS: String(events), FAKE_PROBE_DROPS: String(drops), FAKE_PROBE_MARKS: String(marks), FAKE_PROBE_PLANS: plans }
 }
 

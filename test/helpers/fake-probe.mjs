@@ -8,7 +8,8 @@
 //   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
-//   FAKE_PROBE_MARKS   the hello's marks bitmask (default 15: all four; the tracepoint plan's is 11)
+//   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of rx, arrive, enqueue, read, return
+//                      (default 30: all but rx; the tracepoint plan's is 22); --marks NAMES replaces it
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
 //   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then bye at SIGTERM) | error (fails to start)
 //                      | die (says hello, then exits as if its hub had gone, after 200 ms)
@@ -18,7 +19,9 @@ import { writeFileSync } from 'node:fs'
 const mode = process.env.FAKE_PROBE_MODE ?? 'run'
 const eventCount = Number(process.env.FAKE_PROBE_EVENTS ?? 0)
 const dropCount = Number(process.env.FAKE_PROBE_DROPS ?? 0)
-const marks = Number(process.env.FAKE_PROBE_MARKS ?? 0b1111)
+const MARK_NAMES = ['rx', 'arrive', 'enqueue', 'read', 'return']
+const marks = option('--marks', undefined)?.split(',').reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0) ??
+  Number(process.env.FAKE_PROBE_MARKS ?? 0b11110)
 const statsIntervalMs = Number(option('--stats-interval-ms', 1000))
 if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
 
@@ -72,7 +75,7 @@ function record (type, size, fill) {
 function hello () {
   const requested = option('--plan', 'auto')
   return record(1, 344, (b) => {
-    b.writeUInt16LE(2, 4)
+    b.writeUInt16LE(3, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
     b.writeUInt32LE(marks, 8)
     b.writeBigInt64LE(REALTIME_OFFSET_NS, 16)
@@ -81,13 +84,13 @@ function hello () {
   })
 }
 
-const readMarked = (marks & 0b0100) !== 0
+const readMarked = (marks & 0b01000) !== 0
 
 /** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (no read mark when the plan has none). */
 function event (i) {
   const arrive = 1_000_000_000n + BigInt(i) * 1_000_000n
   const returned = arrive + 5500n + BigInt(i)
-  return record(2, 120, (b) => {
+  return record(2, 152, (b) => {
     b.writeBigUInt64LE((1n << 53n) + 1n, 8)
     b.set([127, 0, 0, 1], 16)
     b.set([127, 0, 0, 1], 32)
@@ -98,10 +101,10 @@ function event (i) {
     b.writeUInt32LE(process.pid, 60)
     b.writeUInt32LE(process.pid, 64)
     b.write('receiver', 68)
-    b.writeBigUInt64LE(arrive, 88)
-    b.writeBigUInt64LE(arrive + 1000n, 96)
-    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 104)
-    b.writeBigUInt64LE(returned, 112)
+    b.writeBigUInt64LE(arrive, 120)
+    b.writeBigUInt64LE(arrive + 1000n, 128)
+    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 136)
+    b.writeBigUInt64LE(returned, 144)
   })
 }
 
@@ -128,6 +131,7 @@ function stats () {
 
 /** Per stage, slot → count: every matched datagram as 1 µs of stack, queue split 9:1 between slots 13 and 23, 500 ns of copy. */
 const HIST_SLOTS = [
+  {},
   { 10: matched },
   { 13: matched - eventCount, 23: eventCount },
   readMarked ? { 9: matched } : {},

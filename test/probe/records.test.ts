@@ -8,17 +8,17 @@ const FIXTURE = readFileSync(new URL('../fixtures/records.bin', import.meta.url)
 const GOLDEN: ProbeRecord[] = [
   {
     type: 'hello',
-    version: 2,
+    version: 3,
     plan: 'tracepoint',
-    marks: ['arrive', 'read', 'return'],
+    marks: ['rx', 'arrive', 'read', 'return'],
     realtimeOffsetNs: 1764000000123456789n,
     kernelRelease: '6.18.44-test',
     notes: 'fentry: -EPERM; kprobe: not configured'
   },
   // Events and drops stay the loader's bytes (their values: test/sessions/event-formatter.test.ts).
-  { type: 'event', bytes: FIXTURE.subarray(344, 464) },
-  { type: 'event', bytes: FIXTURE.subarray(464, 584) },
-  { type: 'drop', bytes: FIXTURE.subarray(584, 696) },
+  { type: 'event', bytes: FIXTURE.subarray(344, 496) },
+  { type: 'event', bytes: FIXTURE.subarray(496, 648) },
+  { type: 'drop', bytes: FIXTURE.subarray(648, 760) },
   {
     type: 'stats',
     timeNs: 4000000000,
@@ -71,7 +71,7 @@ describe('RecordParser', () => {
     const [, event] = parseInChunks([FIXTURE.length])
     expect(event).toMatchObject({ type: 'event' })
     if (event?.type !== 'event') return
-    expect(event.bytes.length).toBe(120)
+    expect(event.bytes.length).toBe(152)
     expect(event.bytes.readUInt16LE(0)).toBe(2)
   })
 
@@ -101,12 +101,12 @@ describe('RecordParser', () => {
 
   it('names the stream offset of a bad record', () => {
     const parser = new RecordParser()
-    parser.push(FIXTURE.subarray(0, 464))
-    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 464')
+    parser.push(FIXTURE.subarray(0, 496))
+    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 496')
   })
 
   it('rejects a record whose size does not match its type', () => {
-    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 120/)
+    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 152/)
   })
 
   it('rejects a bad header as soon as it is complete, before the body arrives', () => {
@@ -116,12 +116,12 @@ describe('RecordParser', () => {
 
   it('rejects another protocol version', () => {
     const hello = Buffer.from(FIXTURE.subarray(0, 344))
-    hello.writeUInt16LE(3, 4)
-    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 3, expected 2/)
+    hello.writeUInt16LE(4, 4)
+    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 4, expected 3/)
   })
 
   it('rejects an unknown address family', () => {
-    const event = Buffer.from(FIXTURE.subarray(344, 464))
+    const event = Buffer.from(FIXTURE.subarray(344, 496))
     event.writeUInt16LE(1, 56)
     expect(() => new RecordParser().push(event)).toThrow(/unknown address family 1/)
   })

@@ -29,11 +29,18 @@ function keyOrder (value: unknown): unknown {
   return Object.entries(value).map(([key, inner]) => [key, keyOrder(inner)])
 }
 
-/** The keys a TypeBox object schema lists, nested, in order (null for any other schema): the serializer's layout. */
-function schemaKeyOrder (schema: unknown): unknown {
+/**
+ * The keys a TypeBox object schema lists for `value`, nested, in order (null for any other schema, and for a
+ * nullable object whose value is null): the serializer's layout.
+ */
+function schemaKeyOrder (schema: unknown, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return null
+  const branches = typeof schema === 'object' && schema !== null && 'anyOf' in schema && Array.isArray(schema.anyOf) ? schema.anyOf : []
+  const object = branches.find((branch: unknown) => typeof branch === 'object' && branch !== null && 'properties' in branch)
+  if (object !== undefined) return schemaKeyOrder(object, value)
   const properties = typeof schema === 'object' && schema !== null && 'properties' in schema ? schema.properties : undefined
   if (typeof properties !== 'object' || properties === null) return null
-  return Object.entries(properties).map(([key, inner]) => [key, schemaKeyOrder(inner)])
+  return Object.entries(properties).map(([key, inner]) => [key, schemaKeyOrder(inner, (value as Record<string, unknown>)[key])])
 }
 
 describe('EventFormatter', () => {
@@ -41,9 +48,9 @@ describe('EventFormatter', () => {
     seq: 7,
     type: 'latency',
     time: '2025-11-24T16:00:01.143471789Z',
-    latencyNs: 20015000,
+    latencyNs: 20025000,
     slowestStage: 'queue',
-    stages: { stackNs: 10000, queueNs: 20000000, copyNs: 5000, totalNs: 20015000 },
+    stages: { backlogNs: 10000, stackNs: 10000, queueNs: 20000000, copyNs: 5000, totalNs: 20025000 },
     family: 'ipv4',
     src: { address: '127.0.0.1', port: 40000 },
     dst: { address: '127.0.0.2', port: 9999 },
@@ -51,6 +58,7 @@ describe('EventFormatter', () => {
     pid: 4242,
     tid: 4243,
     comm: 'receiver',
+    softirq: { cpu: 1, inKsoftirqd: true, waitedBehind: null },
     cgroupId: '9007199254740993'
   }
   const drop8 = {
@@ -68,7 +76,7 @@ describe('EventFormatter', () => {
     const event = format(ev4.bytes, 7)
     expect(event.type).toBe('latency')
     expect(event.json).toBe(JSON.stringify(latency4))
-    expect(keyOrder(latency4)).toEqual(schemaKeyOrder(LatencyEvent))
+    expect(keyOrder(latency4)).toEqual(schemaKeyOrder(LatencyEvent, latency4))
   })
 
   it('formats an IPv6 event and its unseen stages', () => {
@@ -78,7 +86,7 @@ describe('EventFormatter', () => {
       time: '2025-11-24T16:00:02.128456889Z',
       latencyNs: 5000100,
       slowestStage: 'copy',
-      stages: { stackNs: null, queueNs: null, copyNs: 100, totalNs: 5000100 },
+      stages: { backlogNs: null, stackNs: null, queueNs: null, copyNs: 100, totalNs: 5000100 },
       family: 'ipv6',
       src: { address: '2001:db8::1', port: 53 },
       dst: { address: '::1', port: 5353 },
@@ -86,14 +94,28 @@ describe('EventFormatter', () => {
       pid: 7,
       tid: 7,
       comm: 'fifteen-chars-x',
+      softirq: null,
       cgroupId: '1'
     })
+  })
+
+  it('names who held the backlog\'s CPU when the backlog took a tenth of the whole path or more', () => {
+    const bytes = Buffer.from(ev4.bytes)
+    const rx = EVENT_FIELDS.marks
+    bytes.writeBigUInt64LE(bytes.readBigUInt64LE(rx) - 2_500_000n, rx)
+    const event = JSON.parse(format(bytes, 1).json)
+    expect(event).toMatchObject({
+      slowestStage: 'queue',
+      stages: { backlogNs: 2_510_000, totalNs: 22_525_000 },
+      softirq: { cpu: 1, inKsoftirqd: true, waitedBehind: { pid: 777, comm: 'spinner' } }
+    })
+    expect(keyOrder(event)).toEqual(schemaKeyOrder(LatencyEvent, event))
   })
 
   it('times an event by its latest mark', () => {
     const bytes = Buffer.from(ev4.bytes)
     // No read, no return: the enqueue mark is the latest.
-    bytes.fill(0, EVENT_FIELDS.marks + 16, EVENT_FIELDS.marks + 32)
+    bytes.fill(0, EVENT_FIELDS.marks + 24, EVENT_FIELDS.marks + 40)
     expect(JSON.parse(format(bytes, 1).json).time).toBe('2025-11-24T16:00:01.123466789Z')
   })
 
@@ -107,7 +129,7 @@ describe('EventFormatter', () => {
     const event = format(drop.bytes, 8, 0)
     expect(event.type).toBe('drop')
     expect(event.json).toBe(JSON.stringify(drop8))
-    expect(keyOrder(drop8)).toEqual(schemaKeyOrder(DropEvent))
+    expect(keyOrder(drop8)).toEqual(schemaKeyOrder(DropEvent, drop8))
   })
 
   it('reads the record where the ring holds it', () => {

@@ -36,7 +36,7 @@ describe('packRecord', () => {
     expect(slots.subarray(2 * EVENT_SLOT_BYTES).every((byte) => byte === 0xee)).toBe(true)
   })
 
-  it('needs 114 bytes per event, against 120 for the record as sent', () => {
-    expect(EVENT_SLOT_BYTES).toBe(114)
+  it('needs 146 bytes per event, against 152 for the record as sent', () => {
+    expect(EVENT_SLOT_BYTES).toBe(146)
   })
 })

@@ -17,10 +17,17 @@
 #define MSG_ERRQUEUE 0x2000
 #define QUEUE_WALK_MAX 16
 
-/* The skb the next read on a socket dequeues, as predicted at the last read or wake-up. */
+/*
+ * The skb the next read on a socket dequeues, as predicted at the last read or
+ * wake-up, with its datagram as tracked then: the read is seen only after the
+ * kernel has freed the skb, whose address a new datagram may have taken.
+ */
 struct next_read {
 	__u64 skb;
 	__u64 predicted_ns;
+	__u64 reported_since; /* when the newest datagram a read of this socket reported was first seen */
+	struct skb_info info;
+	__u32 has_info;
 };
 
 /* Socket-local storage: found through the socket in a few loads, freed with it. */
@@ -30,6 +37,14 @@ struct {
 	__type(key, int);
 	__type(value, struct next_read);
 } next_read SEC(".maps");
+
+/* A read's copy of its socket's prediction, which other readers replace meanwhile (reads run in process context only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct next_read);
+} read_copy SEC(".maps");
 
 /* The first skb of a queue at addr queue (a struct sk_buff_head), or 0 when empty. */
 static __always_inline __u64 queue_first(__u64 queue)
@@ -62,9 +77,23 @@ static __always_inline void predict_next_read(__u64 sk, struct next_read *pred,
 					      __u64 now)
 {
 	__u64 skb = queue_first(reader_queue_of(sk));
+	struct tracked_entry *t;
 
 	pred->skb = skb ? skb : queue_first(receive_queue_of(sk));
 	pred->predicted_ns = now;
+	t = pred->skb ? tracked_find(pred->skb) : NULL;
+	pred->has_info = t && tracked_since(t) <= now;
+	if (pred->has_info)
+		pred->info = t->info;
+}
+
+/* Whether this read reports the datagram first seen at since: of two reads of one prediction, only one does. */
+static __always_inline bool claim_report(struct next_read *pred, __u64 since)
+{
+	__u64 old = pred->reported_since;
+
+	return old < since && __sync_val_compare_and_swap(&pred->reported_since,
+							  old, since) == old;
 }
 
 struct tail_walk {
@@ -136,9 +165,11 @@ int BPF_PROG(ult_enqueue, const struct sock *sk)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 {
-	__u64 now, mask, skb_key;
-	struct next_read *pred, seen = {};
+	struct next_read *pred, *seen;
 	struct tracked_entry *t;
+	__u64 now, mask, skb_key;
+	bool found = false;
+	__u32 zero = 0;
 	struct dgram d;
 
 	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
@@ -146,31 +177,34 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	mask = socket_sessions(sk);
 	if (!mask)
 		return 0;
-	/* Other readers of the socket, on other CPUs, replace the prediction while we use it: take a copy first. */
 	pred = bpf_sk_storage_get(&next_read, sk, NULL,
 				  BPF_SK_STORAGE_GET_F_CREATE);
-	if (!pred)
+	seen = bpf_map_lookup_elem(&read_copy, &zero);
+	if (!pred || !seen)
 		return 0;
-	seen = *pred;
+	*seen = *pred;
 	now = bpf_ktime_get_ns();
-	skb_key = seen.skb;
+	skb_key = seen->skb;
 	t = skb_key ? tracked_find(skb_key) : NULL;
-	if (!t) {
-		count_for(mask, COUNTER_untracked);
-	} else {
+	if (t && tracked_since(t) <= seen->predicted_ns) {
+		/* Still tracked: of two readers that predicted it, the one whose release succeeds reports. */
 		d.info = t->info;
-		if (d.info.since > seen.predicted_ns ||
-		    (__u32)ret > d.info.flow.len) {
-			/* The predicted skb was freed and its address reused by a later datagram. */
-			count_for(mask, COUNTER_stale);
-		} else if (!tracked_release(t, skb_key)) {
-			/* Another reader predicted the same skb and reported it. */
-			count_for(mask, COUNTER_untracked);
-		} else {
-			/* The read is seen only as recvmsg returns: no read mark of its own. */
-			finish(&d, mask & d.info.sessions, 0, now);
-		}
+		found = tracked_release(t, skb_key);
+		if (found)
+			claim_report(pred, d.info.since);
+	} else if (seen->has_info) {
+		/* Freed, and its address taken by a later datagram, before this read was seen. */
+		d.info = seen->info;
+		found = claim_report(pred, d.info.since);
 	}
+	if (!found)
+		count_for(mask, COUNTER_untracked);
+	else if ((__u32)ret > d.info.flow.len)
+		/* Not the datagram this read returned: one freed unseen, its address reused before the prediction. */
+		count_for(mask, COUNTER_stale);
+	else
+		/* The read is seen only as recvmsg returns: no read mark of its own. */
+		finish(&d, mask & d.info.sessions, 0, now);
 	predict_next_read(addr_of(sk), pred, now);
 	return 0;
 }

@@ -332,7 +332,7 @@ int dispatcher_states_fd(const struct dispatcher *d)
 void dispatcher_close(struct dispatcher *d)
 {
 	d->used = 0;
-	if (d->skel)
+	if (d->links)
 		sync_programs(d, NULL, 0);
 	if (d->skel && d->spare_fd >= 0)
 		close(d->spare_fd);

@@ -181,6 +181,17 @@ export function sessionProgramIds (loaderPid: number): number[] {
   return [...new Set(hubPids().filter((pid) => effectiveUid(pid) === uid).flatMap(programIdsOf))].sort((a, b) => a - b)
 }
 
+/** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */
+export const TRACEPOINT_PROGRAMS = [
+  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_switch', 'ult_enqueue', 'ult_read'
+]
+
+/** The names of the programs `ids`, from bpftool, sorted. */
+export function programNames (ids: number[]): string[] {
+  const programs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{ id: number, name: string }>
+  return programs.filter((p) => ids.includes(p.id)).map((p) => p.name).sort()
+}
+
 /** Ids of the programs attached to a hook (bpftool link show): a loaded program runs only while attached. */
 export function attachedProgramIds (): Set<number> {
   const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ prog_id: number }>

@@ -114,7 +114,7 @@ describe('the page, with no token configured', () => {
       await expect.poll(async () => await page.locator('[data-count="dropsByReason"]').textContent(), { timeout: UI_MS }).toMatch(/SOCKET_RCVBUFF\d+/)
       await expect.poll(async () => await page.locator('tr.event[data-type="drop"]').count(), { timeout: UI_MS }).toBeGreaterThan(0)
       await expect.poll(async () => await showsEveryEvent(watched, base, id), { timeout: UI_MS }).toBe(true)
-      await expect.poll(async () => await page.locator('.chart').getAttribute('data-stages'), { timeout: UI_MS }).toBe('stack queue total')
+      await expect.poll(async () => await page.locator('.chart').getAttribute('data-stages'), { timeout: UI_MS }).toBe('backlog stack queue total')
       expect(await paintedPixels(watched)).toBeGreaterThan(5000)
       expect(await page.locator('tr[data-stage="queue"] td:nth-child(2)').textContent()).toBe('20')
       expect(await page.locator('tr[data-stage="copy"]').textContent()).toContain('not measured by this plan')

@@ -22,12 +22,18 @@
  * wake-up, with its datagram as tracked then: the read is seen only after the
  * kernel has freed the skb, whose address a new datagram may have taken.
  */
+#define REPORTED_LEN 4
+
 struct next_read {
 	__u64 skb;
 	__u64 predicted_ns;
-	__u64 reported_since; /* when the newest datagram a read of this socket reported was first seen */
-	struct skb_info info;
+	__u64 generation; /* of the prediction: one read at most reports from its copy */
+	__u64 claimed; /* the last generation a read reported from its copy */
+	__u64 reported
+		[REPORTED_LEN]; /* when the last datagrams this socket's reads reported were first seen */
+	__u32 next_reported;
 	__u32 has_info;
+	struct skb_info info;
 };
 
 /* Socket-local storage: found through the socket in a few loads, freed with it. */
@@ -81,19 +87,45 @@ static __always_inline void predict_next_read(__u64 sk, struct next_read *pred,
 
 	pred->skb = skb ? skb : queue_first(receive_queue_of(sk));
 	pred->predicted_ns = now;
+	pred->generation++;
 	t = pred->skb ? tracked_find(pred->skb) : NULL;
 	pred->has_info = t && tracked_since(t) <= now;
 	if (pred->has_info)
 		pred->info = t->info;
 }
 
-/* Whether this read reports the datagram first seen at since: of two reads of one prediction, only one does. */
-static __always_inline bool claim_report(struct next_read *pred, __u64 since)
+/* A read of the socket reported the datagram first seen at since. */
+static __always_inline void note_reported(struct next_read *pred, __u64 since)
 {
-	__u64 old = pred->reported_since;
+	pred->reported[pred->next_reported++ & (REPORTED_LEN - 1)] = since;
+}
 
-	return old < since && __sync_val_compare_and_swap(&pred->reported_since,
-							  old, since) == old;
+static __always_inline bool reported_lately(const struct next_read *pred,
+					    __u64 since)
+{
+	int i;
+
+	for (i = 0; i < REPORTED_LEN; i++)
+		if (pred->reported[i] == since)
+			return true;
+	return false;
+}
+
+/*
+ * Whether this read, whose copy of the prediction is seen, reports the
+ * predicted datagram from that copy: its sk_buff was freed and its address
+ * taken by a later datagram before the read was seen, no read reported it,
+ * and no other read of the same prediction is reporting it.
+ */
+static __always_inline bool claim_copy(struct next_read *pred,
+				       const struct next_read *seen)
+{
+	__u64 old = pred->claimed;
+
+	return seen->has_info && !reported_lately(pred, seen->info.since) &&
+	       old < seen->generation &&
+	       __sync_val_compare_and_swap(&pred->claimed, old,
+					   seen->generation) == old;
 }
 
 struct tail_walk {
@@ -190,13 +222,13 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 		/* Still tracked: of two readers that predicted it, the one whose release succeeds reports. */
 		d.info = t->info;
 		found = tracked_release(t, skb_key);
-		if (found)
-			claim_report(pred, d.info.since);
-	} else if (seen->has_info) {
-		/* Freed, and its address taken by a later datagram, before this read was seen. */
+	} else if (t && claim_copy(pred, seen)) {
+		/* Its address is a later datagram's already. */
 		d.info = seen->info;
-		found = claim_report(pred, d.info.since);
+		found = true;
 	}
+	if (found)
+		note_reported(pred, d.info.since);
 	if (!found)
 		count_for(mask, COUNTER_untracked);
 	else if ((__u32)ret > d.info.flow.len)

@@ -3,11 +3,12 @@ import { createNetns, type Netns } from './netns.js'
 import { startProbe, type ProbeEvent } from './probe.js'
 import { percentile, send, startReceiver, type Received } from './workload.js'
 
-// Reported total (arrive → return) against the receiver's own clock: SO_TIMESTAMPNS → recvmsg's return.
+// Reported total (rx → return) against the receiver's own clock: SO_TIMESTAMPNS, which the kernel takes in
+// netif_rx right before the rx mark on loopback and veth, → recvmsg's return.
 const DELAYS_MS = [0, 5, 20]
 const READS = [{ mode: 'single', batch: 1, recvmmsg: false }, { mode: 'batch', batch: 4, recvmmsg: false }, { mode: 'mmsg', batch: 4, recvmmsg: true }]
 const COUNT = 100
-const P99_LIMIT_US = 50
+const P99_LIMIT_US = 10
 const REALTIME = ['chrt', '--fifo', '10']
 
 let netns: Netns
@@ -36,7 +37,10 @@ describe.each([
   it(`keeps p99 |total - receiver's wait| within ${P99_LIMIT_US} us for every delay and read mode`, async () => {
     const all = cases(basePort)
     const probe = await startProbe(['--threshold-us', '0', ...all.flatMap((c) => ['--port', String(c.port)])])
-    const runs = await Promise.all(all.map(async (c) => {
+    // One case at a time: on this 2-CPU host, nine real-time receivers and nine real-time senders at once kept each
+    // other off the CPUs between recvmsg's return and the receiver's clock read, which is the error measured.
+    const runs = []
+    for (const c of all) {
       const receiver = await startReceiver({
         bind: endpoint(address(), c.port),
         count: COUNT,
@@ -50,8 +54,8 @@ describe.each([
       // Datagrams 2 ms apart: with delay 0 the reader waits on an empty queue, with delays they pile up.
       // Each has its own length, which says which datagram an event describes.
       const sport = await send(endpoint(address(), c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000, prefix: REALTIME })
-      return { c, sport, truth: await receiver.done }
-    }))
+      runs.push({ c, sport, truth: await receiver.done })
+    }
     const run = await probe.stop()
 
     const rows: string[] = []

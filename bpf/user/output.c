@@ -238,9 +238,9 @@ static void wall_clock(const struct output *out, __u64 mono_ns, char *buf,
 static void put_us(struct output *out, __s64 ns)
 {
 	if (ns < 0)
-		put_fmt(out, " %9s", "-");
+		put_fmt(out, " %10s", "-");
 	else
-		put_fmt(out, " %9.1f", ns / 1000.0);
+		put_fmt(out, " %10.1f", ns / 1000.0);
 }
 
 static void event_text(struct output *out, const struct rec_event *e)
@@ -301,7 +301,7 @@ static void text_header(struct output *out)
 		snprintf(column, sizeof(column), "%s_us", stage_names[i]);
 		for (j = 0; column[j] != '_'; j++)
 			column[j] = toupper((unsigned char)column[j]);
-		put_fmt(out, " %9s", column);
+		put_fmt(out, " %10s", column);
 	}
 	put_fmt(out, " SLOWEST\n");
 }

@@ -48,7 +48,8 @@ struct session_conf {
 	struct prefix raddrs[MAX_PREFIXES];
 	char comm[TASK_COMM_LEN];
 	__u8 comm_on;
-	__u8 reserved[7];
+	__u8 reader; /* measure what its readers do while datagrams wait */
+	__u8 reserved[6];
 	__u32 nr_ports;
 	__u16 ports[MAX_PORTS];
 	__u32 marks; /* the marks it takes, bit per enum mark: a subset of its plan's */
@@ -57,7 +58,7 @@ struct session_conf {
 /* One session's per-CPU state; the loader sums its slot into stats, hist and drop-count records. */
 struct session_state {
 	struct counters counters;
-	struct hist hists[NR_STAGES];
+	struct hist hists[NR_HISTS];
 	__u64 drop_counts[MAX_DROP_REASONS];
 	__u64 drop_window_start_ns; /* this CPU's drop events in the current one-second window */
 	__u64 drop_window_emitted;

@@ -14,7 +14,7 @@
 #ifndef __UDPLAT_H
 #define __UDPLAT_H
 
-#define UDPLAT_PROTO_VERSION 3
+#define UDPLAT_PROTO_VERSION 4
 
 #define TASK_COMM_LEN 16
 #define MAX_PORTS 16
@@ -70,7 +70,24 @@
 	COUNTER(drops, drops)		/* dropped datagrams that passed the filter */		\
 	COUNTER(drops_lost, dropsLost)	/* drops not sent as events: ring full, or over --drop-events */ \
 	COUNTER(stale, stale)		/* marks discarded as belonging to a reused skb */	\
-	COUNTER(untracked, untracked)	/* reads whose datagram had no marks to take */
+	COUNTER(untracked, untracked)	/* reads whose datagram had no marks to take */	\
+	COUNTER(reader_busy, readerBusy)	/* slow datagrams by their reader's verdict */	\
+	COUNTER(reader_runqueue, readerRunqueue)					\
+	COUNTER(reader_blocked, readerBlocked)						\
+	COUNTER(reader_unknown, readerUnknown)	/* its history did not reach back to enqueue */
+/* clang-format on */
+
+/*
+ * What the thread that read a datagram was doing over its queue interval
+ * [enqueue, read], as READER_STATE(ID, name, verdict): running (busy: it
+ * had not asked yet), runnable but waiting for a CPU, or not runnable
+ * (asleep on something else). A datagram's verdict is its longest state.
+ */
+/* clang-format off */
+#define UDPLAT_READER_STATES(STATE)			\
+	STATE(ON_CPU, onCpu, busy)			\
+	STATE(RUNQUEUE, runqueue, runqueue)		\
+	STATE(OFF_CPU, offCpu, blocked)
 /* clang-format on */
 
 enum mark {
@@ -101,6 +118,25 @@ enum counter {
 #undef COUNTER_ID
 		NR_COUNTERS,
 };
+
+enum reader_state {
+#define READER_STATE_ID(id, name, verdict) READER_##id,
+	UDPLAT_READER_STATES(READER_STATE_ID)
+#undef READER_STATE_ID
+		NR_READER_STATES,
+};
+
+/* A datagram's reader verdict: its longest state, after these two. */
+enum verdict {
+	VERDICT_NONE =
+		0, /* not measured: the session does not take its reader */
+	VERDICT_UNKNOWN =
+		1, /* the reader's history did not reach back to enqueue */
+	VERDICT_STATE = 2, /* + enum reader_state */
+};
+
+/* The histograms of a session: every stage's, then each reader state's. */
+#define NR_HISTS (NR_STAGES + NR_READER_STATES)
 
 enum rec_type {
 	REC_HELLO = 1, /* probes attached: the session is running */
@@ -148,8 +184,16 @@ struct softirq {
 #define SOFTIRQ_SEEN (1U << 0) /* arrive saw it: the rest is known */
 #define SOFTIRQ_IN_KSOFTIRQD (1U << 1) /* NET_RX ran in ksoftirqd, not inline */
 
+/* What its reader did while the datagram waited in the queue. 48 bytes. */
+struct reader {
+	__u64 ns[NR_READER_STATES]; /* enum reader_state */
+	__u32 verdict; /* enum verdict */
+	__u32 behind_pid; /* the task that held the reader's CPU longest while it waited for it; 0: none */
+	char behind_comm[TASK_COMM_LEN];
+};
+
 /*
- * 112 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
+ * 160 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
  * other field.
  */
 struct rec_event {
@@ -161,6 +205,7 @@ struct rec_event {
 	__u32 tid;
 	char comm[TASK_COMM_LEN];
 	struct softirq softirq;
+	struct reader reader;
 	__u64 marks[NR_MARKS]; /* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 
@@ -199,7 +244,7 @@ struct rec_stats {
 /* 328 bytes. slots[i] counts durations d with 2^(i-1) <= d < 2^i ns (slot 0: d = 0). */
 struct rec_hist {
 	struct rec_hdr hdr;
-	__u16 stage; /* enum stage */
+	__u16 stage; /* enum stage, or NR_STAGES + enum reader_state */
 	__u16 reserved;
 	__u64 slots[MAX_SLOTS];
 };

@@ -2,7 +2,7 @@
 /* The maps and globals every program shares (maps.bpf.h says what each is for). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "maps.bpf.h"
+#include "sessions.bpf.h"
 
 __u64 active_sessions;
 __u64 any_port_sessions;
@@ -11,6 +11,8 @@ __u64 reader_filtered_sessions;
 __u64 netns_filtered_sessions;
 bool rx_tracking;
 bool track_at_enqueue;
+bool cpu_history_on;
+bool reader_tracking;
 
 const volatile __u32 plan_marks = ALL_MARKS;
 
@@ -22,5 +24,7 @@ struct tracked_map tracked SEC(".maps");
 struct scratch_map addr_scratch SEC(".maps");
 struct inflight_map inflight SEC(".maps");
 struct cpu_history_map cpu_history SEC(".maps");
+struct readers_map readers SEC(".maps");
+struct reading_map reading SEC(".maps");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -23,6 +23,9 @@ extern __u64 netns_filtered_sessions;
  */
 extern bool rx_tracking;
 extern bool track_at_enqueue;
+/* Likewise: whether the scheduler's programs keep each CPU's last switches, and readers' histories. */
+extern bool cpu_history_on;
+extern bool reader_tracking;
 
 /* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
 extern const volatile __u32 plan_marks;
@@ -109,6 +112,31 @@ struct cpu_history_map {
 	__type(value, struct cpu_history);
 };
 
+/*
+ * A thread that read a traced socket: its last changes of state (enum
+ * reader_state), kept by sched.bpf.c, read by reader.bpf.h. Only such threads
+ * have one, so a switch between other tasks costs a lookup that finds none.
+ */
+#define READER_HISTORY_LEN 32
+
+struct reader_change {
+	__u64 time_ns;
+	__u32 state; /* enum reader_state, from then on */
+	__u32 cpu; /* where it runs, or waits to */
+};
+
+struct reader_history {
+	__u64 next; /* changes recorded; the newest at (next - 1) % READER_HISTORY_LEN */
+	struct reader_change changes[READER_HISTORY_LEN];
+};
+
+struct readers_map {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct reader_history);
+};
+
 /* One __u64 per CPU: see addr_of() in tracked.bpf.h. */
 struct scratch_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -133,5 +161,6 @@ extern struct tracked_map tracked SEC(".maps");
 extern struct scratch_map addr_scratch SEC(".maps");
 extern struct inflight_map inflight SEC(".maps");
 extern struct cpu_history_map cpu_history SEC(".maps");
+extern struct readers_map readers SEC(".maps");
 
 #endif /* __MAPS_BPF_H */

@@ -40,7 +40,7 @@ static __always_inline void note_softirq(struct skb_info *info, __u64 now)
 	if (in_ksoftirqd(bpf_get_current_task_btf()))
 		s->flags |= SOFTIRQ_IN_KSOFTIRQD;
 	if (rx && now > rx && now - rx >= BEHIND_MIN_NS)
-		longest_holder(rx, now, s);
+		longest_holder(s->cpu, rx, now, &s->behind_pid, s->behind_comm);
 }
 
 SEC("tp_btf/netif_receive_skb")

@@ -202,7 +202,7 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	__u64 now, mask, skb_key;
 	bool found = false;
 	__u32 zero = 0;
-	struct dgram d;
+	struct dgram *d;
 
 	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		return 0;
@@ -212,7 +212,8 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	pred = bpf_sk_storage_get(&next_read, sk, NULL,
 				  BPF_SK_STORAGE_GET_F_CREATE);
 	seen = bpf_map_lookup_elem(&read_copy, &zero);
-	if (!pred || !seen)
+	d = reading_dgram();
+	if (!pred || !seen || !d)
 		return 0;
 	*seen = *pred;
 	now = bpf_ktime_get_ns();
@@ -220,23 +221,23 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	t = skb_key ? tracked_find(skb_key) : NULL;
 	if (t && tracked_since(t) <= seen->predicted_ns) {
 		/* Still tracked: of two readers that predicted it, the one whose release succeeds reports. */
-		d.info = t->info;
+		d->info = t->info;
 		found = tracked_release(t, skb_key);
 	} else if (t && claim_copy(pred, seen)) {
 		/* Its address is a later datagram's already. */
-		d.info = seen->info;
+		d->info = seen->info;
 		found = true;
 	}
 	if (found)
-		note_reported(pred, d.info.since);
+		note_reported(pred, d->info.since);
 	if (!found)
 		count_for(mask, COUNTER_untracked);
-	else if ((__u32)ret > d.info.flow.len)
+	else if ((__u32)ret > d->info.flow.len)
 		/* Not the datagram this read returned: one freed unseen, its address reused before the prediction. */
 		count_for(mask, COUNTER_stale);
 	else
 		/* The read is seen only as recvmsg returns: no read mark of its own. */
-		finish(&d, mask & d.info.sessions, 0, now);
+		finish(d, mask & d->info.sessions, 0, now);
 	predict_next_read(addr_of(sk), pred, now);
 	return 0;
 }

@@ -10,6 +10,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "reader.bpf.h"
 #include "sessions.bpf.h"
 
 #define AF_INET 2
@@ -158,7 +159,7 @@ static __always_inline void submit(void *ring, void *rec, __u64 size,
 }
 
 static __always_inline void fill_event(struct rec_event *e,
-				       const struct dgram *d)
+				       const struct dgram *d, bool reader)
 {
 	int m;
 
@@ -170,9 +171,56 @@ static __always_inline void fill_event(struct rec_event *e,
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->flow = d->info.flow;
 	e->softirq = d->info.softirq;
+	if (reader)
+		e->reader = d->reader;
+	else
+		__builtin_memset(&e->reader, 0, sizeof(e->reader));
 	e->pid = d->pid_tgid >> 32;
 	e->tid = (__u32)d->pid_tgid;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */
+__noinline int measure_wait(struct dgram *d, __u64 now)
+{
+	__u64 *marks;
+	int s;
+
+	if (!d)
+		return 0;
+	marks = d->info.marks;
+	__builtin_memset(&d->reader, 0, sizeof(d->reader));
+	for (s = 0; s < NR_READER_STATES; s++)
+		d->slots[NR_STAGES + s] = -1;
+	if (!reader_tracking)
+		return 0;
+	reader_begins(now);
+	measure_reader(&d->reader, marks[MARK_ENQUEUE],
+		       marks[MARK_READ] ? marks[MARK_READ] :
+					  marks[MARK_RETURN]);
+	if (d->reader.verdict < VERDICT_STATE)
+		return 0;
+	for (s = 0; s < NR_READER_STATES; s++)
+		d->slots[NR_STAGES + s] = log2_slot(d->reader.ns[s]);
+	return 0;
+}
+
+/* A slow datagram's reader verdict, counted. */
+static __always_inline void count_verdict(struct counters *c, __u32 verdict)
+{
+	switch (verdict) {
+	case VERDICT_STATE + READER_ON_CPU:
+		c->reader_busy++;
+		break;
+	case VERDICT_STATE + READER_RUNQUEUE:
+		c->reader_runqueue++;
+		break;
+	case VERDICT_STATE + READER_OFF_CPU:
+		c->reader_blocked++;
+		break;
+	default:
+		c->reader_unknown++;
+	}
 }
 
 /* A read, as a session whose marks are d's sees it. */
@@ -190,7 +238,8 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 	    !reader_wanted(conf, d->pid_tgid))
 		return 0;
 	state->counters.matched++;
-	for (stage = 0; stage < NR_STAGES; stage++) {
+	for (stage = 0; stage < (conf->reader ? NR_HISTS : NR_STAGES);
+	     stage++) {
 		s = d->slots[stage];
 		if (s >= 0 && s < MAX_SLOTS)
 			state->hists[stage].slots[s]++;
@@ -198,13 +247,15 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 	if (d->info.marks[MARK_RETURN] - d->first_ns < conf->min_latency_ns)
 		return 0;
 	state->counters.slow++;
+	if (conf->reader)
+		count_verdict(&state->counters, d->reader.verdict);
 	ring = bpf_map_lookup_elem(&rings, &slot);
 	e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
 	if (!e) {
 		state->counters.kernel_lost++;
 		return 0;
 	}
-	fill_event(e, d);
+	fill_event(e, d, conf->reader);
 	state->counters.emitted++;
 	submit(ring, e, sizeof(*e), conf->wakeup_bytes);
 	return 0;

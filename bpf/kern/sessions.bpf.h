@@ -17,8 +17,30 @@ struct dgram {
 	struct skb_info info;
 	__u64 first_ns; /* the earliest mark seen */
 	__u64 pid_tgid;
-	int slots[NR_STAGES]; /* histogram slot per stage, -1 when not measured */
+	struct reader reader;
+	int slots[NR_HISTS]; /* histogram slot per stage and reader state, -1 when not measured */
 };
+
+/*
+ * The datagram a read completes, in a map rather than on the reader's stack,
+ * which the programs' frames already fill. Reads run in process context only,
+ * so one per CPU is enough.
+ */
+struct reading_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dgram);
+};
+
+extern struct reading_map reading SEC(".maps");
+
+static __always_inline struct dgram *reading_dgram(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&reading, &zero);
+}
 
 /* A datagram freed instead of read. */
 struct drop {
@@ -86,6 +108,9 @@ static __always_inline void measure(struct dgram *d, __u32 seen)
 #undef STAGE_SLOT
 }
 
+/* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */
+int measure_wait(struct dgram *d, __u64 now);
+
 /* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
 static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
 				   __u64 return_ns)
@@ -96,6 +121,7 @@ static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
 	d->info.marks[MARK_RETURN] = return_ns;
 	d->pid_tgid = bpf_get_current_pid_tgid();
 	measure(d, plan_marks);
+	measure_wait(d, return_ns);
 	for_each_session(slot, mask, n)
 		session_read(slot, d);
 }

@@ -28,7 +28,13 @@ _Static_assert(offsetof(struct softirq, flags) == 4, "softirq.flags");
 _Static_assert(offsetof(struct softirq, behind_pid) == 8, "softirq.behind_pid");
 _Static_assert(offsetof(struct softirq, behind_comm) == 12,
 	       "softirq.behind_comm");
-_Static_assert(sizeof(struct rec_event) == 112 + 8 * NR_MARKS,
+_Static_assert(sizeof(struct reader) == 48, "reader size");
+_Static_assert(offsetof(struct reader, verdict) == 8 * NR_READER_STATES,
+	       "reader.verdict");
+_Static_assert(offsetof(struct reader, behind_pid) == 28, "reader.behind_pid");
+_Static_assert(offsetof(struct reader, behind_comm) == 32,
+	       "reader.behind_comm");
+_Static_assert(sizeof(struct rec_event) == 160 + 8 * NR_MARKS,
 	       "rec_event size");
 _Static_assert(offsetof(struct rec_event, cgroup_id) == 8,
 	       "rec_event.cgroup_id");
@@ -37,7 +43,8 @@ _Static_assert(offsetof(struct rec_event, pid) == 60, "rec_event.pid");
 _Static_assert(offsetof(struct rec_event, tid) == 64, "rec_event.tid");
 _Static_assert(offsetof(struct rec_event, comm) == 68, "rec_event.comm");
 _Static_assert(offsetof(struct rec_event, softirq) == 84, "rec_event.softirq");
-_Static_assert(offsetof(struct rec_event, marks) == 112, "rec_event.marks");
+_Static_assert(offsetof(struct rec_event, reader) == 112, "rec_event.reader");
+_Static_assert(offsetof(struct rec_event, marks) == 160, "rec_event.marks");
 _Static_assert(sizeof(struct rec_drop) == 112, "rec_drop size");
 _Static_assert(offsetof(struct rec_drop, reason) == 4, "rec_drop.reason");
 _Static_assert(offsetof(struct rec_drop, time_ns) == 8, "rec_drop.time_ns");
@@ -104,7 +111,7 @@ static void put_hello(void)
 /*
  * A full IPv4 event: 127.0.0.1:40000 -> 127.0.0.2:9999, 2^53 + 1 keeps 64-bit
  * reads honest; 10 us in the backlog of CPU 1, emptied by ksoftirqd, while
- * "spinner" held it.
+ * "spinner" held it; its reader waited 19 ms for a CPU "hog" held.
  */
 static void put_event4(void)
 {
@@ -130,10 +137,16 @@ static void put_event4(void)
 	ev4.softirq.flags = SOFTIRQ_SEEN | SOFTIRQ_IN_KSOFTIRQD;
 	ev4.softirq.behind_pid = 777;
 	strcpy(ev4.softirq.behind_comm, "spinner");
+	ev4.reader.ns[READER_ON_CPU] = 1000;
+	ev4.reader.ns[READER_RUNQUEUE] = 19000000;
+	ev4.reader.ns[READER_OFF_CPU] = 999000;
+	ev4.reader.verdict = VERDICT_STATE + READER_RUNQUEUE;
+	ev4.reader.behind_pid = 778;
+	strcpy(ev4.reader.behind_comm, "hog");
 	put(&ev4, sizeof(ev4));
 }
 
-/* An IPv6 event whose plan saw no rx and no enqueue mark: no softirq known. */
+/* An IPv6 event whose plan saw no rx and no enqueue mark: no softirq known, its reader's history unknown. */
 static void put_event6(void)
 {
 	struct rec_event ev6;
@@ -152,6 +165,7 @@ static void put_event6(void)
 	ev6.flow.dport = 5353;
 	ev6.flow.family = AF_INET6;
 	strcpy(ev6.comm, "fifteen-chars-x");
+	ev6.reader.verdict = VERDICT_UNKNOWN;
 	put(&ev6, sizeof(ev6));
 }
 
@@ -172,7 +186,7 @@ static void put_drop(void)
 	put(&drop, sizeof(drop));
 }
 
-/* Counters 1000, 10, 8, 2, 3, 1, 4, 5 in table order; slot i of the queue's histogram holds i. */
+/* Counters 1000, 10, 8, 2, 3, 1, 4, 5, 6, 2, 1, 1 in table order; slot i of the queue's histogram holds i. */
 static void put_counts(void)
 {
 	static const __u64 counters[NR_COUNTERS] = {

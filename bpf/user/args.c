@@ -461,6 +461,13 @@ static int apply_duration(struct config *cfg, const char *value, char *err,
 	return 0;
 }
 
+static int apply_no_reader(struct config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	cfg->session.reader = false;
+	return 0;
+}
+
 static int apply_list_plans(struct config *cfg, const char *value, char *err,
 			    size_t errlen)
 {
@@ -522,6 +529,8 @@ static const struct option_spec {
 	  "auto, fentry, kprobe or tracepoint (default auto)" },
 	{ "marks", 0, "LIST", apply_marks,
 	  "marks to take, e.g. enqueue,return (default: all the plan sees)" },
+	{ "no-reader", 0, NULL, apply_no_reader,
+	  "do not measure what readers do while datagrams wait (busy, runqueue, blocked)" },
 	{ "format", 'f', "FORMAT", apply_format,
 	  "text, json (one object a line) or bin (records of udplat.h)" },
 	{ "stats-interval-ms", 0, "N", apply_stats_interval,
@@ -601,6 +610,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err,
 	cfg->stats_interval_ms = 1000;
 	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
 	cfg->session.max_drop_events_per_s = 1000;
+	cfg->session.reader = true;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) !=
 	       -1) {

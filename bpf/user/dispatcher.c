@@ -52,13 +52,15 @@ static __u32 wanted_marks(const struct dispatcher *d)
 static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 {
 	__u32 marks = wanted_marks(d);
+	bool readers = d->used & d->readers;
 	struct bpf_program *prog;
 	bool needed;
 	int i = 0, err = 0;
 
 	bpf_object__for_each_program(prog, d->skel->obj) {
-		needed = d->used && bpf_program__autoload(prog) &&
-			 program_needed(bpf_program__name(prog), marks);
+		needed =
+			d->used && bpf_program__autoload(prog) &&
+			program_needed(bpf_program__name(prog), marks, readers);
 		if (needed && !d->links[i] && !err) {
 			d->links[i] = bpf_program__attach(prog);
 			if (!d->links[i]) {
@@ -76,6 +78,9 @@ static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 	d->skel->bss->rx_tracking = marks & MARK_BIT(RX);
 	d->skel->bss->track_at_enqueue =
 		!(marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
+	d->skel->bss->reader_tracking = readers;
+	d->skel->bss->cpu_history_on =
+		readers || (marks & MARK_BIT(RX) && marks & MARK_BIT(ARRIVE));
 	return err;
 }
 
@@ -295,6 +300,8 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	if (!err) {
 		d->used |= 1ULL << s;
 		d->marks[s] = c.marks;
+		d->readers = c.reader ? d->readers | 1ULL << s :
+					d->readers & ~(1ULL << s);
 		err = sync_programs(d, msg, msglen);
 	}
 	if (err) {

@@ -25,6 +25,7 @@ struct dispatcher {
 	enum plan plan;
 	__u64 used; /* slots taken */
 	__u32 marks[MAX_SESSIONS]; /* by slot: the marks its session takes */
+	__u64 readers; /* slots whose sessions take what their readers do */
 	__u32 next_slot; /* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
 	void *zero_state; /* ncpus zeroed struct session_state, to reset a slot */

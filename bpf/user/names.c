@@ -15,6 +15,24 @@ const char *const stage_names[NR_STAGES] = {
 #undef STAGE_NAME
 };
 
+const char *const hist_names[NR_HISTS] = {
+#define STAGE_HIST(id, name, from, to, kind) #name,
+	UDPLAT_STAGES(STAGE_HIST)
+#undef STAGE_HIST
+#define READER_HIST(id, name, verdict) "reader." #name,
+		UDPLAT_READER_STATES(READER_HIST)
+#undef READER_HIST
+};
+
+const char *const verdict_names[VERDICT_STATE + NR_READER_STATES] = {
+	[VERDICT_NONE] = "none",
+	[VERDICT_UNKNOWN] = "unknown",
+#define READER_VERDICT(id, name, verdict) \
+	[VERDICT_STATE + READER_##id] = #verdict,
+	UDPLAT_READER_STATES(READER_VERDICT)
+#undef READER_VERDICT
+};
+
 const char *const counter_names[NR_COUNTERS] = {
 #define COUNTER_NAME(name, json) #json,
 	UDPLAT_COUNTERS(COUNTER_NAME)

@@ -10,6 +10,10 @@
 extern const char *const mark_names[NR_MARKS];
 extern const char *const stage_names[NR_STAGES];
 extern const char *const counter_names[NR_COUNTERS]; /* as JSON names them */
+/* The histograms: the stages', then "reader.<state>" for each reader state. */
+extern const char *const hist_names[NR_HISTS];
+/* By enum verdict. */
+extern const char *const verdict_names[VERDICT_STATE + NR_READER_STATES];
 
 /* The marks of a comma-separated list of names, or -1 with the unknown name in bad. */
 long marks_from_names(const char *list, char *bad, size_t badlen);

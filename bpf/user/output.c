@@ -183,6 +183,37 @@ static void softirq_json(struct output *out, const struct rec_event *e,
 	}
 }
 
+/* ,"reader":{"verdict":…,"onCpuNs":…,…,"waitedBehind":…}, or null when not measured. */
+static void reader_json(struct output *out, const struct reader *r)
+{
+	static const char *const state_names[NR_READER_STATES] = {
+#define STATE_NAME(id, name, verdict) #name,
+		UDPLAT_READER_STATES(STATE_NAME)
+#undef STATE_NAME
+	};
+	int i;
+
+	if (r->verdict == VERDICT_NONE ||
+	    r->verdict >= VERDICT_STATE + NR_READER_STATES) {
+		put_fmt(out, ",\"reader\":null");
+		return;
+	}
+	put_fmt(out, ",\"reader\":{\"verdict\":\"%s\"",
+		verdict_names[r->verdict]);
+	for (i = 0; i < NR_READER_STATES; i++)
+		put_json_ns(out, state_names[i],
+			    r->verdict == VERDICT_UNKNOWN ? -1 :
+							    (__s64)r->ns[i]);
+	if (r->behind_pid) {
+		put_fmt(out, ",\"waitedBehind\":{\"pid\":%u,\"comm\":",
+			r->behind_pid);
+		put_json_string(out, r->behind_comm, sizeof(r->behind_comm));
+		put_fmt(out, "}}");
+	} else {
+		put_fmt(out, ",\"waitedBehind\":null}");
+	}
+}
+
 static void event_json(struct output *out, const struct rec_event *e)
 {
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
@@ -209,6 +240,7 @@ static void event_json(struct output *out, const struct rec_event *e)
 		e->flow.len, e->pid, e->tid);
 	put_json_string(out, e->comm, sizeof(e->comm));
 	softirq_json(out, e, &s);
+	reader_json(out, &e->reader);
 	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n",
 		(unsigned long long)e->cgroup_id);
 }
@@ -243,6 +275,21 @@ static void put_us(struct output *out, __s64 ns)
 		put_fmt(out, " %10.1f", ns / 1000.0);
 }
 
+/* The reader's verdict, and who held its CPU when it waited for one: "runqueue:spinner". */
+static void reader_text(struct output *out, const struct reader *r)
+{
+	char behind[TASK_COMM_LEN + 1] = {};
+
+	if (r->verdict == VERDICT_NONE ||
+	    r->verdict >= VERDICT_STATE + NR_READER_STATES) {
+		put_fmt(out, " -\n");
+		return;
+	}
+	memcpy(behind, r->behind_comm, TASK_COMM_LEN);
+	put_fmt(out, " %s%s%s\n", verdict_names[r->verdict],
+		r->behind_pid ? ":" : "", r->behind_pid ? behind : "");
+}
+
 static void event_text(struct output *out, const struct rec_event *e)
 {
 	char src[ENDPOINT_LEN], dst[ENDPOINT_LEN], when[32],
@@ -259,7 +306,8 @@ static void event_text(struct output *out, const struct rec_event *e)
 		src, dst, e->flow.len);
 	for (i = 0; i < NR_STAGES; i++)
 		put_us(out, s.ns[i]);
-	put_fmt(out, " %s\n", s.slowest < 0 ? "-" : stage_names[s.slowest]);
+	put_fmt(out, " %-8s", s.slowest < 0 ? "-" : stage_names[s.slowest]);
+	reader_text(out, &e->reader);
 }
 
 /* The ring buffer is mapped read-only: the name goes into a copy. */
@@ -303,7 +351,7 @@ static void text_header(struct output *out)
 			column[j] = toupper((unsigned char)column[j]);
 		put_fmt(out, " %10s", column);
 	}
-	put_fmt(out, " SLOWEST\n");
+	put_fmt(out, " %-8s READER\n", "SLOWEST");
 }
 
 static void hello_out(struct output *out, const struct rec_hello *h)
@@ -365,7 +413,7 @@ static void hist_json(struct output *out, const struct rec_hist *h)
 	int i;
 
 	put_fmt(out, "{\"type\":\"hist\",\"stage\":\"%s\",\"slots\":[",
-		stage_names[h->stage % NR_STAGES]);
+		hist_names[h->stage % NR_HISTS]);
 	for (i = 0; i < MAX_SLOTS; i++)
 		put_fmt(out, "%s%llu", i ? "," : "",
 			(unsigned long long)h->slots[i]);

@@ -168,10 +168,12 @@ static const struct {
 	{ "uls_", MARK_BIT(RX) | MARK_BIT(ARRIVE) },
 };
 
-bool program_needed(const char *prog_name, __u32 marks)
+bool program_needed(const char *prog_name, __u32 marks, bool readers)
 {
 	size_t i;
 
+	if (readers && starts_with(prog_name, "uls_"))
+		return true;
 	for (i = 0; i < N(mark_programs); i++)
 		if (starts_with(prog_name, mark_programs[i].prefix))
 			return (marks & mark_programs[i].marks) ==

@@ -15,8 +15,8 @@
 
 /*
  * Programs every plan runs are named ul*_: ul_ always (drops), ulr_ for the
- * rx mark, ula_ for arrive, uls_ for the context switches that tell who held
- * a CPU (needed to tell the backlog's wait).
+ * rx mark, ula_ for arrive, uls_ for the scheduler (who held a CPU while the
+ * backlog waited; what readers do).
  */
 #define SHARED_PROG_PREFIX "ul"
 
@@ -46,7 +46,10 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);
 /* Whether the plan runs the program called prog_name. */
 bool plan_runs(enum plan plan, const char *prog_name);
 
-/* Whether a program the plan runs is needed while sessions take `marks` (bit per enum mark). */
-bool program_needed(const char *prog_name, __u32 marks);
+/*
+ * Whether a program the plan runs is needed while sessions take `marks` (bit
+ * per enum mark) and, with readers, what their readers do.
+ */
+bool program_needed(const char *prog_name, __u32 marks, bool readers);
 
 #endif /* __PLANS_H */

@@ -203,7 +203,7 @@ static void emit_stats(const struct session_handles *session,
 			stats.counters[c] +=
 				((const __u64 *)&percpu[cpu].counters)[c];
 	output_record(&out, &stats);
-	for (stage = 0; stage < NR_STAGES; stage++) {
+	for (stage = 0; stage < NR_HISTS; stage++) {
 		hist.stage = stage;
 		memset(hist.slots, 0, sizeof(hist.slots));
 		for (cpu = 0; cpu < ncpus; cpu++)

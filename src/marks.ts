@@ -28,6 +28,22 @@ export const STAGES = [
   { name: 'total', from: 'rx', to: 'return', kind: 'sum' }
 ] as const
 
+/**
+ * What the thread that read a datagram was doing over its queue interval [enqueue, read]: UDPLAT_READER_STATES
+ * of bpf/udplat.h, row for row. A datagram's verdict is its longest state, or `unknown` when the reader's history
+ * does not reach back to enqueue.
+ */
+export const READER_STATES = [
+  { name: 'onCpu', verdict: 'busy', description: 'running: the application was busy and had not asked yet' },
+  { name: 'runqueue', verdict: 'runqueue', description: 'runnable but not running: woken and waiting for a CPU, or preempted' },
+  { name: 'offCpu', verdict: 'blocked', description: 'not runnable: asleep on something other than this socket (a sleep, a lock, another descriptor, the disk)' }
+] as const
+
+export type ReaderStateName = (typeof READER_STATES)[number]['name']
+export type Verdict = (typeof READER_STATES)[number]['verdict'] | 'unknown'
+export const READER_STATE_NAMES: readonly ReaderStateName[] = READER_STATES.map(({ name }) => name)
+export const VERDICTS: readonly Verdict[] = [...READER_STATES.map(({ verdict }) => verdict), 'unknown']
+
 export type MarkName = (typeof MARKS)[number]['name']
 export type Stage = (typeof STAGES)[number]
 export type StageName = Stage['name']

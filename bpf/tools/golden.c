@@ -189,9 +189,8 @@ static void put_drop(void)
 /* Counters 1000, 10, 8, 2, 3, 1, 4, 5, 6, 2, 1, 1 in table order; slot i of the queue's histogram holds i. */
 static void put_counts(void)
 {
-	static const __u64 counters[NR_COUNTERS] = {
-		1000, 10, 8, 2, 3, 1, 4, 5
-	};
+	static const __u64 counters[NR_COUNTERS] = { 1000, 10, 8, 2, 3, 1,
+						     4,	   5,  6, 2, 1, 1 };
 	struct rec_stats stats;
 	struct rec_hist hist;
 	struct rec_drop_count dc;

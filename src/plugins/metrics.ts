@@ -79,33 +79,44 @@ export default fp(async (app) => {
     (session) => Object.entries(session.dropsByReason).map(([reason, n]) => [{ reason }, n]))
   perSession(Gauge, 'udplat_session_streams', 'Open event streams', [], (session) => [[{}, session.streams.open]])
 
-  const stageHelp = 'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none), while the session is active; stages the plan does not measure are absent'
-  registry.registerMetric({
-    name: 'udplat_session_stage_seconds',
-    help: stageHelp,
-    type: 'histogram',
-    get: async () => ({
-      name: 'udplat_session_stage_seconds',
-      help: stageHelp,
+  perSession(Counter, 'udplat_session_reader_verdicts_total', 'Slow datagrams by what their reader mostly did while they waited: busy, runqueue, blocked, or unknown', ['verdict'],
+    (session) => session.spec.reader ? Object.entries(session.readerVerdicts).map(([verdict, n]) => [{ verdict }, n]) : [])
+
+  /** A histogram of active sessions' log2 slots, one series per `label` value, at every other power of two (no _sum: the kernel keeps none). */
+  const log2Histogram = (name: string, help: string, label: string, series: (session: Session) => Array<[string, readonly number[]]>) =>
+    registry.registerMetric({
+      name,
+      help,
       type: 'histogram',
-      aggregator: 'sum',
-      values: sessions().filter((session) => session.active).flatMap((session) => session.stageSlots.flatMap(([stage, slots]) => {
-        const labels = { session: session.id, stage }
-        let below = 0
-        let slot = 0
-        const buckets = LE_POWERS.map((power) => {
-          while (slot <= power && slot < slots.length) below += slots[slot++] ?? 0
-          return { metricName: 'udplat_session_stage_seconds_bucket', labels: { ...labels, le: String(2 ** power / 1e9) }, value: below }
-        })
-        const count = slots.reduce((sum, n) => sum + n, 0)
-        return [
-          ...buckets,
-          { metricName: 'udplat_session_stage_seconds_bucket', labels: { ...labels, le: '+Inf' }, value: count },
-          { metricName: 'udplat_session_stage_seconds_count', labels, value: count }
-        ]
-      }))
-    })
-  } as unknown as Metric)
+      get: async () => ({
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: sessions().filter((session) => session.active).flatMap((session) => series(session).flatMap(([value, slots]) => {
+          const labels = { session: session.id, [label]: value }
+          let below = 0
+          let slot = 0
+          const buckets = LE_POWERS.map((power) => {
+            while (slot <= power && slot < slots.length) below += slots[slot++] ?? 0
+            return { metricName: `${name}_bucket`, labels: { ...labels, le: String(2 ** power / 1e9) }, value: below }
+          })
+          const count = slots.reduce((sum, n) => sum + n, 0)
+          return [
+            ...buckets,
+            { metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count },
+            { metricName: `${name}_count`, labels, value: count }
+          ]
+        }))
+      })
+    } as unknown as Metric)
+
+  log2Histogram('udplat_session_stage_seconds',
+    'Per-stage latency over every matching datagram, from the kernel\'s log2 histograms (no _sum: the kernel keeps none), while the session is active; stages the plan does not measure are absent',
+    'stage', (session) => session.stageSlots)
+  log2Histogram('udplat_session_reader_seconds',
+    'What the reading thread did while each matching datagram waited in the queue, by state (onCpu, runqueue, offCpu), while the session is active and takes it',
+    'state', (session) => session.readerSlots)
 
   app.decorate('metrics', registry)
 }, { name: 'metrics', dependencies: ['sessions'] })

@@ -4,6 +4,8 @@ export interface ProbeSpec {
   plan: 'auto' | 'fentry' | 'kprobe' | 'tracepoint'
   /** The marks to take; null for all the plan sees. */
   marks: readonly string[] | null
+  /** Whether to measure what the readers do. */
+  reader: boolean
   thresholdUs: number
   filter: Filter
 }
@@ -11,9 +13,10 @@ export interface ProbeSpec {
 const FAMILY_ARGS = { ipv4: '4', ipv6: '6' } as const
 
 /** The loader's command line (bpf/user/args.c) for one session: --shared joins the host's hub, so sessions share one probe set. */
-export function probeArgs ({ plan, marks, thresholdUs, filter }: ProbeSpec): string[] {
+export function probeArgs ({ plan, marks, reader, thresholdUs, filter }: ProbeSpec): string[] {
   const args = ['--format', 'bin', '--shared', '--plan', plan, '--threshold-us', String(thresholdUs)]
   if (marks !== null) args.push('--marks', marks.join(','))
+  if (!reader) args.push('--no-reader')
   const add = (flag: string, values: Array<string | number> | string | number | undefined) => {
     for (const value of [values ?? []].flat()) args.push(flag, String(value))
   }

@@ -3,12 +3,15 @@
  * in bpf/udplat.h. Streaming: a record may arrive split across chunks.
  */
 
-import { MARK_NAMES, marksOfBits, STAGE_NAMES, type MarkName, type StageName } from '../marks.js'
+import { MARK_NAMES, marksOfBits, READER_STATE_NAMES, STAGE_NAMES, type MarkName, type ReaderStateName, type StageName } from '../marks.js'
 
-export const PROTO_VERSION = 3
+export const PROTO_VERSION = 4
 
 /** rec_stats' counters, in the order of UDPLAT_COUNTERS (bpf/udplat.h). */
-export const COUNTER_NAMES = ['matched', 'slow', 'emitted', 'kernelLost', 'drops', 'dropsLost', 'stale', 'untracked'] as const
+export const COUNTER_NAMES = [
+  'matched', 'slow', 'emitted', 'kernelLost', 'drops', 'dropsLost', 'stale', 'untracked',
+  'readerBusy', 'readerRunqueue', 'readerBlocked', 'readerUnknown'
+] as const
 export type CounterName = (typeof COUNTER_NAMES)[number]
 
 export const RecordType = {
@@ -25,7 +28,7 @@ export const RecordType = {
 /** Size in bytes of each record type, header included (bpf/tools/golden.c asserts them). */
 export const RECORD_SIZES = {
   [RecordType.hello]: 344,
-  [RecordType.event]: 112 + 8 * MARK_NAMES.length,
+  [RecordType.event]: 160 + 8 * MARK_NAMES.length,
   [RecordType.drop]: 112,
   [RecordType.stats]: 16 + 8 * COUNTER_NAMES.length,
   [RecordType.hist]: 328,
@@ -82,8 +85,10 @@ export const EVENT_FIELDS = {
   comm: 68,
   /** struct softirq: cpu, flags (SOFTIRQ_FLAGS), the pid and comm of who held the CPU. */
   softirq: { cpu: 84, flags: 88, behindPid: 92, behindComm: 96 },
+  /** struct reader: ns per READER_STATES row (u64 each), the verdict (READER_VERDICT), the pid and comm of who held its CPU. */
+  reader: { ns: 112, verdict: 136, behindPid: 140, behindComm: 144 },
   /** The first of MARK_NAMES.length u64, one per mark in table order (src/marks.ts). */
-  marks: 112
+  marks: 160
 } as const
 
 /** Byte offsets of rec_drop's fields (bpf/udplat.h). */
@@ -94,6 +99,9 @@ export const DROP_FIELDS = {
 } as const
 
 export const TASK_COMM_LEN = 16
+
+/** enum verdict (bpf/udplat.h): not measured, unknown, then READER_STATES' verdicts from `state` on. */
+export const READER_VERDICT = { none: 0, unknown: 1, state: 2 } as const
 
 /** struct softirq's flags (bpf/udplat.h). */
 export const SOFTIRQ_FLAGS = { seen: 1, inKsoftirqd: 2 } as const
@@ -108,9 +116,13 @@ export interface FlowFields {
 
 export type StatsRecord = { type: 'stats', timeNs: number } & Record<CounterName, number>
 
+/** A session's histograms, as rec_hist numbers them: every stage's, then each reader state's. */
+export type HistName = StageName | `reader.${ReaderStateName}`
+const HIST_NAMES: readonly HistName[] = [...STAGE_NAMES, ...READER_STATE_NAMES.map((name) => `reader.${name}` as const)]
+
 export interface HistRecord {
   type: 'hist'
-  stage: StageName
+  hist: HistName
   slots: number[]
 }
 
@@ -277,9 +289,9 @@ function decode (type: number, buf: Buffer, offset: number, size: number): Probe
         ...Object.fromEntries(COUNTER_NAMES.map((name, i) => [name, r.u64(16 + 8 * i)])) as Record<CounterName, number>
       }
     case RecordType.hist: {
-      const stage = STAGE_NAMES[r.u16(4)]
-      if (stage === undefined) throw new RecordError(`histogram of unknown stage ${r.u16(4)}`)
-      return { type: 'hist', stage, slots: Array.from({ length: MAX_SLOTS }, (_, i) => r.u64(8 + 8 * i)) }
+      const hist = HIST_NAMES[r.u16(4)]
+      if (hist === undefined) throw new RecordError(`histogram of unknown stage ${r.u16(4)}`)
+      return { type: 'hist', hist, slots: Array.from({ length: MAX_SLOTS }, (_, i) => r.u64(8 + 8 * i)) }
     }
     case RecordType.drop_count:
       return { type: 'drop_count', reason: r.u32(4), count: r.u64(8), reasonName: r.str(16, DROP_REASON_LEN) }

@@ -1,5 +1,5 @@
 import { Type, type Static, type TInteger, type TNull, type TUnion } from 'typebox'
-import { PART_NAMES, STAGES, type StageName } from '../marks.js'
+import { PART_NAMES, READER_STATES, STAGES, VERDICTS, type ReaderStateName, type StageName } from '../marks.js'
 import { DateTime, Nullable, ref } from './common.js'
 import { Family, SessionState } from './session.js'
 
@@ -44,6 +44,17 @@ export const LatencyEvent = Type.Object({
   }, {
     additionalProperties: false,
     description: 'How the datagram waited in a CPU\'s backlog; null when the session does not take the arrive mark'
+  })),
+  reader: Nullable(Type.Object({
+    verdict: Type.Enum(VERDICTS, { description: 'The longest of the three; unknown when the reader\'s history did not reach back to enqueue (its first read, or too many changes since)' }),
+    ...Object.fromEntries(READER_STATES.map(({ name, description }) => [
+      `${name}Ns`,
+      Nullable(Type.Integer({ minimum: 0, description: `Over [enqueue, read]: ${description}; null when the verdict is unknown` }))
+    ])) as { [Name in ReaderStateName as `${Name}Ns`]: TUnion<[TInteger, TNull]> },
+    waitedBehind: Nullable(Task('The task that held the reader\'s CPU longest while the reader waited for it; named when runqueueNs is a tenth of the interval or more, else null'))
+  }, {
+    additionalProperties: false,
+    description: 'What the thread that read the datagram did while it waited in the queue; their sum is queueNs. Null when the session does not take it'
   })),
   cgroupId: Type.String({ pattern: '^[0-9]+$', description: 'Reader cgroup v2 id, exact, in decimal' })
 }, { $id: 'LatencyEvent', additionalProperties: false })

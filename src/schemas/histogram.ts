@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { STAGE_NAMES, type StageName } from '../marks.js'
+import { READER_STATES, STAGE_NAMES, type ReaderStateName, type StageName } from '../marks.js'
 import { DateTime, Nullable } from './common.js'
 
 const Ns = (description: string) => Nullable(Type.Integer({ minimum: 0, description }))
@@ -29,7 +29,13 @@ export const Histogram = Type.Object({
   matched: Type.Integer({ minimum: 0, description: 'The session\'s matched count at that moment: each measured stage counts every matched datagram whose marks it needs' }),
   stages: Type.Object(
     Object.fromEntries(STAGE_NAMES.map((name) => [name, StageHistogram])) as Record<StageName, typeof StageHistogram>,
-    { additionalProperties: false, description: 'Over every matching datagram, not only the slow ones' })
+    { additionalProperties: false, description: 'Over every matching datagram, not only the slow ones' }),
+  reader: Nullable(Type.Object(
+    Object.fromEntries(READER_STATES.map(({ name }) => [name, StageHistogram])) as Record<ReaderStateName, typeof StageHistogram>,
+    {
+      additionalProperties: false,
+      description: 'What the reader did while each matching datagram waited in the queue, per state, over every datagram whose reader\'s history covered its wait; null when the session does not take it (`reader: false`)'
+    }))
 }, { additionalProperties: false })
 
 export type Histogram = Static<typeof Histogram>

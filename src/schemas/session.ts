@@ -1,9 +1,9 @@
-import { Type, type Static } from 'typebox'
-import { MARK_NAMES } from '../marks.js'
+import { Type, type Static, type TInteger } from 'typebox'
+import { MARK_NAMES, READER_STATES, VERDICTS, type Verdict } from '../marks.js'
 import { DateTime, Nullable, Port, ref } from './common.js'
 
 /** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
-export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', bufferEvents: 10_000, ttlSeconds: 3600 } as const
+export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', reader: true, bufferEvents: 10_000, ttlSeconds: 3600 } as const
 
 /** Bounds of POST /v1/sessions fields that GET /v1/host reports as limits. */
 export const SESSION_BOUNDS = {
@@ -53,6 +53,11 @@ export const CreateSession = Type.Object({
       'Stages that need a mark not taken are null. Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
       'the cheapest session, but it sees drops only once a datagram is queued'
   })),
+  reader: Type.Optional(Type.Boolean({
+    default: SESSION_DEFAULTS.reader,
+    description: 'Measure what the reading thread does while each datagram waits in the queue (each event\'s `reader`, histograms, verdict counts); ' +
+      'it costs a lookup per context switch of the host while on'
+  })),
   bufferEvents: Type.Optional(Type.Integer({
     minimum: SESSION_BOUNDS.bufferEvents.min,
     maximum: SESSION_BOUNDS.bufferEvents.max,
@@ -81,7 +86,11 @@ export const Counts = Type.Object({
   dropsLost: Count('Drops not sent as events: ring buffer full, or over the cap of 1000 drop events per CPU and second; counted by reason all the same'),
   dropsByReason: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Drops per kernel drop reason (enum skb_drop_reason name)' }),
   stale: Count('Timestamps discarded as belonging to a reused skb'),
-  untracked: Count('Reads whose datagram had no arrive or enqueue mark')
+  untracked: Count('Reads whose datagram had no arrive or enqueue mark'),
+  readerVerdicts: Nullable(Type.Object(Object.fromEntries(VERDICTS.map((verdict) => [
+    verdict,
+    Count(verdict === 'unknown' ? 'Slow datagrams whose reader\'s history did not reach back to their enqueue' : `Slow datagrams whose reader was mostly ${READER_STATES.find((s) => s.verdict === verdict)?.name}`)
+  ])) as Record<Verdict, TInteger>, { additionalProperties: false, description: 'Slow datagrams by their reader\'s verdict; null when the session does not take it' }))
 }, { additionalProperties: false })
 
 export const Session = Type.Object({
@@ -96,6 +105,7 @@ export const Session = Type.Object({
   thresholdUs: Type.Integer(),
   planRequested: PlanRequest,
   plan: Nullable(Plan),
+  reader: Type.Boolean({ description: 'Whether the session measures what its readers do' }),
   marks: Type.Array(Type.Enum(MARK_NAMES), { description: 'Marks the plan sees; stages needing the others are null' }),
   kernelRelease: Nullable(Type.String()),
   notes: Nullable(Type.String({ description: 'Why the loader did not choose other plans' })),

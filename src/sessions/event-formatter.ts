@@ -1,5 +1,5 @@
-import { MARK_NAMES, STAGE_NAMES, STAGES, type StageMeter } from '../marks.js'
-import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, SOFTIRQ_FLAGS, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
+import { MARK_NAMES, READER_STATE_NAMES, STAGE_NAMES, STAGES, VERDICTS, type StageMeter } from '../marks.js'
+import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, READER_VERDICT, SOFTIRQ_FLAGS, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
 import { ascii, type ByteWriter } from './byte-writer.js'
 import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventType } from './event-slots.js'
 import type { RealtimeClock } from './realtime-clock.js'
@@ -29,6 +29,16 @@ const JSON_PARTS = {
       behindComm: ascii(',"comm":'),
       end: ascii('}}')
     },
+    reader: {
+      none: ascii(',"reader":null'),
+      /** By enum verdict (READER_VERDICT): what opens the object. */
+      verdict: ['none', 'unknown', ...VERDICTS.slice(0, -1)].map((verdict) => ascii(`,"reader":{"verdict":${JSON.stringify(verdict)}`)),
+      stateNs: READER_STATE_NAMES.map((name) => ascii(`,"${name}Ns":`)),
+      noBehind: ascii(',"waitedBehind":null}'),
+      behindPid: ascii(',"waitedBehind":{"pid":'),
+      behindComm: ascii(',"comm":'),
+      end: ascii('}}')
+    },
     cgroupId: ascii(',"cgroupId":"'),
     end: ascii('"}')
   },
@@ -49,6 +59,9 @@ const JSON_PARTS = {
   }
 } as const
 
+/** A task name in a fixed-size field, as a JSON string. */
+const commJson = (bytes: Buffer, at: number): Buffer => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN)))
+
 /**
  * Writes the JSON of a buffered rec_event or rec_drop (packed in its slot: event-slots.ts) when a client
  * reads it, straight from its bytes, exactly as the serializer of the LatencyEvent and DropEvent schemas
@@ -56,8 +69,9 @@ const JSON_PARTS = {
  */
 export class EventFormatter {
   // A session sees the same readers, cgroups, peers and drop reasons over and over: their text is built once per change.
-  readonly #comm = new FieldText(TASK_COMM_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN))))
-  readonly #behindComm = new FieldText(TASK_COMM_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, TASK_COMM_LEN))))
+  readonly #comm = new FieldText(TASK_COMM_LEN, commJson)
+  readonly #readerBehindComm = new FieldText(TASK_COMM_LEN, commJson)
+  readonly #behindComm = new FieldText(TASK_COMM_LEN, commJson)
   readonly #cgroupId = new FieldText(8, (bytes, at) => ascii(u64Decimal(bytes, at)))
   readonly #reason = new FieldText(DROP_REASON_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, DROP_REASON_LEN))))
   readonly #addresses = {
@@ -114,6 +128,7 @@ export class EventFormatter {
     out.bytes(parts.comm)
     out.bytes(this.#comm.of(bytes, at + EVENT_FIELDS.comm))
     this.#softirq(out, bytes, at)
+    this.#reader(out, bytes, at)
     out.bytes(parts.cgroupId)
     out.bytes(this.#cgroupId.of(bytes, at + EVENT_FIELDS.cgroupId))
     out.bytes(parts.end)
@@ -142,6 +157,33 @@ export class EventFormatter {
     out.integer(behind)
     out.bytes(parts.behindComm)
     out.bytes(this.#behindComm.of(bytes, at + fields.behindComm))
+    out.bytes(parts.end)
+  }
+
+  /** `"reader"`: what the reading thread did while the datagram waited, or null when the session does not take it. */
+  #reader (out: ByteWriter, bytes: Buffer, at: number): void {
+    const parts = JSON_PARTS.latency.reader
+    const fields = EVENT_FIELDS.reader
+    const verdict = bytes.readUInt32LE(at + fields.verdict)
+    const opening = parts.verdict[verdict]
+    if (verdict === READER_VERDICT.none || opening === undefined) {
+      out.bytes(parts.none)
+      return
+    }
+    out.bytes(opening)
+    for (let i = 0; i < parts.stateNs.length; i++) {
+      out.bytes(parts.stateNs[i]!)
+      out.integer(verdict === READER_VERDICT.unknown ? null : u64(bytes, at + fields.ns + 8 * i))
+    }
+    const behind = bytes.readUInt32LE(at + fields.behindPid)
+    if (behind === 0) {
+      out.bytes(parts.noBehind)
+      return
+    }
+    out.bytes(parts.behindPid)
+    out.integer(behind)
+    out.bytes(parts.behindComm)
+    out.bytes(this.#readerBehindComm.of(bytes, at + fields.behindComm))
     out.bytes(parts.end)
   }
 

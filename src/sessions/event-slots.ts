@@ -11,7 +11,7 @@ const EVENT_KEPT: Kept = [8, RECORD_SIZES[RecordType.event]]
 /** rec_drop: reason (4) to the end of reason_name (112). */
 const DROP_KEPT: Kept = [4, 112]
 
-/** Bytes of one slot of a session's EventLog: 146 (with five marks), against 152 for a rec_event as sent. */
+/** Bytes of one slot of a session's EventLog: 194 (with five marks), against 200 for a rec_event as sent. */
 export const EVENT_SLOT_BYTES = TYPE_BYTES + Math.max(...[EVENT_KEPT, DROP_KEPT].map(([start, end]) => end - start))
 
 /** Packs a rec_event or rec_drop (validated by the parser) into the slot at `at`: one copy. */

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { STAGE_NAMES, StageMeter, type MarkName, type StageName } from '../marks.js'
+import { READER_STATE_NAMES, STAGE_NAMES, StageMeter, type MarkName, type ReaderStateName, type StageName, type Verdict } from '../marks.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
-import type { HelloRecord, StatsRecord } from '../probe/records.js'
+import type { HelloRecord, HistName, StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
 import type { Histogram } from '../schemas/histogram.js'
 import { SESSION_DEFAULTS, type CreateSession, type Session as SessionResource } from '../schemas/session.js'
@@ -56,7 +56,7 @@ export class Session {
   #formatter: EventFormatter | undefined
   #stats: StatsRecord | undefined
   #histStats: StatsRecord | undefined
-  #hists: Partial<Record<StageName, number[]>> = {}
+  #hists: Partial<Record<HistName, number[]>> = {}
   #dropsByReason: Record<string, number> = {}
   #dropEvents = 0
   #loader: Promise<RunningLoader | undefined> = Promise.resolve(undefined)
@@ -76,6 +76,7 @@ export class Session {
       thresholdUs: request.thresholdUs ?? SESSION_DEFAULTS.thresholdUs,
       plan: request.plan ?? SESSION_DEFAULTS.plan,
       marks: request.marks ?? null,
+      reader: request.reader ?? SESSION_DEFAULTS.reader,
       bufferEvents: request.bufferEvents ?? SESSION_DEFAULTS.bufferEvents,
       ttlSeconds: request.ttlSeconds ?? SESSION_DEFAULTS.ttlSeconds
     }
@@ -144,12 +145,20 @@ export class Session {
     await loader?.stop()
   }
 
-  /** Per-stage histograms over every matching datagram, as the loader last reported them. */
+  /** Per-stage and per-reader-state histograms over every matching datagram, as the loader last reported them. */
   histogram (): Histogram {
     const stages = Object.fromEntries(STAGE_NAMES.map((stage) =>
       [stage, stageHistogram(this.#hists[stage] ?? [], this.#meter.measured[stage])])) as Histogram['stages']
+    const reader = this.spec.reader
+      ? Object.fromEntries(this.readerSlots.map(([state, slots]) => [state, stageHistogram(slots, true)])) as NonNullable<Histogram['reader']>
+      : null
     const at = this.#histStats
-    return { updatedAt: at && this.#clock ? this.#clock.iso(at.timeNs) : null, matched: at?.matched ?? 0, stages }
+    return { updatedAt: at && this.#clock ? this.#clock.iso(at.timeNs) : null, matched: at?.matched ?? 0, stages, reader }
+  }
+
+  /** The latest cumulative log2 slots of each reader state, when the session takes them. */
+  get readerSlots (): Array<[ReaderStateName, readonly number[]]> {
+    return this.spec.reader ? READER_STATE_NAMES.map((state) => [state, this.#hists[`reader.${state}`] ?? []]) : []
   }
 
   /** The latest cumulative log2 slots of each stage the plan measures. */
@@ -158,6 +167,17 @@ export class Session {
       const slots = this.#hists[stage]
       return this.#meter.measured[stage] && slots !== undefined ? [[stage, slots] as [StageName, number[]]] : []
     })
+  }
+
+  /** Slow datagrams by their reader's verdict, as the loader last counted them. */
+  get readerVerdicts (): Record<Verdict, number> {
+    const stats = this.#stats
+    return {
+      busy: stats?.readerBusy ?? 0,
+      runqueue: stats?.readerRunqueue ?? 0,
+      blocked: stats?.readerBlocked ?? 0,
+      unknown: stats?.readerUnknown ?? 0
+    }
   }
 
   toResource (): SessionResource {
@@ -174,6 +194,7 @@ export class Session {
       filter: this.spec.filter,
       thresholdUs: this.spec.thresholdUs,
       planRequested: this.spec.plan,
+      reader: this.spec.reader,
       plan: hello?.plan ?? null,
       marks: hello?.marks ?? [],
       kernelRelease: hello?.kernelRelease ?? null,
@@ -192,7 +213,8 @@ export class Session {
         dropsLost: stats?.dropsLost ?? 0,
         dropsByReason: { ...this.#dropsByReason },
         stale: stats?.stale ?? 0,
-        untracked: stats?.untracked ?? 0
+        untracked: stats?.untracked ?? 0,
+        readerVerdicts: this.spec.reader ? this.readerVerdicts : null
       }
     }
   }
@@ -235,7 +257,7 @@ export class Session {
         break
       case 'hist':
         // The loader sends the histograms right after the stats they go with.
-        this.#hists[record.stage] = record.slots
+        this.#hists[record.hist] = record.slots
         this.#histStats = this.#stats
         break
       case 'drop_count':

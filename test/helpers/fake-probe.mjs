@@ -75,7 +75,7 @@ function record (type, size, fill) {
 function hello () {
   const requested = option('--plan', 'auto')
   return record(1, 344, (b) => {
-    b.writeUInt16LE(3, 4)
+    b.writeUInt16LE(4, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
     b.writeUInt32LE(marks, 8)
     b.writeBigInt64LE(REALTIME_OFFSET_NS, 16)
@@ -90,7 +90,7 @@ const readMarked = (marks & 0b01000) !== 0
 function event (i) {
   const arrive = 1_000_000_000n + BigInt(i) * 1_000_000n
   const returned = arrive + 5500n + BigInt(i)
-  return record(2, 152, (b) => {
+  return record(2, 200, (b) => {
     b.writeBigUInt64LE((1n << 53n) + 1n, 8)
     b.set([127, 0, 0, 1], 16)
     b.set([127, 0, 0, 1], 32)
@@ -101,10 +101,10 @@ function event (i) {
     b.writeUInt32LE(process.pid, 60)
     b.writeUInt32LE(process.pid, 64)
     b.write('receiver', 68)
-    b.writeBigUInt64LE(arrive, 120)
-    b.writeBigUInt64LE(arrive + 1000n, 128)
-    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 136)
-    b.writeBigUInt64LE(returned, 144)
+    b.writeBigUInt64LE(arrive, 168)
+    b.writeBigUInt64LE(arrive + 1000n, 176)
+    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 184)
+    b.writeBigUInt64LE(returned, 192)
   })
 }
 
@@ -125,8 +125,8 @@ function drop (i) {
 const matched = eventCount * 10
 
 function stats () {
-  const values = [3_000_000_000, matched, eventCount, eventCount, 0, dropCount, 0, 0, 0]
-  return record(4, 80, (b) => values.forEach((value, i) => b.writeBigUInt64LE(BigInt(value), 8 + 8 * i)))
+  const values = [3_000_000_000, matched, eventCount, eventCount, 0, dropCount, 0, 0, 0, 0, 0, 0, 0]
+  return record(4, 112, (b) => values.forEach((value, i) => b.writeBigUInt64LE(BigInt(value), 8 + 8 * i)))
 }
 
 /** Per stage, slot → count: every matched datagram as 1 µs of stack, queue split 9:1 between slots 13 and 23, 500 ns of copy. */
@@ -135,7 +135,9 @@ const HIST_SLOTS = [
   { 10: matched },
   { 13: matched - eventCount, 23: eventCount },
   readMarked ? { 9: matched } : {},
-  { 13: matched - eventCount, 23: eventCount }
+  { 13: matched - eventCount, 23: eventCount },
+  // The reader's states: nothing measured.
+  {}, {}, {}
 ]
 
 function hists () {

@@ -8,7 +8,7 @@ const FIXTURE = readFileSync(new URL('../fixtures/records.bin', import.meta.url)
 const GOLDEN: ProbeRecord[] = [
   {
     type: 'hello',
-    version: 3,
+    version: 4,
     plan: 'tracepoint',
     marks: ['rx', 'arrive', 'read', 'return'],
     realtimeOffsetNs: 1764000000123456789n,
@@ -16,9 +16,9 @@ const GOLDEN: ProbeRecord[] = [
     notes: 'fentry: -EPERM; kprobe: not configured'
   },
   // Events and drops stay the loader's bytes (their values: test/sessions/event-formatter.test.ts).
-  { type: 'event', bytes: FIXTURE.subarray(344, 496) },
-  { type: 'event', bytes: FIXTURE.subarray(496, 648) },
-  { type: 'drop', bytes: FIXTURE.subarray(648, 760) },
+  { type: 'event', bytes: FIXTURE.subarray(344, 544) },
+  { type: 'event', bytes: FIXTURE.subarray(544, 744) },
+  { type: 'drop', bytes: FIXTURE.subarray(744, 856) },
   {
     type: 'stats',
     timeNs: 4000000000,
@@ -29,11 +29,15 @@ const GOLDEN: ProbeRecord[] = [
     drops: 3,
     dropsLost: 1,
     stale: 4,
-    untracked: 5
+    untracked: 5,
+    readerBusy: 6,
+    readerRunqueue: 2,
+    readerBlocked: 1,
+    readerUnknown: 1
   },
   {
     type: 'hist',
-    stage: 'queue',
+    hist: 'queue',
     slots: [...Array.from({ length: 39 }, (_, i) => i), 2 ** 40 + 3]
   },
   { type: 'drop_count', reason: 6, count: 3, reasonName: 'SOCKET_RCVBUFF' },
@@ -71,7 +75,7 @@ describe('RecordParser', () => {
     const [, event] = parseInChunks([FIXTURE.length])
     expect(event).toMatchObject({ type: 'event' })
     if (event?.type !== 'event') return
-    expect(event.bytes.length).toBe(152)
+    expect(event.bytes.length).toBe(200)
     expect(event.bytes.readUInt16LE(0)).toBe(2)
   })
 
@@ -101,12 +105,12 @@ describe('RecordParser', () => {
 
   it('names the stream offset of a bad record', () => {
     const parser = new RecordParser()
-    parser.push(FIXTURE.subarray(0, 496))
-    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 496')
+    parser.push(FIXTURE.subarray(0, 544))
+    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 544')
   })
 
   it('rejects a record whose size does not match its type', () => {
-    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 152/)
+    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 200/)
   })
 
   it('rejects a bad header as soon as it is complete, before the body arrives', () => {
@@ -116,12 +120,12 @@ describe('RecordParser', () => {
 
   it('rejects another protocol version', () => {
     const hello = Buffer.from(FIXTURE.subarray(0, 344))
-    hello.writeUInt16LE(4, 4)
-    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 4, expected 3/)
+    hello.writeUInt16LE(5, 4)
+    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 5, expected 4/)
   })
 
   it('rejects an unknown address family', () => {
-    const event = Buffer.from(FIXTURE.subarray(344, 496))
+    const event = Buffer.from(FIXTURE.subarray(344, 544))
     event.writeUInt16LE(1, 56)
     expect(() => new RecordParser().push(event)).toThrow(/unknown address family 1/)
   })

@@ -59,6 +59,7 @@ describe('EventFormatter', () => {
     tid: 4243,
     comm: 'receiver',
     softirq: { cpu: 1, inKsoftirqd: true, waitedBehind: null },
+    reader: { verdict: 'runqueue', onCpuNs: 1000, runqueueNs: 19000000, offCpuNs: 999000, waitedBehind: { pid: 778, comm: 'hog' } },
     cgroupId: '9007199254740993'
   }
   const drop8 = {
@@ -95,6 +96,7 @@ describe('EventFormatter', () => {
       tid: 7,
       comm: 'fifteen-chars-x',
       softirq: null,
+      reader: { verdict: 'unknown', onCpuNs: null, runqueueNs: null, offCpuNs: null, waitedBehind: null },
       cgroupId: '1'
     })
   })
@@ -134,6 +136,12 @@ describe('EventFormatter', () => {
 
   it('reads the record where the ring holds it', () => {
     expect(format(ev4.bytes, 7, 0)).toEqual(format(ev4.bytes, 7, 3))
+  })
+
+  it('writes a null reader for a session that does not take it', () => {
+    const bytes = Buffer.from(ev4.bytes)
+    bytes.writeUInt32LE(0, EVENT_FIELDS.reader.verdict)
+    expect(JSON.parse(format(bytes, 1).json).reader).toBeNull()
   })
 
   it('rebuilds the text it keeps of a field as soon as the field changes', () => {

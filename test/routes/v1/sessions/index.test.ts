@@ -248,7 +248,8 @@ describe('GET /v1/sessions/{id}', () => {
       dropsLost: 0,
       dropsByReason: { SOCKET_RCVBUFF: 2 },
       stale: 0,
-      untracked: 0
+      untracked: 0,
+      readerVerdicts: { busy: 0, runqueue: 0, blocked: 0, unknown: 0 }
     })
   })
 
@@ -271,7 +272,7 @@ describe('GET /v1/sessions/{id}', () => {
     const app = await testApp()
     const { id } = (await create(app)).json()
     const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
-    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 2280', lastSeq: 1 })
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 3344', lastSeq: 1 })
     expect(alive(probe().pid)).toBe(false)
   })
 
@@ -280,7 +281,7 @@ describe('GET /v1/sessions/{id}', () => {
     const app = await testApp()
     const { id } = (await create(app)).json()
     const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
-    expect(session).toMatchObject({ error: 'the loader sent a malformed record: stream ended inside a record (76 bytes left)', lastSeq: 2 })
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: stream ended inside a record (100 bytes left)', lastSeq: 2 })
   })
 
   it('keeps an ended session readable for the retention period, then removes it', async () => {

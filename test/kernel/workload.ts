@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const UDPWORK = `${ROOT}test/tools/build/udpwork`
 export const PROBE = `${ROOT}bpf/build/udplat-probe`
+export const SCHEDWORK = `${ROOT}test/tools/build/schedwork`
 
 /** One datagram as the receiver saw it: waitNs runs from the kernel's receive timestamp to recvmsg's return. */
 export interface Received {
@@ -67,6 +68,15 @@ function lines (child: ChildProcessWithoutNullStreams): { first: Promise<string>
     })
   })
   return { first, rest }
+}
+
+/** Runs a tool (test/tools) until it exits; its ready line (the first), and the rest once it has exited. */
+export function runTool (argv: string[]): { first: Promise<unknown>, rest: Promise<unknown[]> } {
+  const out = lines(spawn(argv[0]!, argv.slice(1)))
+  return {
+    first: out.first.then((line) => JSON.parse(line) as unknown),
+    rest: out.rest.then((rest) => rest.map((line) => JSON.parse(line) as unknown))
+  }
 }
 
 export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest'
+import { startProbe, type ProbeEvent } from './probe.js'
+import { runTool, SCHEDWORK } from './workload.js'
+
+// Each event says what the thread that read its datagram did over its queue interval: busy, waiting for a CPU
+// (and behind whom), or asleep. Ground truth by construction (test/tools/schedwork.c): a reader that spins or
+// sleeps D before each read, fed by a sender that sends the next datagram as soon as the reader echoes the
+// last, so each waits D; or a reader blocked in its read, pinned to a CPU that a SCHED_FIFO thread holds for D
+// from just before each datagram. Ports 26000-26099 are this file's.
+const D_US = 5000
+const D_NS = D_US * 1000
+const COUNT = 50
+
+interface Reader {
+  verdict: 'busy' | 'runqueue' | 'blocked' | 'unknown'
+  onCpuNs: number | null
+  runqueueNs: number | null
+  offCpuNs: number | null
+  waitedBehind: { pid: number, comm: string } | null
+}
+
+type Event = ProbeEvent & { reader: Reader }
+
+/**
+ * Runs schedwork's reader and its sender against one port under the loader; the events and what the tools
+ * printed. A thread's history begins at its first read: the datagrams that read takes, `firstReads`, are unknown.
+ */
+async function scenario (port: number, recv: string[], send: string[], firstReads = 1) {
+  const probe = await startProbe(['--threshold-us', '0', '--port', String(port)])
+  const reader = runTool([SCHEDWORK, 'recv', '--bind', `127.0.0.1:${port}`, '--count', String(COUNT), ...recv])
+  await reader.first
+  const sender = runTool([SCHEDWORK, ...send, '--to', `127.0.0.1:${port}`, '--count', String(COUNT)])
+  const [read, sent] = await Promise.all([reader.rest, sender.first, sender.rest])
+  const run = await probe.stop()
+  const events = run.events.filter((e) => e.dst.endsWith(`:${port}`)) as Event[]
+  expect(events).toHaveLength(COUNT)
+  const known = events.filter((e) => e.reader.verdict !== 'unknown')
+  expect(known.length).toBeGreaterThanOrEqual(COUNT - firstReads)
+  for (const e of known) {
+    const sum = e.reader.onCpuNs! + e.reader.runqueueNs! + e.reader.offCpuNs!
+    expect(Math.abs(sum - e.queueNs!), 'the three add up to the queue').toBeLessThanOrEqual(1000 + e.queueNs! / 100)
+  }
+  return { events, known, read: read as Array<{ len?: number, tid: number, reader?: number, spins?: boolean }>, sent: sent as any, stats: run.stats }
+}
+
+const within = (ns: number | null, expected: number, share = 0.1): boolean => ns !== null && Math.abs(ns - expected) <= share * D_NS
+
+describe('the reader\'s verdict', () => {
+  it('busy: a reader that spins D in user space before each read', async () => {
+    const { known, stats } = await scenario(26001, ['--spin-us', String(D_US), '--echo'], ['ping'])
+    expect(known.filter((e) => e.reader.verdict === 'busy').length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(stats.readerBusy + stats.readerUnknown).toBe(COUNT)
+  })
+
+  it('blocked: a reader that sleeps D before each read', async () => {
+    const { known, stats } = await scenario(26002, ['--sleep-us', String(D_US), '--echo'], ['ping'])
+    expect(known.filter((e) => e.reader.verdict === 'blocked' && within(e.reader.offCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(stats.readerBlocked).toBe(known.filter((e) => e.reader.verdict === 'blocked').length)
+  })
+
+  it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task for D from just before each datagram, named', async () => {
+    const { known, sent } = await scenario(26003, ['--cpu', '1'], ['starve', '--cpu', '1', '--spin-us', String(D_US)])
+    const starved = known.filter((e) => e.reader.verdict === 'runqueue' && within(e.reader.runqueueNs, D_NS))
+    expect(starved.length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    for (const e of starved) expect(e.reader.waitedBehind).toEqual({ pid: sent.spinner.pid, comm: sent.spinner.comm })
+  })
+
+  it('mixed: a reader that spins D/2, then sleeps D/2, before each read', async () => {
+    const half = D_US / 2
+    const { known } = await scenario(26004, ['--spin-us', String(half), '--sleep-us', String(half), '--echo'], ['ping'])
+    // The test's own processes share the two CPUs: now and then one preempts the reader mid-spin.
+    const both = known.filter((e) => within(e.reader.onCpuNs, D_NS / 2) && within(e.reader.offCpuNs, D_NS / 2))
+    expect(both.length).toBeGreaterThanOrEqual(0.9 * known.length)
+  })
+
+  it('belongs to the thread that read each datagram: of two threads on one socket, one spins and one sleeps', async () => {
+    const { known, read } = await scenario(26005, ['--threads', '2', '--spin-threads', '1', '--spin-us', String(D_US), '--sleep-us', String(D_US), '--echo'], ['ping'], 2)
+    const spins = new Map(read.filter((line) => line.reader !== undefined).map((line) => [line.tid, line.spins]))
+    const expected = (e: Event) => spins.get(e.tid) === true ? 'busy' : 'blocked'
+    expect(new Set(known.map((e) => e.tid)).size).toBe(2)
+    expect(known.filter((e) => e.reader.verdict === expected(e)).length).toBeGreaterThanOrEqual(0.95 * known.length)
+  })
+
+  it('belongs to the thread that read each datagram under recvmmsg: a burst of 4 read at once after a spin of D', async () => {
+    const { known, read } = await scenario(26006, ['--batch', '4', '--spin-us', String(D_US), '--echo'], ['ping', '--burst', '4'], 4)
+    const tid = read.find((line) => line.reader !== undefined)!.tid
+    expect(known.every((e) => e.tid === tid)).toBe(true)
+    expect(known.filter((e) => e.reader.verdict === 'busy').length).toBeGreaterThanOrEqual(0.98 * known.length)
+    // Until the sender's bursts fall in step with the reader's spins, a burst waits less than D.
+    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.8 * known.length)
+  })
+})

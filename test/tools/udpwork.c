@@ -8,7 +8,8 @@
  *          peeking first, on a connected socket, or with several reader
  *          threads on one socket or on an SO_REUSEPORT group
  *   send   send N numbered datagrams at a fixed interval, optionally in
- *          bursts and with a length that identifies each one
+ *          bursts and with a length that identifies each one, or each
+ *          while a SCHED_FIFO task holds the CPU whose backlog it will wait in
  *   flood  send as fast as possible for a fixed time
  *   sink   count datagrams received for a fixed time
  *
@@ -17,6 +18,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -27,8 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +46,12 @@
 #define MAX_READERS		64
 /* How often a reader thread blocked in recvmsg looks whether it should stop. */
 #define READER_WAKE_MS		20
+/* Above every CFS task, ksoftirqd included; below the irq threads (50). */
+#define SPINNER_PRIO		1
+/* The spinner's name, so that a tool names it apart from udpwork's receivers. */
+#define SPINNER_COMM		"udpspin"
+/* How long the spinner waits for a datagram to reach its CPU's backlog. */
+#define SPINNER_WAIT_MS		2000
 
 struct endpoint {
 	struct sockaddr_storage ss;
@@ -69,6 +80,8 @@ struct options {
 	long burst;		/* datagrams sent back to back per interval */
 	long interval_us;
 	long seconds;
+	long starve_cpu;	/* -1: no spinner */
+	long starve_ms;
 };
 
 static const char *prog = "udpwork";
@@ -89,6 +102,7 @@ static void usage_error(const char *msg, const char *arg)
 		"                    [--threads T] [--reuseport S]\n"
 		"       udpwork send --to ADDR:PORT [--count N] [--len L] [--interval-us I]\n"
 		"                    [--bind ADDR:PORT] [--len-cycle C] [--burst B]\n"
+		"                    [--starve-cpu C --starve-ms D]\n"
 		"       udpwork flood --to ADDR:PORT --seconds S [--len L]\n"
 		"       udpwork sink --bind ADDR:PORT --seconds S\n"
 		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n"
@@ -97,7 +111,12 @@ static void usage_error(const char *msg, const char *arg)
 		"with SO_REUSEPORT; --threads T: T threads reading each socket. With\n"
 		"--threads or --reuseport, readers print when they exit, with socket and tid.\n"
 		"send --len-cycle C: datagram i is L + i %% C bytes; --burst B: B datagrams\n"
-		"back to back every I microseconds\n");
+		"back to back every I microseconds; with --interval-us the sender exits an\n"
+		"interval after the last datagram, not while it is on its way; --starve-cpu C\n"
+		"--starve-ms D: before each datagram, a SCHED_FIFO process (comm " SPINNER_COMM ")\n"
+		"takes CPU C and, once the datagram waits in C's backlog, holds C D ms more;\n"
+		"prints, per datagram, when the spinner saw it queued and when it let go\n"
+		"(CLOCK_MONOTONIC)\n");
 	exit(2);
 }
 
@@ -649,17 +668,141 @@ static int cmd_recv(const struct options *o)
 	return 0;
 }
 
+/*
+ * Packets waiting in CPU cpu's backlog (its input and process queues):
+ * column 12 of /proc/net/softnet_stat, whose column 13 is the CPU.
+ */
+static unsigned int backlog_len(int stat_fd, long cpu)
+{
+	char buf[8192], *line, *save;
+	unsigned int col[13];
+	ssize_t n;
+
+	n = pread(stat_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		fail("read /proc/net/softnet_stat");
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%x %x %x %x %x %x %x %x %x %x %x %x %x",
+			   &col[0], &col[1], &col[2], &col[3], &col[4], &col[5], &col[6],
+			   &col[7], &col[8], &col[9], &col[10], &col[11], &col[12]) == 13 &&
+		    col[12] == cpu)
+			return col[11];
+	errno = ENOENT;
+	fail("find the CPU's line in /proc/net/softnet_stat");
+	return 0;
+}
+
+/* What the spinner tells the sender per datagram (CLOCK_MONOTONIC; -1: never queued). */
+struct spin_report {
+	long long queued_ns;
+	long long end_ns;
+};
+
+/*
+ * The spinner of send --starve-cpu: for each byte on go_fd, takes its CPU,
+ * says so with a byte on report_fd, spins until a packet waits in the CPU's
+ * backlog, holds the CPU starve_ms more, and reports. Between datagrams it
+ * sleeps in read(), leaving the CPU to ksoftirqd.
+ */
+static void run_spinner(const struct options *o, int go_fd, int report_fd)
+{
+	struct sched_param param = { .sched_priority = SPINNER_PRIO };
+	struct spin_report r;
+	long long deadline_ns;
+	cpu_set_t cpus;
+	int stat_fd;
+	char go;
+
+	prctl(PR_SET_NAME, SPINNER_COMM);
+	CPU_ZERO(&cpus);
+	CPU_SET(o->starve_cpu, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		fail("pin the spinner to its CPU");
+	if (sched_setscheduler(0, SCHED_FIFO, &param))
+		fail("make the spinner SCHED_FIFO");
+	stat_fd = open("/proc/net/softnet_stat", O_RDONLY | O_CLOEXEC);
+	if (stat_fd < 0)
+		fail("open /proc/net/softnet_stat");
+	while (read(go_fd, &go, 1) == 1) {
+		if (write(report_fd, &go, 1) != 1)
+			fail("tell the sender the spinner runs");
+		r.queued_ns = r.end_ns = -1;
+		deadline_ns = clock_ns(CLOCK_MONOTONIC) + SPINNER_WAIT_MS * NSEC_PER_MSEC;
+		while (!backlog_len(stat_fd, o->starve_cpu) &&
+		       clock_ns(CLOCK_MONOTONIC) < deadline_ns)
+			;
+		if (backlog_len(stat_fd, o->starve_cpu)) {
+			r.queued_ns = clock_ns(CLOCK_MONOTONIC);
+			while ((r.end_ns = clock_ns(CLOCK_MONOTONIC)) <
+			       r.queued_ns + o->starve_ms * NSEC_PER_MSEC)
+				;
+		}
+		if (write(report_fd, &r, sizeof(r)) != sizeof(r))
+			fail("report to the sender");
+	}
+	exit(0);
+}
+
+/* Forks the spinner; the sender itself keeps off the spinner's CPU. */
+static pid_t start_spinner(const struct options *o, int *go_fd, int *report_fd)
+{
+	int go[2], report[2];
+	cpu_set_t cpus;
+	pid_t pid;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus))
+		fail("get CPU affinity");
+	CPU_CLR(o->starve_cpu, &cpus);
+	if (!CPU_COUNT(&cpus) || sched_setaffinity(0, sizeof(cpus), &cpus))
+		fail("keep the sender off the starved CPU");
+	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
+		fail("create pipes");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		fail("fork the spinner");
+	if (!pid) {
+		close(go[1]);
+		close(report[0]);
+		run_spinner(o, go[0], report[1]);
+	}
+	close(go[0]);
+	close(report[1]);
+	*go_fd = go[1];
+	*report_fd = report[0];
+	return pid;
+}
+
+static void read_all(int fd, void *buf, size_t len, const char *what)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EPIPE;
+		fail(what);
+	}
+}
+
 static int cmd_send(const struct options *o)
 {
 	static unsigned char payload[MAX_DATAGRAM_LEN];
+	int fd, go_fd = -1, report_fd = -1, status;
+	struct spin_report r;
+	pid_t spinner = -1;
 	long long next_ns;
-	int fd;
+	char ready;
 
 	if (!o->has_to)
 		usage_error("send needs --to", NULL);
+	if ((o->starve_cpu >= 0) != (o->starve_ms > 0))
+		usage_error("--starve-cpu and --starve-ms go together", NULL);
 	fd = open_socket(&o->to);
 	if (o->has_bind && bind(fd, (const struct sockaddr *)&o->bind.ss, o->bind.len))
 		fail("bind socket");
+	if (o->starve_cpu >= 0)
+		spinner = start_spinner(o, &go_fd, &report_fd);
 
 	memset(payload, '.', sizeof(payload));
 	next_ns = clock_ns(CLOCK_MONOTONIC);
@@ -675,13 +818,40 @@ static int cmd_send(const struct options *o)
 		}
 		if ((size_t)len >= sizeof(seq))
 			memcpy(payload, &seq, sizeof(seq));
+		if (spinner > 0) {
+			if (write(go_fd, "g", 1) != 1)
+				fail("start the spinner");
+			read_all(report_fd, &ready, 1, "hear the spinner start");
+		}
 		if (sendto(fd, payload, len, 0,
 			   (const struct sockaddr *)&o->to.ss, o->to.len) < 0)
 			fail("send datagram");
+		if (spinner > 0) {
+			read_all(report_fd, &r, sizeof(r), "hear from the spinner");
+			if (r.queued_ns < 0) {
+				fprintf(stderr, "%s: datagram %ld did not reach CPU %ld's backlog in %d ms\n",
+					prog, i, o->starve_cpu, SPINNER_WAIT_MS);
+				exit(1);
+			}
+			printf("{\"i\":%ld,\"spinner\":{\"pid\":%d,\"comm\":\"%s\",\"cpu\":%ld,"
+			       "\"queuedMonoNs\":%lld,\"endMonoNs\":%lld}}\n",
+			       i, spinner, SPINNER_COMM, o->starve_cpu, r.queued_ns, r.end_ns);
+		}
 	}
+	/*
+	 * Exiting takes the CPU a while: under qemu's round-robin vCPUs, long
+	 * enough to hold up the last datagram's softirq on another CPU.
+	 */
+	if (o->count && o->interval_us)
+		sleep_until_ns(next_ns + o->interval_us * NSEC_PER_USEC);
 	printf("{\"sent\":%ld,\"sport\":%d}\n", o->count, bound_port(fd));
 	fflush(stdout);
 	close(fd);
+	if (spinner > 0) {
+		close(go_fd);
+		if (waitpid(spinner, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			fail("end the spinner");
+	}
 	return 0;
 }
 
@@ -757,7 +927,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	enum { OPT_BIND = 256, OPT_TO, OPT_COUNT, OPT_DELAY_MS, OPT_BATCH,
 	       OPT_RECVMMSG, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
 	       OPT_INTERVAL_US, OPT_SECONDS, OPT_PEEK, OPT_CONNECT, OPT_THREADS,
-	       OPT_REUSEPORT, OPT_LEN_CYCLE, OPT_BURST };
+	       OPT_REUSEPORT, OPT_LEN_CYCLE, OPT_BURST, OPT_STARVE_CPU,
+	       OPT_STARVE_MS };
 	static const struct option longopts[] = {
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -777,6 +948,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "reuseport", required_argument, NULL, OPT_REUSEPORT },
 		{ "len-cycle", required_argument, NULL, OPT_LEN_CYCLE },
 		{ "burst", required_argument, NULL, OPT_BURST },
+		{ "starve-cpu", required_argument, NULL, OPT_STARVE_CPU },
+		{ "starve-ms", required_argument, NULL, OPT_STARVE_MS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -840,6 +1013,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_BURST:
 			o->burst = parse_long(optarg, 1, LONG_MAX);
 			break;
+		case OPT_STARVE_CPU:
+			o->starve_cpu = parse_long(optarg, 0, CPU_SETSIZE - 1);
+			break;
+		case OPT_STARVE_MS:
+			o->starve_ms = parse_long(optarg, 1, 3600 * 1000);
+			break;
 		default:
 			usage_error("invalid option", NULL);
 		}
@@ -871,6 +1050,7 @@ int main(int argc, char **argv)
 		.len = 64,
 		.len_cycle = 1,
 		.burst = 1,
+		.starve_cpu = -1,
 	};
 	bool is_send;
 

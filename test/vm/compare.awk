@@ -4,39 +4,8 @@
 # within max_diff_ns of the receiver's waitNs at p99. Datagrams of RECV files
 # named *warmup* need their event but stay out of the latency figures: under
 # TCG, the first run of freshly loaded BPF code costs a translation.
-# usage: awk -v port=P -v max_diff_ns=N -f compare.awk PROBE_OUT RECV...
+# usage: awk -v port=P -v max_diff_ns=N -f json.awk -f compare.awk PROBE_OUT RECV...
 # Prints one line: "pass|fail DETAIL".
-
-# The value of KEY on a JSON line: a number, null, true/false or a string.
-function field(line, key,    rest) {
-	if (!match(line, "\"" key "\":"))
-		return ""
-	rest = substr(line, RSTART + RLENGTH)
-	if (substr(rest, 1, 1) == "\"") {
-		rest = substr(rest, 2)
-		return substr(rest, 1, index(rest, "\"") - 1)
-	}
-	match(rest, /^[^,}]*/)
-	return substr(rest, 1, RLENGTH)
-}
-
-function port_of(endpoint) {
-	sub(/.*:/, "", endpoint)
-	return endpoint
-}
-
-function problem(msg) {
-	if (nproblems++ < 3)
-		problems = problems (problems ? "; " : "") msg
-}
-
-function abs(x) {
-	return x < 0 ? -x : x
-}
-
-function us(ns) {
-	return sprintf("%.1f", ns / 1000)
-}
 
 # Where a difference comes from: the kernel's stamp to the arrive mark, and
 # the return mark to the receiver's clock read.
@@ -118,18 +87,14 @@ END {
 			matched = matched (matched ? ", " : "") fam " " nev[fam] + 0 "/" ngt[fam] + 0 \
 				(nwarmup[fam] ? " (" nwarmup[fam] " warm-up)" : "")
 	}
-	for (i = 2; i <= nd; i++)
-		for (j = i; j > 1 && diffs[j - 1] > diffs[j]; j--) {
-			t = diffs[j]; diffs[j] = diffs[j - 1]; diffs[j - 1] = t
-		}
-	p99 = int(nd * 0.99 + 0.999999)
+	sort_values(diffs, nd)
 	detail = "events/datagrams " (matched ? matched : "none")
 	if (nd)
-		detail = detail "; |totalNs-waitNs| us p50 " us(diffs[int(nd * 0.5 + 0.999999)]) \
-			" p99 " us(diffs[p99]) " max " us(diffs[nd]) " (" worst_at "), mean totalNs-waitNs " us(sum / nd)
+		detail = detail "; |totalNs-waitNs| us p50 " us(quantile(diffs, nd, 0.5)) \
+			" p99 " us(quantile(diffs, nd, 0.99)) " max " us(diffs[nd]) " (" worst_at "), mean totalNs-waitNs " us(sum / nd)
 	if (!nd)
 		problem("nothing to compare")
-	else if (diffs[p99] > max_diff_ns)
+	else if (quantile(diffs, nd, 0.99) > max_diff_ns)
 		problem("p99 above " us(max_diff_ns) " us")
-	print (nproblems ? "fail " problems " (" nproblems " problems); " : "pass ") detail
+	print verdict(detail)
 }

@@ -1,20 +1,35 @@
 #!/bin/sh
 # In-VM test driver (busybox sh). For each attach plan, runs udplat-probe
 # while udpwork receives over IPv4 and IPv6 loopback, and matches every
-# datagram's event to the receiver's ground truth (compare.awk). Prints one
-# "VMTEST-RESULT CHECK pass|fail|gap DETAIL" line per check and exits 1 if
-# any check failed. Then auto-selection, and two --shared loaders on one hub.
-# usage: driver.sh PLANS    comma-separated plans, or "none" for udpwork only
+# datagram's event to the receiver's ground truth (compare.awk); then, with
+# the same loader, datagrams through the virtio-net NIC, steered by RPS to
+# CPU1, with CPU1 idle and with a SCHED_FIFO spinner holding it (nic.awk).
+# Prints one "VMTEST-RESULT CHECK pass|fail|gap DETAIL" line per check and
+# exits 1 if any check failed. Then auto-selection, and two --shared loaders
+# on one hub.
+# usage: driver.sh PLANS NIC
+#   PLANS  comma-separated plans, or "none" for udpwork only
+#   NIC    HOST_PORT:GUEST_PORT of qemu's forward (scripts/vmtest)
 
 port=9999
 count=20
 warmup_count=2
 delay_ms=5
 max_diff_ns=50000
+# The NIC: a datagram sent to the host, 10.0.2.2:$nic_host_port, comes back
+# through qemu's forward and virtio-net to 10.0.2.15:$nic_port.
+nic_host_port=${2%%:*}
+nic_port=${2##*:}
+nic_count=10
+# RPS steers the NIC's packets to this CPU's backlog; the spinner holds it.
+starve_cpu=1
+starve_ms=5
+max_quiet_backlog_ns=100000
 start_timeout_s=60
 stop_timeout_s=10
 work=/tmp/vmtest
 failed=0
+nic_ready=
 
 log() {
 	echo "vmtest: $*"
@@ -68,36 +83,137 @@ show_file() {
 	head -n "${3:-20}" "$2" | sed 's/^/    /'
 }
 
-# run_workload NAME ADDR LEN COUNT: a receiver on ADDR:$port reads COUNT
-# datagrams of LEN bytes, sleeping $delay_ms before each read, into
-# $work/NAME.recv.
+# run_workload NAME BIND TO COUNT DELAY_MS [SEND-OPTIONS...]: a receiver on
+# BIND reads COUNT datagrams that udpwork sends to TO, sleeping DELAY_MS
+# before each read, into $work/NAME.recv; the sender's output goes to
+# $work/NAME.send.
 run_workload() {
-	local recv=$work/$1.recv count=$4 rpid got
+	local name=$1 bind=$2 to=$3 count=$4 delay=$5 recv=$work/$1.recv rpid got
 
-	udpwork recv --bind "$2:$port" --count "$count" --delay-ms $delay_ms \
+	shift 5
+	udpwork recv --bind "$bind" --count "$count" --delay-ms "$delay" \
 		--timeout-ms 30000 >"$recv" 2>"$recv.err" &
 	rpid=$!
 	if ! wait_for_line "$recv" '"ready":true' 10 $rpid; then
-		log "$1: receiver did not start: $(cat "$recv.err")"
+		log "$name: receiver did not start: $(cat "$recv.err")"
 		stop $rpid KILL 1
 		return 1
 	fi
-	if ! udpwork send --to "$2:$port" --count "$count" --len "$3" \
-		--interval-us 1000 >"$work/$1.send"; then
+	if ! udpwork send --to "$to" --count "$count" "$@" \
+		>"$work/$name.send" 2>"$work/$name.send.err"; then
+		log "$name: sender failed: $(cat "$work/$name.send.err")"
 		stop $rpid KILL 1
 		return 1
 	fi
-	wait $rpid || log "$1: receiver failed: $(cat "$recv.err")"
+	wait $rpid || log "$name: receiver failed: $(cat "$recv.err")"
 	got=$(grep -c '"waitNs":[0-9]' "$recv")
 	[ "$got" -eq "$count" ] && return 0
-	log "$1: received $got of $count datagrams with a kernel timestamp"
+	log "$name: received $got of $count datagrams with a kernel timestamp"
 	return 1
 }
 
-# run_workloads NAME COUNT: the workload over IPv4, then over IPv6
+# run_workloads NAME COUNT: over loopback, IPv4 then IPv6
 run_workloads() {
-	run_workload "$1-ipv4" 127.0.0.1 64 "$2" &&
-		run_workload "$1-ipv6" '[::1]' 200 "$2"
+	run_workload "$1-ipv4" 127.0.0.1:$port 127.0.0.1:$port "$2" $delay_ms \
+		--len 64 --interval-us 1000 &&
+		run_workload "$1-ipv6" "[::1]:$port" "[::1]:$port" "$2" $delay_ms \
+			--len 200 --interval-us 1000
+}
+
+# run_nic_workloads NAME: through the NIC, 10 ms apart: warm-up datagrams,
+# then $nic_count with CPU1 idle (NAME-quiet), then $nic_count each of which
+# waits in CPU1's backlog while the spinner holds CPU1 $starve_ms ms
+# (NAME-starved).
+run_nic_workloads() {
+	local to=10.0.2.2:$nic_host_port bind=10.0.2.15:$nic_port
+
+	run_workload "$1-warmup" $bind $to $warmup_count 0 --len 100 --interval-us 10000 &&
+		run_workload "$1-quiet" $bind $to $nic_count 0 --len 100 --interval-us 10000 &&
+		run_workload "$1-starved" $bind $to $nic_count 0 --len 100 --interval-us 10000 \
+			--starve-cpu $starve_cpu --starve-ms $starve_ms
+}
+
+# nic_verdict PROBE_OUT NAME MODE: nic.awk's verdict on NAME's MODE
+# (quiet or starved) datagrams; without PROBE_OUT, on the ground truth alone.
+nic_verdict() {
+	local judge="-v max_quiet_ns=$max_quiet_backlog_ns" send=
+
+	if [ "$3" = starved ]; then
+		judge="-v starve_ns=$((starve_ms * 1000000))"
+		send=$work/$2-starved.send
+	fi
+	awk -v port=$nic_port -v cpu=$starve_cpu $judge -f /vmtest/json.awk -f /vmtest/nic.awk \
+		$1 "$work/$2-$3.recv" $send
+}
+
+# Steers the NIC as its checks need: its interrupts, and with threadirqs
+# their threads, on CPU0; its packets, by RPS, into CPU1's backlog. Prints
+# what it set.
+steer_nic() {
+	local dev irqs irq
+
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	irqs=$(awk -v dev="$dev-" 'index($0, dev) { sub(":", "", $1); print $1 }' /proc/interrupts)
+	if [ -z "$irqs" ]; then
+		echo "no IRQ of $dev in /proc/interrupts"
+		return 1
+	fi
+	for irq in $irqs; do
+		echo 1 >"/proc/irq/$irq/smp_affinity" || return 1
+	done
+	printf '%x' $((1 << starve_cpu)) >/sys/class/net/eth0/queues/rx-0/rps_cpus || return 1
+	echo "eth0 ($dev) IRQs $(echo $irqs) on CPU0, rps_cpus $(cat /sys/class/net/eth0/queues/rx-0/rps_cpus)"
+}
+
+# The NIC's plumbing, before any loader runs: every datagram comes back
+# through virtio-net with its kernel stamp, and, starved, the spinner sees
+# each in CPU1's backlog.
+check_nic() {
+	local steered quiet starved
+
+	if [ -z "$nic_host_port" ] || [ ! -d /sys/class/net/eth0 ]; then
+		result nic fail "no NIC: eth0 missing or no forward given"
+		return
+	fi
+	if ! steered=$(steer_nic); then
+		result nic fail "failed to steer eth0: $steered"
+		return
+	fi
+	if ! run_nic_workloads nic; then
+		result nic fail "$steered; workload through the NIC failed"
+		return
+	fi
+	quiet=$(nic_verdict "" nic quiet)
+	starved=$(nic_verdict "" nic starved)
+	if [ "${quiet%% *}" = pass ] && [ "${starved%% *}" = pass ]; then
+		result nic pass "$steered; quiet: ${quiet#pass }; starved: ${starved#pass }"
+		nic_ready=1
+	else
+		result nic fail "$steered; quiet: $quiet; starved: $starved"
+	fi
+}
+
+# nic_results PLAN STATUS DETAIL: the same result for both NIC checks of PLAN
+nic_results() {
+	result "nic-quiet-$1" "$2" "$3"
+	result "nic-starved-$1" "$2" "$3"
+}
+
+# The NIC checks of PLAN, on the datagrams its loader saw (check_plan).
+judge_nic() {
+	local verdict mode src
+
+	for mode in quiet starved; do
+		verdict=$(nic_verdict "$work/$1/probe.out" "$1-nic" $mode)
+		[ -n "$verdict" ] || verdict="fail no comparison: the workload failed"
+		result "nic-$mode-$1" "${verdict%% *}" "${verdict#* }"
+		case $verdict in fail*)
+			src=$(json_string src "$work/$1-nic-$mode.recv")
+			grep "\"src\":\"$src\"" "$work/$1/probe.out" >"$work/$1-nic-$mode.events"
+			show_file "events of $1-nic-$mode" "$work/$1-nic-$mode.events"
+			show_file "sender of $1-nic-$mode" "$work/$1-nic-$mode.send" ;;
+		esac
+	done
 }
 
 # The plumbing: udpwork's own ground truth, before any loader runs.
@@ -163,14 +279,16 @@ loader_error() {
 check_plan() {
 	local plan=$1 dir=$work/$1 why gap_rc chosen stop_rc verdict
 
-	if ! start_loader "$dir" --plan "$plan"; then
+	if ! start_loader "$dir" --plan "$plan" --port $nic_port; then
 		why=$(expected_gap "$plan" "$(loader_error "$dir")")
 		gap_rc=$?
 		if [ $gap_rc -eq 0 ]; then
 			result "$plan" gap "$why; loader (exit $loader_rc): $(loader_error "$dir")"
+			nic_results "$plan" gap "as $plan"
 			return
 		fi
 		result "$plan" fail "loader exit $loader_rc before hello: $(loader_error "$dir")${why:+ ($why, but the message does not say so)}"
+		nic_results "$plan" fail "as $plan"
 		show_file "loader stderr" "$dir/probe.err" 400
 		return
 	fi
@@ -180,16 +298,18 @@ check_plan() {
 	if [ $? -ne 1 ]; then
 		stop $loader_pid INT $stop_timeout_s
 		result "$plan" fail "loaded although documented as a gap ($why)"
+		nic_results "$plan" fail "as $plan"
 		return
 	fi
 	if ! run_workloads "$plan-warmup" $warmup_count ||
 		! run_workloads "$plan" $count; then
 		log "$plan: workload failed"
 	fi
+	[ -z "$nic_ready" ] || run_nic_workloads "$plan-nic" || log "$plan: workload through the NIC failed"
 	stop $loader_pid INT $stop_timeout_s
 	stop_rc=$?
 
-	verdict=$(awk -v port=$port -v max_diff_ns=$max_diff_ns -f /vmtest/compare.awk \
+	verdict=$(awk -v port=$port -v max_diff_ns=$max_diff_ns -f /vmtest/json.awk -f /vmtest/compare.awk \
 		"$dir/probe.out" "$work/$plan"-warmup-ipv*.recv "$work/$plan"-ipv*.recv)
 	if [ -z "$verdict" ]; then
 		verdict="fail no comparison: the workload failed"
@@ -205,6 +325,11 @@ check_plan() {
 		show_file "loader stderr" "$dir/probe.err"
 		show_file "loader stdout (head)" "$dir/probe.out" 8 ;;
 	esac
+	if [ -n "$nic_ready" ]; then
+		judge_nic "$plan"
+	else
+		nic_results "$plan" fail "the NIC's plumbing failed (check nic)"
+	fi
 }
 
 # Auto-selection must prefer fentry on every kernel of the matrix.
@@ -256,7 +381,7 @@ check_shared() {
 		sleep 0.05
 		tries=$((tries - 1))
 	done
-	verdict=$(awk -v port=$port -v max_diff_ns=$max_diff_ns -f /vmtest/compare.awk \
+	verdict=$(awk -v port=$port -v max_diff_ns=$max_diff_ns -f /vmtest/json.awk -f /vmtest/compare.awk \
 		"$dir/probe.out" "$work"/shared-warmup-ipv*.recv "$work"/shared-ipv*.recv)
 	if [ -z "$verdict" ]; then
 		verdict="fail no comparison: the workload failed"
@@ -278,7 +403,12 @@ main() {
 	local plan
 
 	mkdir -p $work
+	# Everything the driver starts stays on CPU0, as on the one-CPU VM the
+	# loopback checks were written for; CPU1 runs only what the NIC checks
+	# are about: RPS's backlog, ksoftirqd and the spinner.
+	taskset -p 1 $$ >/dev/null
 	check_udpwork
+	check_nic
 	if [ "$1" != none ]; then
 		for plan in $(echo "$1" | tr , ' '); do
 			check_plan "$plan"

@@ -59,10 +59,15 @@ int BPF_PROG(uls_switch, bool preempt, struct task_struct *prev,
 	return 0;
 }
 
+/*
+ * A wakeup of a task still on its CPU changes nothing: one that has set
+ * itself to sleep but not yet switched out (a reader about to block in recv
+ * when its datagram comes) is traced as woken, yet never left its CPU.
+ */
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(uls_wakeup, struct task_struct *task)
 {
-	if (reader_tracking)
+	if (reader_tracking && !task->on_cpu)
 		reader_changes(task, READER_RUNQUEUE, bpf_ktime_get_ns(),
 			       task->wake_cpu);
 	return 0;

@@ -8,6 +8,8 @@ import { attachedProgramIds, hubPids, PROBE, programIdsOf, programNames, send, s
 // Sessions choose their marks: rx and the backlog stage with how NET_RX took each datagram, and the seed's own
 // pair (enqueue and the reader's mark), for which nothing runs for the host's packets before the socket.
 // Ports 25000-25099 are this file's.
+const SEED_PAIR_PROGRAMS = ['ul_drop', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read']
+
 let app: FastifyInstance
 let base: string
 
@@ -84,11 +86,11 @@ describe('a session\'s marks', () => {
     }
   })
 
-  it('with the seed\'s pair, run nothing for the host\'s packets before the socket, and measure the queue as the whole path', async () => {
+  it('with the seed\'s pair, run nothing for the host\'s packets before the socket (the scheduler\'s hooks serve the reader), and measure the queue as the whole path', async () => {
     const session = await createSession(25002, ['enqueue', 'return'])
     try {
       expect(session.marks).toEqual(['enqueue', 'return'])
-      expect(attachedHubPrograms()).toEqual(['ul_drop', 'ult_enqueue', 'ult_read'])
+      expect(attachedHubPrograms()).toEqual(SEED_PAIR_PROGRAMS)
       const [events] = await traffic(25002, 10, 5, [session.id])
       for (const e of events!) {
         expect(e.stages).toMatchObject({ backlogNs: null, stackNs: null, copyNs: null })
@@ -119,7 +121,7 @@ describe('a session\'s marks', () => {
       }
       expect((await call('DELETE', `/v1/sessions/${all.id}`)).status).toBe(204)
       // The hub frees a session's slot as soon as it sees its loader's connection close.
-      await vi.waitFor(() => expect(attachedHubPrograms()).toEqual(['ul_drop', 'ult_enqueue', 'ult_read']), { timeout: 2000, interval: 20 })
+      await vi.waitFor(() => expect(attachedHubPrograms()).toEqual(SEED_PAIR_PROGRAMS), { timeout: 2000, interval: 20 })
     } finally {
       await call('DELETE', `/v1/sessions/${seed.id}`)
       await call('DELETE', `/v1/sessions/${all.id}`)

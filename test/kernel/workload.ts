@@ -193,7 +193,8 @@ export function sessionProgramIds (loaderPid: number): number[] {
 
 /** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */
 export const TRACEPOINT_PROGRAMS = [
-  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_switch', 'ult_enqueue', 'ult_read'
+  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_switch', 'uls_wakeup',
+  'ult_enqueue', 'ult_read'
 ]
 
 /** The names of the programs `ids`, from bpftool, sorted. */

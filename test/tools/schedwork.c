@@ -3,8 +3,8 @@
  * schedwork: UDP readers whose scheduling is known by construction, for the
  * tests of udplat's reader verdicts (busy, runqueue, blocked).
  *
- *   recv    read datagrams; before each read, spin (busy in user space) and/or
- *           sleep a known time; echo each datagram to its sender; print, per
+ *   recv    read datagrams; before each read, spin (busy in user space, for a
+ *           known time of its own CPU) and/or sleep a known time; echo each datagram to its sender; print, per
  *           datagram, its length and the thread that read it
  *   ping    send datagrams one (or a burst) at a time, each as soon as the
  *           previous one's echo is back: each reaches the reader just as it
@@ -86,20 +86,26 @@ static void usage_error(const char *msg, const char *arg)
 	exit(2);
 }
 
-static long long now_ns(void)
+static long long clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Spins until `clock` has advanced us: wall time for the spinner, the thread's own CPU time for a reader. */
+static void spin_on(clockid_t clock, long us)
+{
+	long long end = clock_ns(clock) + us * NSEC_PER_USEC;
+
+	while (clock_ns(clock) < end)
+		;
 }
 
 static void spin_us(long us)
 {
-	long long end = now_ns() + us * NSEC_PER_USEC;
-
-	while (now_ns() < end)
-		;
+	spin_on(CLOCK_MONOTONIC, us);
 }
 
 static void sleep_us(long us)
@@ -226,8 +232,9 @@ static void *read_loop(void *arg)
 		pin_to(o->cpu);
 	r->tid = syscall(SYS_gettid);
 	while (__atomic_load_n(&received, __ATOMIC_RELAXED) < o->count) {
+		/* Busy for spin_us of CPU: a preemption meanwhile is not the reader's doing, and not its busy time. */
 		if (spins && o->spin_us)
-			spin_us(o->spin_us);
+			spin_on(CLOCK_THREAD_CPUTIME_ID, o->spin_us);
 		if (sleeps && o->sleep_us)
 			sleep_us(o->sleep_us);
 		for (long i = 0; i < o->batch; i++) {
@@ -308,11 +315,20 @@ static void send_one(int fd, const struct options *o, long i)
 		fail("send a datagram");
 }
 
+/*
+ * At SCHED_FIFO, ping sends the next datagram as the echo arrives, not when
+ * a busy CPU gets round to it: the reader's wait starts when its spin or sleep
+ * does.
+ */
 static int cmd_ping(struct options *o)
 {
+	struct sched_param param = { .sched_priority = 1 };
 	unsigned char echo[MAX_LEN];
 	int fd = sending_socket(o);
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (sched_setscheduler(0, SCHED_FIFO, &param))
+		fail("make the sender SCHED_FIFO");
 
 	for (long i = 0; i < o->count; i += o->burst) {
 		for (long j = i; j < i + o->burst && j < o->count; j++)

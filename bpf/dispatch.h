@@ -53,6 +53,8 @@ struct session_conf {
 	__u32 nr_ports;
 	__u16 ports[MAX_PORTS];
 	__u32 marks; /* the marks it takes, bit per enum mark: a subset of its plan's */
+	__u32 direction; /* EVENT_RECEIVE, EVENT_SEND or both: which datagrams it traces */
+	__u32 reserved3;
 };
 
 /* One session's per-CPU state; the loader sums its slot into stats, hist and drop-count records. */

@@ -14,7 +14,7 @@
 #ifndef __UDPLAT_H
 #define __UDPLAT_H
 
-#define UDPLAT_PROTO_VERSION 4
+#define UDPLAT_PROTO_VERSION 5
 
 #define TASK_COMM_LEN 16
 #define MAX_PORTS 16
@@ -29,33 +29,55 @@
 
 /*
  * The marks: the moments of a datagram's path, in the order it meets them,
- * as MARK(ID, name). A mark is a CLOCK_MONOTONIC time, 0 when not seen.
+ * as MARK(ID, name, SIDE): the sender's side, then the receiver's. A mark is
+ * a CLOCK_MONOTONIC time, 0 when not seen. (sent, when the sender's call
+ * returned, comes last: it may be before or after the datagram left.)
  */
 /* clang-format off */
-#define UDPLAT_MARKS(MARK)						\
-	MARK(RX, rx)		/* the device handed it to the stack */	\
-	MARK(ARRIVE, arrive)	/* the skb enters the IP stack */	\
-	MARK(ENQUEUE, enqueue)	/* queued on the socket */		\
-	MARK(READ, read)	/* the application dequeued it */	\
-	MARK(RETURN, return)	/* recvmsg returned */
+#define UDPLAT_MARKS(MARK)							\
+	MARK(SEND, send, SEND)		/* the application called sendmsg */	\
+	MARK(QUEUED, queued, SEND)	/* it entered the device layer */	\
+	MARK(XMIT_START, xmitStart, SEND) /* handed to the driver */		\
+	MARK(XMIT_DONE, xmitDone, SEND)	/* the driver took it */		\
+	MARK(RX, rx, RECEIVE)		/* the device handed it to the stack */	\
+	MARK(ARRIVE, arrive, RECEIVE)	/* the skb enters the IP stack */	\
+	MARK(ENQUEUE, enqueue, RECEIVE)	/* queued on the socket */		\
+	MARK(READ, read, RECEIVE)	/* the application dequeued it */	\
+	MARK(RETURN, return, RECEIVE)	/* recvmsg returned */			\
+	MARK(SENT, sent, SEND)		/* the sender's call returned */
 /* clang-format on */
 
 /*
- * The stages, as STAGE(ID, name, FROM, TO, KIND): the time from mark FROM to
- * mark TO. A PART is one piece of the path (slowestStage names the longest);
- * it is unknown when FROM is not a mark its plan sees. A SUM spans several
- * and starts at the first mark seen from FROM on. Either ends at TO, or,
- * when the plan does not see TO, at the next mark it sees: the parts of a
- * path always add up to its total.
+ * The stages, as STAGE(ID, name, FROM, TO, KIND, EVENTS): the time from mark
+ * FROM to mark TO. A PART is one piece of the path (slowestStage names the
+ * longest); it is unknown when FROM is not a mark its plan sees. A SUM spans
+ * several and starts at the first mark seen from FROM on. Either ends at TO,
+ * or, when the plan does not see TO, at the next mark it sees: the parts of a
+ * path always add up to its total. EVENTS are the kinds of event (EVENT_*
+ * bits) it belongs to: a datagram received, one sent, or one sent and
+ * received on this host (a path). A path's wire runs from the driver to
+ * arrive: on one host the device hands the datagram to the receiving stack
+ * (rx) inside its transmit call, before xmitDone, so backlog is not a part
+ * of it.
  */
 /* clang-format off */
-#define UDPLAT_STAGES(STAGE)					\
-	STAGE(BACKLOG, backlog, RX, ARRIVE, PART)		\
-	STAGE(STACK, stack, ARRIVE, ENQUEUE, PART)		\
-	STAGE(QUEUE, queue, ENQUEUE, READ, PART)		\
-	STAGE(COPY, copy, READ, RETURN, PART)			\
-	STAGE(TOTAL, total, RX, RETURN, SUM)
+#define UDPLAT_STAGES(STAGE)								\
+	STAGE(BACKLOG, backlog, RX, ARRIVE, PART, EVENT_RECEIVE)			\
+	STAGE(STACK, stack, ARRIVE, ENQUEUE, PART, EVENT_RECEIVE | EVENT_PATH)		\
+	STAGE(QUEUE, queue, ENQUEUE, READ, PART, EVENT_RECEIVE | EVENT_PATH)		\
+	STAGE(COPY, copy, READ, RETURN, PART, EVENT_RECEIVE | EVENT_PATH)		\
+	STAGE(TOTAL, total, SEND, RETURN, SUM, EVENT_RECEIVE | EVENT_PATH)		\
+	STAGE(SEND_STACK, sendStack, SEND, QUEUED, PART, EVENT_SEND | EVENT_PATH)	\
+	STAGE(QDISC, qdisc, QUEUED, XMIT_START, PART, EVENT_SEND | EVENT_PATH)		\
+	STAGE(DRIVER, driver, XMIT_START, XMIT_DONE, PART, EVENT_SEND | EVENT_PATH)	\
+	STAGE(SEND_TOTAL, sendTotal, SEND, XMIT_DONE, SUM, EVENT_SEND)			\
+	STAGE(WIRE, wire, XMIT_DONE, ARRIVE, PART, EVENT_PATH)
 /* clang-format on */
+
+/* The kinds of event, as bits: a stage's EVENTS, a session's direction. */
+#define EVENT_RECEIVE (1U << 0)
+#define EVENT_SEND (1U << 1)
+#define EVENT_PATH (1U << 2)
 
 /*
  * A session's counters, as COUNTER(name, jsonName): cumulative since the
@@ -63,14 +85,14 @@
  */
 /* clang-format off */
 #define UDPLAT_COUNTERS(COUNTER)								\
-	COUNTER(matched, matched)	/* datagrams read that passed the filter */		\
+	COUNTER(matched, matched)	/* datagrams read or sent that passed the filter */	\
 	COUNTER(slow, slow)		/* of those, over the threshold */			\
 	COUNTER(emitted, emitted)	/* slow events that entered the ring buffer */		\
 	COUNTER(kernel_lost, kernelLost) /* slow events lost: ring buffer full */		\
 	COUNTER(drops, drops)		/* dropped datagrams that passed the filter */		\
 	COUNTER(drops_lost, dropsLost)	/* drops not sent as events: ring full, or over --drop-events */ \
 	COUNTER(stale, stale)		/* marks discarded as belonging to a reused skb */	\
-	COUNTER(untracked, untracked)	/* reads whose datagram had no marks to take */	\
+	COUNTER(untracked, untracked)	/* datagrams read or sent with no marks to take */	\
 	COUNTER(reader_busy, readerBusy)	/* slow datagrams by their reader's verdict */	\
 	COUNTER(reader_runqueue, readerRunqueue)					\
 	COUNTER(reader_blocked, readerBlocked)						\
@@ -91,7 +113,7 @@
 /* clang-format on */
 
 enum mark {
-#define MARK_ID(id, name) MARK_##id,
+#define MARK_ID(id, ...) MARK_##id,
 	UDPLAT_MARKS(MARK_ID)
 #undef MARK_ID
 		NR_MARKS,
@@ -100,13 +122,20 @@ enum mark {
 #define MARK_BIT(id) (1U << MARK_##id)
 #define ALL_MARKS ((1U << NR_MARKS) - 1)
 
+/* The marks of the sender's side, and of the receiver's. */
+#define MARK_OF_SIDE(id, name, side) \
+	| (SIDE_##side == SIDE_SEND ? MARK_BIT(id) : 0)
+enum side { SIDE_SEND, SIDE_RECEIVE };
+#define SEND_MARKS (0 UDPLAT_MARKS(MARK_OF_SIDE))
+#define RECEIVE_MARKS (ALL_MARKS & ~SEND_MARKS)
+
 enum stage_kind {
 	PART,
 	SUM,
 };
 
 enum stage {
-#define STAGE_ID(id, name, from, to, kind) STAGE_##id,
+#define STAGE_ID(id, ...) STAGE_##id,
 	UDPLAT_STAGES(STAGE_ID)
 #undef STAGE_ID
 		NR_STAGES,
@@ -162,6 +191,13 @@ struct rec_hdr {
 	__u16 size;
 };
 
+/* 24 bytes: a task, as the kernel names it. */
+struct task {
+	__u32 pid; /* tgid */
+	__u32 tid;
+	char comm[TASK_COMM_LEN];
+};
+
 /* 44 bytes: a datagram's addresses, ports and length, in events and drops alike. */
 struct flow {
 	__u8 saddr[16]; /* IPv4: first 4 bytes */
@@ -193,19 +229,22 @@ struct reader {
 };
 
 /*
- * 160 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
- * other field.
+ * 184 + 8 * NR_MARKS bytes. The marks come last, so that a new mark moves no
+ * other field. A datagram received (EVENT_RECEIVE) names its reader, one sent
+ * (EVENT_SEND) its sender, one sent and received on this host (EVENT_PATH)
+ * both.
  */
 struct rec_event {
 	struct rec_hdr hdr;
-	__u32 reserved;
-	__u64 cgroup_id; /* reader's cgroup v2 id */
+	__u32 kind; /* EVENT_RECEIVE, EVENT_SEND or EVENT_PATH */
+	__u64 cgroup_id; /* the reader's cgroup v2 id; a send event's, the sender's */
 	struct flow flow;
-	__u32 pid; /* reader's tgid */
+	__u32 pid; /* the reader's tgid; a send event's, the sender's */
 	__u32 tid;
 	char comm[TASK_COMM_LEN];
 	struct softirq softirq;
 	struct reader reader;
+	struct task sender; /* send and path events */
 	__u64 marks[NR_MARKS]; /* enum mark: CLOCK_MONOTONIC, 0 when not seen */
 };
 
@@ -226,8 +265,8 @@ struct rec_hello {
 	__u16 version; /* UDPLAT_PROTO_VERSION */
 	__u8 plan; /* enum plan, never PLAN_AUTO */
 	__u8 reserved;
-	__u32 marks; /* bit per enum mark: the marks the plan sees as moments of their own */
-	__u32 reserved2;
+	__u32 marks; /* bit per enum mark: the marks the session takes, of those its plan sees as moments of their own */
+	__u32 direction; /* the session's: EVENT_RECEIVE, EVENT_SEND or both */
 	__s64 realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	char kernel_release[KERNEL_RELEASE_LEN];
 	char notes[NOTES_LEN]; /* why other plans were not chosen */

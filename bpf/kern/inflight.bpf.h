@@ -55,14 +55,14 @@ static __always_inline void mark_returned(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct skb_info *info = bpf_map_lookup_elem(&inflight, &tid);
-	struct dgram *d = reading_dgram();
+	struct views *v = views_of(VIEWS_READ);
 
-	if (!info || !d)
+	if (!info || !v)
 		return;
 	if (ret >= 0) {
-		d->info = *info;
-		finish(d, d->info.sessions & active_sessions,
-		       d->info.marks[MARK_READ], bpf_ktime_get_ns());
+		v->all.info = *info;
+		finish(v, v->all.info.sessions & active_sessions,
+		       v->all.info.marks[MARK_READ], bpf_ktime_get_ns());
 	}
 	bpf_map_delete_elem(&inflight, &tid);
 }

@@ -9,10 +9,14 @@ __u64 any_port_sessions;
 __u64 packet_filtered_sessions;
 __u64 reader_filtered_sessions;
 __u64 netns_filtered_sessions;
+__u64 receive_sessions;
+__u64 send_sessions;
+__u64 both_sessions;
 bool rx_tracking;
 bool track_at_enqueue;
 bool cpu_history_on;
 bool reader_tracking;
+bool sent_tracking;
 
 const volatile __u32 plan_marks = ALL_MARKS;
 
@@ -25,6 +29,7 @@ struct scratch_map addr_scratch SEC(".maps");
 struct inflight_map inflight SEC(".maps");
 struct cpu_history_map cpu_history SEC(".maps");
 struct readers_map readers SEC(".maps");
+struct senders_map senders SEC(".maps");
 struct reading_map reading SEC(".maps");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

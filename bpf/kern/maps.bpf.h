@@ -15,6 +15,10 @@ extern __u64
 	packet_filtered_sessions; /* with a family, remote port or address filter */
 extern __u64 reader_filtered_sessions; /* with a pid, comm or cgroup filter */
 extern __u64 netns_filtered_sessions;
+/* By direction: the sessions that trace datagrams received, sent, or both. */
+extern __u64 receive_sessions;
+extern __u64 send_sessions;
+extern __u64 both_sessions;
 
 /*
  * Set by the dispatcher from the marks its active sessions take: whether the
@@ -26,18 +30,28 @@ extern bool track_at_enqueue;
 /* Likewise: whether the scheduler's programs keep each CPU's last switches, and readers' histories. */
 extern bool cpu_history_on;
 extern bool reader_tracking;
+/* Whether a session takes sent: a datagram queued in its sender's call is then complete only once both it left and the call returned. */
+extern bool sent_tracking;
 
 /* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
 extern const volatile __u32 plan_marks;
 
-/* What arrive saw of a datagram, kept until it is read or freed. */
+/* It left the driver within its sender's call, which completes it as it returns. */
+#define TX_AWAITS_SENT (1U << 0)
+
+/* What the marks saw of a datagram, kept until it is read, sent or freed. */
 struct skb_info {
 	__u64 sessions; /* whose packet filter it passed */
-	__u64 marks[NR_MARKS]; /* enum mark; those of the read side are stamped later */
+	__u64 sent_by; /* of those, the ones whose filter its sender passed as a sender */
+	__u64 marks[NR_MARKS]; /* enum mark, stamped as the datagram meets them */
 	__u64 head; /* skb->head when first seen: an sk_buff reused for another packet has another buffer */
 	__u64 since; /* when it was first seen */
+	__u64 sender_cgroup;
+	struct task
+		sender; /* the task that queued it, when it was queued in a task's call */
 	struct softirq softirq;
 	struct flow flow;
+	__u32 tx_flags; /* TX_* */
 };
 
 struct tracked_entry {
@@ -137,6 +151,26 @@ struct readers_map {
 	__type(value, struct reader_history);
 };
 
+/*
+ * A thread in a call that sends on a socket: when the call began, and the
+ * datagram it queued (tx.bpf.h). Only threads that sent while a session took
+ * send or sent have one.
+ */
+struct sender {
+	__u64 send_ns; /* 0: not in a call */
+	__u64 skb; /* the datagram its call queued last, as its key in `tracked` */
+	__u64 since; /* and when that one was first seen: the key may be another's since */
+	__u32 pending; /* the datagrams its call may still send: its returns still to come */
+	__u32 reserved;
+};
+
+struct senders_map {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sender);
+};
+
 /* One __u64 per CPU: see addr_of() in tracked.bpf.h. */
 struct scratch_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -162,5 +196,6 @@ extern struct scratch_map addr_scratch SEC(".maps");
 extern struct inflight_map inflight SEC(".maps");
 extern struct cpu_history_map cpu_history SEC(".maps");
 extern struct readers_map readers SEC(".maps");
+extern struct senders_map senders SEC(".maps");
 
 #endif /* __MAPS_BPF_H */

@@ -51,15 +51,11 @@ int BPF_PROG(ula_arrive, struct sk_buff *skb)
 	struct skb_info info;
 
 	mask = track_match(skb->data, skb->protocol, &info);
-	if (!mask)
+	if (!mask && !(both_sessions && info.flow.family))
 		return 0;
 	now = bpf_ktime_get_ns();
-	t = rx_tracking ? tracked_find(key) : NULL;
-	/* Its rx began it; else it begins here. */
-	if (t && track_continues(t, head, MARK_ARRIVE, now))
-		t->info.marks[MARK_ARRIVE] = now;
-	else
-		t = track_claim(key, &info, mask, head, MARK_ARRIVE, now);
+	/* Its rx or its sender's queued began it; else it begins here. */
+	t = track_mark(key, &info, mask, head, MARK_ARRIVE, now);
 	if (t)
 		note_softirq(&t->info, now);
 	return 0;

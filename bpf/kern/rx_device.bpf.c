@@ -10,11 +10,18 @@
 #include <bpf/bpf_tracing.h>
 #include "track.bpf.h"
 
-/* skb->data is at the IP header: the drivers have called eth_type_trans(). */
+/*
+ * skb->data is at the IP header: the drivers have called eth_type_trans().
+ * A datagram this host sent has been tracked since it was queued.
+ */
 static __always_inline void mark_rx(struct sk_buff *skb)
 {
-	track_begin(addr_of(skb), skb->data, skb->protocol, (__u64)skb->head,
-		    MARK_RX, bpf_ktime_get_ns());
+	struct skb_info info;
+	__u64 mask = track_match(skb->data, skb->protocol, &info);
+
+	if (mask || (both_sessions && info.flow.family))
+		track_mark(addr_of(skb), &info, mask, (__u64)skb->head, MARK_RX,
+			   bpf_ktime_get_ns());
 }
 
 SEC("tp_btf/netif_rx")

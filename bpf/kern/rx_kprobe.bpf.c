@@ -90,7 +90,7 @@ int BPF_KRETPROBE(ulk_read, struct sk_buff *skb)
 	sk = (struct sock *)args->sk;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
-	mask = sessions_for_port(BPF_CORE_READ(sk, __sk_common.skc_num));
+	mask = read_sessions(BPF_CORE_READ(sk, __sk_common.skc_num));
 	if (mask & netns_filtered_sessions)
 		mask = netns_sessions(mask,
 				      BPF_CORE_READ(sk, __sk_common.skc_net.net,

@@ -202,6 +202,7 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	__u64 now, mask, skb_key;
 	bool found = false;
 	__u32 zero = 0;
+	struct views *v;
 	struct dgram *d;
 
 	if (ret < 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)))
@@ -212,9 +213,10 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 	pred = bpf_sk_storage_get(&next_read, sk, NULL,
 				  BPF_SK_STORAGE_GET_F_CREATE);
 	seen = bpf_map_lookup_elem(&read_copy, &zero);
-	d = reading_dgram();
-	if (!pred || !seen || !d)
+	v = views_of(VIEWS_READ);
+	if (!pred || !seen || !v)
 		return 0;
+	d = &v->all;
 	*seen = *pred;
 	now = bpf_ktime_get_ns();
 	skb_key = seen->skb;
@@ -237,7 +239,7 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 		count_for(mask, COUNTER_stale);
 	else
 		/* The read is seen only as recvmsg returns: no read mark of its own. */
-		finish(d, mask & d->info.sessions, 0, now);
+		finish(v, mask & d->info.sessions, 0, now);
 	predict_next_read(addr_of(sk), pred, now);
 	return 0;
 }

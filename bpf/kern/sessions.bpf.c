@@ -65,30 +65,35 @@ static __always_inline bool addr_wanted(const struct prefix *list, __u32 nr,
 	return false;
 }
 
-__noinline bool packet_wanted(__u32 slot, const struct skb_info *info)
+/* The local end of a datagram received is its destination; of one sent, its source. */
+__noinline bool packet_wanted(__u32 slot, const struct skb_info *info,
+			      bool as_sent)
 {
 	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
+	const struct flow *f;
 
 	if (!conf || !info)
 		return false;
-	if (conf->family && info->flow.family != conf->family)
+	f = &info->flow;
+	if (conf->family && f->family != conf->family)
 		return false;
-	if (conf->rport && info->flow.sport != conf->rport)
+	if (conf->rport && (as_sent ? f->dport : f->sport) != conf->rport)
 		return false;
-	if (!addr_wanted(conf->laddrs, conf->nr_laddrs, info->flow.daddr,
-			 info->flow.family))
+	if (!addr_wanted(conf->laddrs, conf->nr_laddrs,
+			 as_sent ? f->saddr : f->daddr, f->family))
 		return false;
-	return addr_wanted(conf->raddrs, conf->nr_raddrs, info->flow.saddr,
-			   info->flow.family);
+	return addr_wanted(conf->raddrs, conf->nr_raddrs,
+			   as_sent ? f->daddr : f->saddr, f->family);
 }
 
-__noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info)
+__noinline __u64 packet_sessions(__u64 mask, const struct skb_info *info,
+				 bool as_sent)
 {
 	__u64 todo = mask & packet_filtered_sessions;
 	__u32 slot, n;
 
 	for_each_session(slot, todo, n) {
-		if (!packet_wanted(slot, info))
+		if (!packet_wanted(slot, info, as_sent))
 			mask &= ~(1ULL << slot);
 	}
 	return mask;
@@ -108,8 +113,8 @@ __noinline __u64 netns_sessions(__u64 mask, __u32 netns)
 	return mask;
 }
 
-static __always_inline bool reader_wanted(const struct session_conf *conf,
-					  __u64 pid_tgid)
+/* Whether the current task, pid_tgid, passes the session's pid, cgroup and comm filters. */
+__noinline bool task_wanted(const struct session_conf *conf, __u64 pid_tgid)
 {
 	if (conf->pid && (pid_tgid >> 32) != conf->pid)
 		return false;
@@ -129,6 +134,21 @@ static __always_inline bool reader_wanted(const struct session_conf *conf,
 		}
 	}
 	return true;
+}
+
+__noinline __u64 task_sessions(__u64 mask)
+{
+	__u64 todo = mask & reader_filtered_sessions,
+	      pid_tgid = bpf_get_current_pid_tgid();
+	struct session_conf *conf;
+	__u32 slot, n;
+
+	for_each_session(slot, todo, n) {
+		conf = bpf_map_lookup_elem(&sessions, &slot);
+		if (!conf || !task_wanted(conf, pid_tgid))
+			mask &= ~(1ULL << slot);
+	}
+	return mask;
 }
 
 __noinline int log2_slot(__u64 v)
@@ -158,23 +178,32 @@ static __always_inline void submit(void *ring, void *rec, __u64 size,
 					BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline void fill_event(struct rec_event *e,
-				       const struct dgram *d, bool reader)
+static __always_inline void
+fill_event(struct rec_event *e, const struct dgram *d, __u32 kind, bool reader)
 {
 	int m;
 
 	e->hdr.type = REC_EVENT;
 	e->hdr.size = sizeof(*e);
-	e->reserved = 0;
+	e->kind = kind;
 	for (m = 0; m < NR_MARKS; m++)
 		e->marks[m] = d->info.marks[m];
-	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->flow = d->info.flow;
 	e->softirq = d->info.softirq;
-	if (reader)
+	e->sender = d->info.sender;
+	if (reader && kind != EVENT_SEND)
 		e->reader = d->reader;
 	else
 		__builtin_memset(&e->reader, 0, sizeof(e->reader));
+	if (kind == EVENT_SEND) {
+		/* It may leave the driver in any task's context: its sender was noted as it was queued. */
+		e->cgroup_id = d->info.sender_cgroup;
+		e->pid = d->info.sender.pid;
+		e->tid = d->info.sender.tid;
+		__builtin_memcpy(e->comm, d->info.sender.comm, sizeof(e->comm));
+		return;
+	}
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = d->pid_tgid >> 32;
 	e->tid = (__u32)d->pid_tgid;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -223,31 +252,64 @@ static __always_inline void count_verdict(struct counters *c, __u32 verdict)
 	}
 }
 
-/* A read, as a session whose marks are d's sees it. */
+/*
+ * The kind of event d is for a session: a read is a path for a session that
+ * traces sends and took its send marks (they are the session's own marks by
+ * now), else a datagram received.
+ */
+static __always_inline __u32 event_kind(const struct session_conf *conf,
+					const struct dgram *d)
+{
+	if (d->kind == EVENT_SEND)
+		return EVENT_SEND;
+	return (conf->direction & EVENT_SEND) && (d->has & SEND_MARKS) ?
+		       EVENT_PATH :
+		       EVENT_RECEIVE;
+}
+
+/*
+ * Whether a session passes a datagram its reader read: by the reader; for a
+ * session that traces sends too, by its sender as well, whose filter was
+ * checked as the datagram was queued.
+ */
+static __always_inline bool reader_passes(const struct session_conf *conf,
+					  const struct dgram *d, __u32 slot)
+{
+	if (!((reader_filtered_sessions >> slot) & 1))
+		return true;
+	return ((d->info.sent_by >> slot) & 1) ||
+	       task_wanted(conf, d->pid_tgid);
+}
+
+/* A completed datagram, as a session whose marks are d's sees it. */
 __noinline int session_take(__u32 slot, const struct dgram *d)
 {
 	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
 	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
 	struct rec_event *e;
+	__u32 kind, stages;
+	__u64 end;
 	void *ring;
 	int stage, s;
 
 	if (!d || !conf || !state || d->first_ns < conf->start_ns)
 		return 0;
-	if (((reader_filtered_sessions >> slot) & 1) &&
-	    !reader_wanted(conf, d->pid_tgid))
+	kind = event_kind(conf, d);
+	/* A datagram sent passed its session's task filter as it was queued. */
+	if (kind != EVENT_SEND && !reader_passes(conf, d, slot))
 		return 0;
 	state->counters.matched++;
-	for (stage = 0; stage < (conf->reader ? NR_HISTS : NR_STAGES);
-	     stage++) {
+	stages = conf->reader && kind != EVENT_SEND ? NR_HISTS : NR_STAGES;
+	for (stage = 0; stage < stages; stage++) {
 		s = d->slots[stage];
 		if (s >= 0 && s < MAX_SLOTS)
 			state->hists[stage].slots[s]++;
 	}
-	if (d->info.marks[MARK_RETURN] - d->first_ns < conf->min_latency_ns)
+	end = d->info.marks[kind == EVENT_SEND ? MARK_XMIT_DONE : MARK_RETURN];
+	if (end - d->first_ns < conf->min_latency_ns)
 		return 0;
 	state->counters.slow++;
-	if (conf->reader)
+	if (conf->reader && kind != EVENT_SEND)
 		count_verdict(&state->counters, d->reader.verdict);
 	ring = bpf_map_lookup_elem(&rings, &slot);
 	e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
@@ -255,40 +317,37 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 		state->counters.kernel_lost++;
 		return 0;
 	}
-	fill_event(e, d, conf->reader);
+	fill_event(e, d, kind, conf->reader);
 	state->counters.emitted++;
 	submit(ring, e, sizeof(*e), conf->wakeup_bytes);
 	return 0;
 }
 
 /*
- * A session's own view of a read, when it takes fewer marks than the plan
- * sees: in a map, not on the stack, which the reader's frames already fill.
- * Reads run in process context only, so one per CPU is enough.
+ * Whether a session whose marks are `marks` sees d as the plan does: it takes
+ * every mark the plan sees on d's side of the path (a read's, or a send's)
+ * and every mark d has.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dgram);
-} own_view SEC(".maps");
+static __always_inline bool plan_view(__u32 marks, const struct dgram *d)
+{
+	__u32 side = d->kind == EVENT_SEND ? SEND_MARKS : RECEIVE_MARKS;
 
-__noinline int session_read(__u32 slot, const struct dgram *d)
+	return !((marks ^ plan_marks) & (side | d->has));
+}
+
+__noinline int session_complete(__u32 slot, struct views *v)
 {
 	struct session_conf *conf = bpf_map_lookup_elem(&sessions, &slot);
-	__u32 zero = 0;
 	struct dgram *own;
 	int m;
 
-	if (!d || !conf)
+	if (!v || !conf)
 		return 0;
-	if (conf->marks == plan_marks)
-		return session_take(slot, d);
+	if (plan_view(conf->marks, &v->all))
+		return session_take(slot, &v->all);
 	/* A session that takes fewer marks measures without the others. */
-	own = bpf_map_lookup_elem(&own_view, &zero);
-	if (!own)
-		return 0;
-	*own = *d;
+	own = &v->own;
+	*own = v->all;
 	for (m = 0; m < NR_MARKS; m++)
 		if (!(conf->marks & (1U << m)))
 			own->info.marks[m] = 0;

@@ -12,34 +12,48 @@
 #include "maps.bpf.h"
 #include "stages.h"
 
-/* A datagram read, as every session sees it: its marks are taken once. */
+/* A datagram read or sent, as every session sees it: its marks are taken once. */
 struct dgram {
 	struct skb_info info;
 	__u64 first_ns; /* the earliest mark seen */
-	__u64 pid_tgid;
+	__u64 pid_tgid; /* its reader's */
+	__u32 kind; /* EVENT_RECEIVE when read (EVENT_PATH for a session that takes its send marks), or EVENT_SEND */
+	__u32 has; /* its marks, bit per enum mark */
 	struct reader reader;
 	int slots[NR_HISTS]; /* histogram slot per stage and reader state, -1 when not measured */
 };
 
+/* A datagram, and one session's own view of it when the session takes fewer marks than the plan sees. */
+struct views {
+	struct dgram all;
+	struct dgram own;
+};
+
 /*
- * The datagram a read completes, in a map rather than on the reader's stack,
- * which the programs' frames already fill. Reads run in process context only,
- * so one per CPU is enough.
+ * Views in a map rather than on the stack, which the programs' frames already
+ * fill: one per CPU and context that completes datagrams. Reads and a
+ * sender's return run in process context; a datagram leaves the driver with
+ * BH off, which may interrupt either, but not itself.
  */
+enum views_slot {
+	VIEWS_READ,
+	VIEWS_SENT,
+	VIEWS_XMIT,
+	NR_VIEWS,
+};
+
 struct reading_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_VIEWS);
 	__type(key, __u32);
-	__type(value, struct dgram);
+	__type(value, struct views);
 };
 
 extern struct reading_map reading SEC(".maps");
 
-static __always_inline struct dgram *reading_dgram(void)
+static __always_inline struct views *views_of(__u32 slot)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&reading, &zero);
+	return bpf_map_lookup_elem(&reading, &slot);
 }
 
 /* A datagram freed instead of read. */
@@ -52,8 +66,15 @@ struct drop {
 /* Counter `index` (enum counter) of each session of mask. */
 int count_for(__u64 mask, __u64 index);
 
-/* The sessions of mask whose packet filter info passes. */
-__u64 packet_sessions(__u64 mask, const struct skb_info *info);
+/*
+ * The sessions of mask whose packet filter info passes, as a datagram
+ * received (the local end is its destination) or, with `as_sent`, sent (its
+ * source).
+ */
+__u64 packet_sessions(__u64 mask, const struct skb_info *info, bool as_sent);
+
+/* The sessions of mask whose pid, cgroup and comm filters the current task passes. */
+__u64 task_sessions(__u64 mask);
 
 /* The sessions of mask that trace the network namespace netns. */
 __u64 netns_sessions(__u64 mask, __u32 netns);
@@ -61,18 +82,34 @@ __u64 netns_sessions(__u64 mask, __u32 netns);
 /* Slot i holds 2^(i-1) <= v < 2^i, slot 0 holds 0; the last slot takes everything above. */
 int log2_slot(__u64 v);
 
-/* Everything a read completes for one session: filter by reader, count, histogram, and emit when slow. */
-int session_read(__u32 slot, const struct dgram *d);
+/*
+ * Everything a read or a send completes for one session (v->all.kind): filter
+ * by reader, count, histogram, and emit when slow.
+ */
+int session_complete(__u32 slot, struct views *v);
 
 /* Everything a drop completes for one session: count by reason, and emit within the session's cap. */
 int session_drop(__u32 slot, const struct drop *drop);
 
-static __always_inline __u64 sessions_for_port(__u16 port)
+/* The sessions of `direction` (receive_sessions, send_sessions...) that trace local port `port`. */
+static __always_inline __u64 sessions_for_port(__u16 port, __u64 direction)
 {
 	__u32 key = port;
 	__u64 *mask = bpf_map_lookup_elem(&port_sessions, &key);
 
-	return (any_port_sessions | (mask ? *mask : 0)) & active_sessions;
+	return (any_port_sessions | (mask ? *mask : 0)) & active_sessions &
+	       direction;
+}
+
+/*
+ * The sessions whose datagrams a read on local port `port` may complete: those
+ * that trace it, and those of both directions, which may have tracked a
+ * datagram sent to any port from one of their own.
+ */
+static __always_inline __u64 read_sessions(__u16 port)
+{
+	return sessions_for_port(port, receive_sessions) |
+	       (both_sessions & active_sessions);
 }
 
 /* Cheap checks on the socket, from direct loads only: every UDP read and wakeup on the host passes here. */
@@ -82,14 +119,14 @@ static __always_inline __u64 socket_sessions(const struct sock *sk)
 
 	if (sk->sk_protocol != IPPROTO_UDP)
 		return 0;
-	mask = sessions_for_port(sk->__sk_common.skc_num);
+	mask = read_sessions(sk->__sk_common.skc_num);
 	if (mask & netns_filtered_sessions)
 		mask = netns_sessions(mask,
 				      sk->__sk_common.skc_net.net->ns.inum);
 	return mask;
 }
 
-/* d's first mark and its stages' histogram slots, for marks `seen`. */
+/* d's marks, first mark and its stages' histogram slots, for marks `seen`. */
 static __always_inline void measure(struct dgram *d, __u32 seen)
 {
 	__u64 *marks = d->info.marks;
@@ -97,11 +134,15 @@ static __always_inline void measure(struct dgram *d, __u32 seen)
 	int m;
 
 	d->first_ns = 0;
+	d->has = 0;
 	for (m = 0; m < NR_MARKS; m++) {
-		if (marks[m] && !d->first_ns)
+		if (!marks[m])
+			continue;
+		d->has |= 1U << m;
+		if (!d->first_ns)
 			d->first_ns = marks[m];
 	}
-#define STAGE_SLOT(id, name, from, to, kind)                      \
+#define STAGE_SLOT(id, name, from, to, kind, ...)                 \
 	ns = stage_ns(marks, seen, MARK_##from, MARK_##to, kind); \
 	d->slots[STAGE_##id] = ns < 0 ? -1 : log2_slot(ns);
 	UDPLAT_STAGES(STAGE_SLOT)
@@ -111,19 +152,21 @@ static __always_inline void measure(struct dgram *d, __u32 seen)
 /* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */
 int measure_wait(struct dgram *d, __u64 now);
 
-/* A read of d completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
-static __always_inline void finish(struct dgram *d, __u64 mask, __u64 read_ns,
+/* A read of v->all completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
+static __always_inline void finish(struct views *v, __u64 mask, __u64 read_ns,
 				   __u64 return_ns)
 {
+	struct dgram *d = &v->all;
 	__u32 slot, n;
 
 	d->info.marks[MARK_READ] = read_ns;
 	d->info.marks[MARK_RETURN] = return_ns;
 	d->pid_tgid = bpf_get_current_pid_tgid();
+	d->kind = EVENT_RECEIVE;
 	measure(d, plan_marks);
 	measure_wait(d, return_ns);
 	for_each_session(slot, mask, n)
-		session_read(slot, d);
+		session_complete(slot, v);
 }
 
 #endif /* __SESSIONS_BPF_H */

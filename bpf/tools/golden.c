@@ -34,8 +34,12 @@ _Static_assert(offsetof(struct reader, verdict) == 8 * NR_READER_STATES,
 _Static_assert(offsetof(struct reader, behind_pid) == 28, "reader.behind_pid");
 _Static_assert(offsetof(struct reader, behind_comm) == 32,
 	       "reader.behind_comm");
-_Static_assert(sizeof(struct rec_event) == 160 + 8 * NR_MARKS,
+_Static_assert(sizeof(struct task) == 24, "task size");
+_Static_assert(offsetof(struct task, tid) == 4, "task.tid");
+_Static_assert(offsetof(struct task, comm) == 8, "task.comm");
+_Static_assert(sizeof(struct rec_event) == 184 + 8 * NR_MARKS,
 	       "rec_event size");
+_Static_assert(offsetof(struct rec_event, kind) == 4, "rec_event.kind");
 _Static_assert(offsetof(struct rec_event, cgroup_id) == 8,
 	       "rec_event.cgroup_id");
 _Static_assert(offsetof(struct rec_event, flow) == 16, "rec_event.flow");
@@ -44,7 +48,8 @@ _Static_assert(offsetof(struct rec_event, tid) == 64, "rec_event.tid");
 _Static_assert(offsetof(struct rec_event, comm) == 68, "rec_event.comm");
 _Static_assert(offsetof(struct rec_event, softirq) == 84, "rec_event.softirq");
 _Static_assert(offsetof(struct rec_event, reader) == 112, "rec_event.reader");
-_Static_assert(offsetof(struct rec_event, marks) == 160, "rec_event.marks");
+_Static_assert(offsetof(struct rec_event, sender) == 160, "rec_event.sender");
+_Static_assert(offsetof(struct rec_event, marks) == 184, "rec_event.marks");
 _Static_assert(sizeof(struct rec_drop) == 112, "rec_drop size");
 _Static_assert(offsetof(struct rec_drop, reason) == 4, "rec_drop.reason");
 _Static_assert(offsetof(struct rec_drop, time_ns) == 8, "rec_drop.time_ns");
@@ -55,6 +60,8 @@ _Static_assert(sizeof(struct rec_hello) == 344, "rec_hello size");
 _Static_assert(offsetof(struct rec_hello, version) == 4, "rec_hello.version");
 _Static_assert(offsetof(struct rec_hello, plan) == 6, "rec_hello.plan");
 _Static_assert(offsetof(struct rec_hello, marks) == 8, "rec_hello.marks");
+_Static_assert(offsetof(struct rec_hello, direction) == 12,
+	       "rec_hello.direction");
 _Static_assert(offsetof(struct rec_hello, realtime_offset_ns) == 16,
 	       "rec_hello.realtime_offset_ns");
 _Static_assert(offsetof(struct rec_hello, kernel_release) == 24,
@@ -100,8 +107,10 @@ static void put_hello(void)
 	FRAME(hello, REC_HELLO);
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = PLAN_TRACEPOINT;
-	hello.marks = MARK_BIT(RX) | MARK_BIT(ARRIVE) | MARK_BIT(READ) |
-		      MARK_BIT(RETURN);
+	hello.marks = MARK_BIT(SEND) | MARK_BIT(QUEUED) | MARK_BIT(XMIT_START) |
+		      MARK_BIT(XMIT_DONE) | MARK_BIT(RX) | MARK_BIT(ARRIVE) |
+		      MARK_BIT(READ) | MARK_BIT(RETURN) | MARK_BIT(SENT);
+	hello.direction = EVENT_RECEIVE | EVENT_SEND;
 	hello.realtime_offset_ns = 1764000000123456789LL;
 	strcpy(hello.kernel_release, "6.18.44-test");
 	strcpy(hello.notes, "fentry: -EPERM; kprobe: not configured");
@@ -118,6 +127,7 @@ static void put_event4(void)
 	struct rec_event ev4;
 
 	FRAME(ev4, REC_EVENT);
+	ev4.kind = EVENT_RECEIVE;
 	ev4.marks[MARK_RX] = 999990000ULL;
 	ev4.marks[MARK_ARRIVE] = 1000000000ULL;
 	ev4.marks[MARK_ENQUEUE] = 1000010000ULL;
@@ -152,6 +162,7 @@ static void put_event6(void)
 	struct rec_event ev6;
 
 	FRAME(ev6, REC_EVENT);
+	ev6.kind = EVENT_RECEIVE;
 	ev6.marks[MARK_ARRIVE] = 2000000000ULL;
 	ev6.marks[MARK_READ] = 2005000000ULL;
 	ev6.marks[MARK_RETURN] = 2005000100ULL;
@@ -167,6 +178,37 @@ static void put_event6(void)
 	strcpy(ev6.comm, "fifteen-chars-x");
 	ev6.reader.verdict = VERDICT_UNKNOWN;
 	put(&ev6, sizeof(ev6));
+}
+
+/*
+ * A send event, 10.0.0.1:5000 -> 10.0.0.2:6000 by "sender": 10 ms in the
+ * qdisc, its call returned before it left.
+ */
+static void put_event_send(void)
+{
+	struct rec_event ev;
+
+	FRAME(ev, REC_EVENT);
+	ev.kind = EVENT_SEND;
+	ev.marks[MARK_SEND] = 5000000000ULL;
+	ev.marks[MARK_QUEUED] = 5000020000ULL;
+	ev.marks[MARK_XMIT_START] = 5010020000ULL;
+	ev.marks[MARK_XMIT_DONE] = 5010023000ULL;
+	ev.marks[MARK_SENT] = 5000025000ULL;
+	ev.cgroup_id = 9;
+	inet_pton(AF_INET, "10.0.0.1", ev.flow.saddr);
+	inet_pton(AF_INET, "10.0.0.2", ev.flow.daddr);
+	ev.flow.len = 1200;
+	ev.flow.sport = 5000;
+	ev.flow.dport = 6000;
+	ev.flow.family = AF_INET;
+	ev.pid = 31;
+	ev.tid = 32;
+	strcpy(ev.comm, "sender");
+	ev.sender.pid = 31;
+	ev.sender.tid = 32;
+	strcpy(ev.sender.comm, "sender");
+	put(&ev, sizeof(ev));
 }
 
 static void put_drop(void)
@@ -236,6 +278,7 @@ int main(void)
 	put_hello();
 	put_event4();
 	put_event6();
+	put_event_send();
 	put_drop();
 	put_counts();
 	put_end();

@@ -390,6 +390,29 @@ static int apply_marks(struct config *cfg, const char *value, char *err,
 	return 0;
 }
 
+static int apply_direction(struct config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	static const struct {
+		const char *name;
+		__u32 direction;
+	} names[] = {
+		{ "receive", EVENT_RECEIVE },
+		{ "send", EVENT_SEND },
+		{ "both", EVENT_RECEIVE | EVENT_SEND },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(value, names[i].name)) {
+			cfg->session.direction = names[i].direction;
+			return 0;
+		}
+	}
+	return fail(err, errlen,
+		    "bad --direction '%s': want receive, send or both", value);
+}
+
 static int apply_format(struct config *cfg, const char *value, char *err,
 			size_t errlen)
 {
@@ -509,6 +532,9 @@ static const struct option_spec {
 } specs[] = {
 	{ "port", 'p', "PORT", apply_port,
 	  "local port to trace (repeatable, up to 16; default: all)" },
+	{ "direction", 0, "DIR", apply_direction,
+	  "datagrams to trace: receive (default), send, or both (one path"
+	  "\nevent for a datagram sent and received on this host)" },
 	{ "threshold", 't', "TIME", apply_threshold,
 	  "report datagrams slower than TIME: 3ms, 500us, 0 (default 3ms)" },
 	{ "threshold-us", 0, "N", apply_threshold_us,
@@ -518,17 +544,20 @@ static const struct option_spec {
 	{ "raddr", 0, "CIDR", apply_raddr,
 	  "remote address prefix (repeatable, up to 8)" },
 	{ "rport", 0, "PORT", apply_rport, "remote port" },
-	{ "pid", 0, "PID", apply_pid, "reading process (tgid)" },
-	{ "comm", 0, "NAME", apply_comm, "reading thread's command name" },
+	{ "pid", 0, "PID", apply_pid,
+	  "reading (sending, for sends) process (tgid)" },
+	{ "comm", 0, "NAME", apply_comm,
+	  "reading (sending) thread's command name" },
 	{ "cgroup", 0, "PATH|ID", apply_cgroup,
-	  "reader's cgroup v2 (and below): path or id" },
+	  "reader's (sender's) cgroup v2 (and below): path or id" },
 	{ "netns", 0, "INODE", apply_netns,
 	  "socket's network namespace inode" },
 	{ "family", 0, "4|6", apply_family, "address family of the datagram" },
 	{ "plan", 0, "PLAN", apply_plan,
 	  "auto, fentry, kprobe or tracepoint (default auto)" },
 	{ "marks", 0, "LIST", apply_marks,
-	  "marks to take, e.g. enqueue,return (default: all the plan sees)" },
+	  "marks to take, e.g. enqueue,return (default: all the plan sees"
+	  "\non the direction's sides)" },
 	{ "no-reader", 0, NULL, apply_no_reader,
 	  "do not measure what readers do while datagrams wait (busy, runqueue, blocked)" },
 	{ "format", 'f', "FORMAT", apply_format,
@@ -563,7 +592,8 @@ static int apply_help(struct config *cfg, const char *value, char *err,
 	int n;
 
 	fputs("Usage: udplat-probe [OPTIONS]\n"
-	      "Reports UDP datagrams whose receive path took longer than a threshold,\n"
+	      "Reports UDP datagrams whose path through this host took longer than a\n"
+	      "threshold, "
 	      "with the time each stage took.\n\n",
 	      stdout);
 	for (o = specs; o < specs + NR_SPECS; o++) {
@@ -611,6 +641,7 @@ int parse_args(int argc, char **argv, struct config *cfg, char *err,
 	cfg->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
 	cfg->session.max_drop_events_per_s = 1000;
 	cfg->session.reader = true;
+	cfg->session.direction = EVENT_RECEIVE;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) !=
 	       -1) {

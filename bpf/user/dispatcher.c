@@ -32,15 +32,26 @@ static void select_programs(struct udplat_bpf *skel, enum plan plan)
 	skel->rodata->plan_marks = plan_info(plan)->marks;
 }
 
-/* The marks the active sessions take, all together. */
-static __u32 wanted_marks(const struct dispatcher *d)
+/*
+ * What the active sessions take, all together. A session of both directions
+ * needs rx: a datagram delivered on this host meets it inside the driver's
+ * transmit, which tells its sending side to wait for its read.
+ */
+static void wanted(const struct dispatcher *d, struct wants *w)
 {
-	__u32 marks = 0, slot;
+	__u32 slot;
 
-	for (slot = 0; slot < MAX_SESSIONS; slot++)
-		if (d->used & (1ULL << slot))
-			marks |= d->marks[slot];
-	return marks;
+	memset(w, 0, sizeof(*w));
+	for (slot = 0; slot < MAX_SESSIONS; slot++) {
+		if (!(d->used & (1ULL << slot)))
+			continue;
+		w->marks |= d->marks[slot];
+		w->receives |= d->directions[slot] & EVENT_RECEIVE;
+		w->sends |= d->directions[slot] & EVENT_SEND;
+		if (d->directions[slot] == (EVENT_RECEIVE | EVENT_SEND))
+			w->marks |= MARK_BIT(RX);
+	}
+	w->readers = d->used & d->readers;
 }
 
 /*
@@ -51,16 +62,15 @@ static __u32 wanted_marks(const struct dispatcher *d)
  */
 static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 {
-	__u32 marks = wanted_marks(d);
-	bool readers = d->used & d->readers;
 	struct bpf_program *prog;
+	struct wants w;
 	bool needed;
 	int i = 0, err = 0;
 
+	wanted(d, &w);
 	bpf_object__for_each_program(prog, d->skel->obj) {
-		needed =
-			d->used && bpf_program__autoload(prog) &&
-			program_needed(bpf_program__name(prog), marks, readers);
+		needed = d->used && bpf_program__autoload(prog) &&
+			 program_needed(bpf_program__name(prog), &w);
 		if (needed && !d->links[i] && !err) {
 			d->links[i] = bpf_program__attach(prog);
 			if (!d->links[i]) {
@@ -75,12 +85,14 @@ static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 		}
 		i++;
 	}
-	d->skel->bss->rx_tracking = marks & MARK_BIT(RX);
+	d->skel->bss->rx_tracking = w.marks & MARK_BIT(RX);
 	d->skel->bss->track_at_enqueue =
-		!(marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
-	d->skel->bss->reader_tracking = readers;
+		!(w.marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
+	d->skel->bss->reader_tracking = w.readers;
 	d->skel->bss->cpu_history_on =
-		readers || (marks & MARK_BIT(RX) && marks & MARK_BIT(ARRIVE));
+		w.readers ||
+		(w.marks & MARK_BIT(RX) && w.marks & MARK_BIT(ARRIVE));
+	d->skel->bss->sent_tracking = w.marks & MARK_BIT(SENT);
 	return err;
 }
 
@@ -154,6 +166,10 @@ static void set_masks(struct dispatcher *d, const struct session_conf *conf,
 	    conf->pid || conf->comm_on || conf->cgroup_id);
 	SET(bss->netns_filtered_sessions, conf->netns);
 	SET(bss->any_port_sessions, !conf->nr_ports);
+	SET(bss->receive_sessions, conf->direction & EVENT_RECEIVE);
+	SET(bss->send_sessions, conf->direction & EVENT_SEND);
+	SET(bss->both_sessions,
+	    conf->direction == (EVENT_RECEIVE | EVENT_SEND));
 #undef SET
 	for (i = 0; i < conf->nr_ports && i < MAX_PORTS; i++)
 		set_port_bit(d, conf->ports[i], bit, on);
@@ -161,19 +177,36 @@ static void set_masks(struct dispatcher *d, const struct session_conf *conf,
 		bss->active_sessions |= bit;
 }
 
-/* The session's marks: all its plan sees when it names none; -EMARKS when it names one the plan does not see. */
-static int marks_seen(enum plan plan, __u32 *marks, char *msg, size_t msglen)
+/*
+ * The session's marks: all its plan sees on its direction's sides when it
+ * names none; -EMARKS when it names one the plan does not see, or one of a
+ * side it does not trace.
+ */
+static int marks_seen(enum plan plan, __u32 direction, __u32 *marks, char *msg,
+		      size_t msglen)
 {
-	__u32 seen = plan_info(plan)->marks;
+	__u32 seen = plan_info(plan)->marks, sides = direction_marks(direction);
 	int m;
 
 	if (!*marks)
-		*marks = seen;
+		*marks = seen & sides;
 	for (m = 0; m < NR_MARKS; m++) {
-		if ((*marks & ~seen) & (1U << m)) {
+		if (!(*marks & (1U << m)))
+			continue;
+		if (!(seen & (1U << m))) {
 			snprintf(msg, msglen,
 				 "the %s plan does not see mark %s",
 				 plan_name(plan), mark_names[m]);
+			return -EMARKS;
+		}
+		if (!(sides & (1U << m))) {
+			snprintf(
+				msg, msglen,
+				"mark %s is on the %s side, which a session of direction %s does not trace",
+				mark_names[m],
+				SEND_MARKS & (1U << m) ? "sending" :
+							 "receiving",
+				direction == EVENT_SEND ? "send" : "receive");
 			return -EMARKS;
 		}
 	}
@@ -289,7 +322,9 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	struct session_conf c = *conf;
 	int fd, s, err;
 
-	s = marks_seen(d->plan, &c.marks, msg, msglen);
+	if (!c.direction)
+		c.direction = EVENT_RECEIVE;
+	s = marks_seen(d->plan, c.direction, &c.marks, msg, msglen);
 	if (s < 0)
 		return s;
 	s = take_slot(d, ring_bytes, &fd, msg, msglen);
@@ -300,6 +335,7 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	if (!err) {
 		d->used |= 1ULL << s;
 		d->marks[s] = c.marks;
+		d->directions[s] = c.direction;
 		d->readers = c.reader ? d->readers | 1ULL << s :
 					d->readers & ~(1ULL << s);
 		err = sync_programs(d, msg, msglen);

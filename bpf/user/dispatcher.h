@@ -26,6 +26,8 @@ struct dispatcher {
 	__u64 used; /* slots taken */
 	__u32 marks[MAX_SESSIONS]; /* by slot: the marks its session takes */
 	__u64 readers; /* slots whose sessions take what their readers do */
+	__u32 directions
+		[MAX_SESSIONS]; /* by slot: EVENT_RECEIVE, EVENT_SEND or both */
 	__u32 next_slot; /* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
 	void *zero_state; /* ncpus zeroed struct session_state, to reset a slot */
@@ -45,7 +47,8 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
 /*
  * Registers a session: a slot of its own, reset, its filter, and a new ring
  * buffer of ring_bytes whose fd (the caller's to close) goes to *ring_fd.
- * Its marks, 0 for all its plan sees, must be some of those (else -EMARKS).
+ * Its marks, 0 for all its plan sees on its direction's sides, must be some
+ * of those (else -EMARKS).
  */
 int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 		   __u32 ring_bytes, __u32 *slot, int *ring_fd, char *msg,

@@ -4,19 +4,19 @@
 #include "names.h"
 
 const char *const mark_names[NR_MARKS] = {
-#define MARK_NAME(id, name) #name,
+#define MARK_NAME(id, name, ...) #name,
 	UDPLAT_MARKS(MARK_NAME)
 #undef MARK_NAME
 };
 
 const char *const stage_names[NR_STAGES] = {
-#define STAGE_NAME(id, name, from, to, kind) #name,
+#define STAGE_NAME(id, name, ...) #name,
 	UDPLAT_STAGES(STAGE_NAME)
 #undef STAGE_NAME
 };
 
 const char *const hist_names[NR_HISTS] = {
-#define STAGE_HIST(id, name, from, to, kind) #name,
+#define STAGE_HIST(id, name, ...) #name,
 	UDPLAT_STAGES(STAGE_HIST)
 #undef STAGE_HIST
 #define READER_HIST(id, name, verdict) "reader." #name,
@@ -38,6 +38,30 @@ const char *const counter_names[NR_COUNTERS] = {
 	UDPLAT_COUNTERS(COUNTER_NAME)
 #undef COUNTER_NAME
 };
+
+const char *event_kind_name(__u32 kind)
+{
+	switch (kind) {
+	case EVENT_SEND:
+		return "send";
+	case EVENT_PATH:
+		return "path";
+	default:
+		return "receive";
+	}
+}
+
+const char *direction_name(__u32 direction)
+{
+	switch (direction) {
+	case EVENT_SEND:
+		return "send";
+	case EVENT_RECEIVE | EVENT_SEND:
+		return "both";
+	default:
+		return "receive";
+	}
+}
 
 long marks_from_names(const char *list, char *bad, size_t badlen)
 {

@@ -15,6 +15,11 @@ extern const char *const hist_names[NR_HISTS];
 /* By enum verdict. */
 extern const char *const verdict_names[VERDICT_STATE + NR_READER_STATES];
 
+/* An event's kind (EVENT_RECEIVE, EVENT_SEND, EVENT_PATH): "receive", "send", "path". */
+const char *event_kind_name(__u32 kind);
+/* A session's direction: "receive", "send" or "both". */
+const char *direction_name(__u32 direction);
+
 /* The marks of a comma-separated list of names, or -1 with the unknown name in bad. */
 long marks_from_names(const char *list, char *bad, size_t badlen);
 

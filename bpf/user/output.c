@@ -24,6 +24,7 @@ void output_init(struct output *out, enum format format,
 	out->stop = stop;
 	out->format = format;
 	out->marks = 0;
+	out->direction = EVENT_RECEIVE;
 	out->realtime_offset_ns = 0;
 	out->reasons = reasons;
 	out->len = 0;
@@ -120,31 +121,50 @@ static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
 }
 
 struct stages {
-	__s64 ns[NR_STAGES]; /* -1: unknown */
+	__s64 ns[NR_STAGES]; /* -1: unknown, or not a stage of the event's kind */
 	int slowest; /* the longest PART stage; -1 if none is known */
 };
 
-/* Every stage of e by the rule of stages.h, the marks the plan sees being out->marks. */
+static const int stage_kinds[NR_STAGES] = {
+#define STAGE_KIND(id, name, from, to, kind, ...) kind,
+	UDPLAT_STAGES(STAGE_KIND)
+#undef STAGE_KIND
+};
+
+/* By stage: the kinds of event (EVENT_*) it belongs to. */
+static const __u32 stage_events[NR_STAGES] = {
+#define STAGE_EVENTS(id, name, from, to, kind, events) events,
+	UDPLAT_STAGES(STAGE_EVENTS)
+#undef STAGE_EVENTS
+};
+
+/* Every stage of e's kind by the rule of stages.h, the marks the session takes being out->marks. */
 static void compute_stages(const struct output *out, const struct rec_event *e,
 			   struct stages *s)
 {
-	static const int kinds[NR_STAGES] = {
-#define STAGE_KIND(id, name, from, to, kind) kind,
-		UDPLAT_STAGES(STAGE_KIND)
-#undef STAGE_KIND
-	};
 	int i;
 
-#define STAGE_NS(id, name, from, to, kind) \
-	s->ns[STAGE_##id] =                \
+#define STAGE_NS(id, name, from, to, kind, ...) \
+	s->ns[STAGE_##id] =                     \
 		stage_ns(e->marks, out->marks, MARK_##from, MARK_##to, kind);
 	UDPLAT_STAGES(STAGE_NS)
 #undef STAGE_NS
 	s->slowest = -1;
-	for (i = 0; i < NR_STAGES; i++)
-		if (kinds[i] == PART && s->ns[i] >= 0 &&
-		    (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
+	for (i = 0; i < NR_STAGES; i++) {
+		if (!(stage_events[i] & e->kind))
+			s->ns[i] = -1;
+		else if (stage_kinds[i] == PART && s->ns[i] >= 0 &&
+			 (s->slowest < 0 || s->ns[i] > s->ns[s->slowest]))
 			s->slowest = i;
+	}
+}
+
+/* The kinds of event a session of `direction` has: a path needs both. */
+static __u32 direction_events(__u32 direction)
+{
+	return direction == (EVENT_RECEIVE | EVENT_SEND) ?
+		       EVENT_RECEIVE | EVENT_SEND | EVENT_PATH :
+		       direction;
 }
 
 /* ,"<name>Ns":<ns>, or null when unknown. */
@@ -223,7 +243,8 @@ static void event_json(struct output *out, const struct rec_event *e)
 	compute_stages(out, e, &s);
 	endpoint(src, e->flow.family, e->flow.saddr, e->flow.sport);
 	endpoint(dst, e->flow.family, e->flow.daddr, e->flow.dport);
-	put_fmt(out, "{\"type\":\"event\"");
+	put_fmt(out, "{\"type\":\"event\",\"kind\":\"%s\"",
+		event_kind_name(e->kind));
 	for (i = 0; i < NR_MARKS; i++)
 		put_json_ns(out, mark_names[i],
 			    e->marks[i] ? (__s64)e->marks[i] : -1);
@@ -241,6 +262,14 @@ static void event_json(struct output *out, const struct rec_event *e)
 	put_json_string(out, e->comm, sizeof(e->comm));
 	softirq_json(out, e, &s);
 	reader_json(out, &e->reader);
+	if (e->sender.tid) {
+		put_fmt(out, ",\"sender\":{\"pid\":%u,\"tid\":%u,\"comm\":",
+			e->sender.pid, e->sender.tid);
+		put_json_string(out, e->sender.comm, sizeof(e->sender.comm));
+		put_fmt(out, "}");
+	} else {
+		put_fmt(out, ",\"sender\":null");
+	}
 	put_fmt(out, ",\"cgroupId\":\"%llu\"}\n",
 		(unsigned long long)e->cgroup_id);
 }
@@ -302,10 +331,14 @@ static void event_text(struct output *out, const struct rec_event *e)
 	endpoint(dst, e->flow.family, e->flow.daddr, e->flow.dport);
 	wall_clock(out, last_mark(e), when, sizeof(when));
 	memcpy(comm, e->comm, TASK_COMM_LEN);
-	put_fmt(out, "%-15s %-15s %-7u %-25s %-25s %5u", when, comm, e->pid,
-		src, dst, e->flow.len);
+	put_fmt(out, "%-15s", when);
+	if (out->direction != EVENT_RECEIVE)
+		put_fmt(out, " %-7s", event_kind_name(e->kind));
+	put_fmt(out, " %-15s %-7u %-25s %-25s %5u", comm, e->pid, src, dst,
+		e->flow.len);
 	for (i = 0; i < NR_STAGES; i++)
-		put_us(out, s.ns[i]);
+		if (stage_events[i] & direction_events(out->direction))
+			put_us(out, s.ns[i]);
 	put_fmt(out, " %-8s", s.slowest < 0 ? "-" : stage_names[s.slowest]);
 	reader_text(out, &e->reader);
 }
@@ -343,9 +376,14 @@ static void text_header(struct output *out)
 	char column[32];
 	int i, j;
 
-	put_fmt(out, "%-15s %-15s %-7s %-25s %-25s %5s", "TIME", "COMM", "PID",
-		"SRC", "DST", "LEN");
+	put_fmt(out, "%-15s", "TIME");
+	if (out->direction != EVENT_RECEIVE)
+		put_fmt(out, " %-7s", "KIND");
+	put_fmt(out, " %-15s %-7s %-25s %-25s %5s", "COMM", "PID", "SRC", "DST",
+		"LEN");
 	for (i = 0; i < NR_STAGES; i++) {
+		if (!(stage_events[i] & direction_events(out->direction)))
+			continue;
 		snprintf(column, sizeof(column), "%s_us", stage_names[i]);
 		for (j = 0; column[j] != '_'; j++)
 			column[j] = toupper((unsigned char)column[j]);
@@ -359,13 +397,15 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 	int i, first = 1;
 
 	out->marks = h->marks;
+	out->direction = h->direction;
 	out->realtime_offset_ns = h->realtime_offset_ns;
 	if (out->format == FORMAT_BIN)
 		return;
 	if (out->format == FORMAT_TEXT) {
 		fprintf(stderr,
-			"Tracing UDP receive latency with the %s plan (kernel %s). Ctrl-C to end.\n",
-			plan_name(h->plan), h->kernel_release);
+			"Tracing UDP %s latency with the %s plan (kernel %s). Ctrl-C to end.\n",
+			direction_name(h->direction), plan_name(h->plan),
+			h->kernel_release);
 		text_header(out);
 		return;
 	}
@@ -378,7 +418,8 @@ static void hello_out(struct output *out, const struct rec_hello *h)
 		put_fmt(out, "%s\"%s\"", first ? "" : ",", mark_names[i]);
 		first = 0;
 	}
-	put_fmt(out, "],\"kernel\":");
+	put_fmt(out, "],\"direction\":\"%s\",\"kernel\":",
+		direction_name(h->direction));
 	put_json_string(out, h->kernel_release, sizeof(h->kernel_release));
 	put_fmt(out, ",\"notes\":");
 	put_json_string(out, h->notes, sizeof(h->notes));

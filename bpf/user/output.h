@@ -12,7 +12,8 @@
 /* Buffered stdout in one of three formats; binary records pass through unchanged. */
 struct output {
 	enum format format;
-	__u8 marks; /* of the chosen plan, from the hello record */
+	__u32 marks; /* the session takes, from the hello record */
+	__u32 direction; /* the session's, from the hello record */
 	__s64 realtime_offset_ns;
 	const struct drop_reasons *reasons;
 	size_t len;

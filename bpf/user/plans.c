@@ -158,7 +158,16 @@ bool plan_runs(enum plan plan, const char *prog_name)
 	return starts_with(prog_name, SHARED_PROG_PREFIX);
 }
 
-/* The programs every plan runs only for some marks: all of `marks` taken. */
+__u32 direction_marks(__u32 direction)
+{
+	return (direction & EVENT_RECEIVE ? RECEIVE_MARKS : 0) |
+	       (direction & EVENT_SEND ? SEND_MARKS : 0);
+}
+
+/*
+ * The programs every plan runs only for some marks: all of `marks` taken
+ * (the device's rx, arrive, the scheduler's for the backlog's holder).
+ */
 static const struct {
 	const char *prefix;
 	__u32 marks;
@@ -168,15 +177,27 @@ static const struct {
 	{ "uls_", MARK_BIT(RX) | MARK_BIT(ARRIVE) },
 };
 
-bool program_needed(const char *prog_name, __u32 marks, bool readers)
+/* The sending side: the device's programs, and each plan's send and sent, which open and close a sender's call. */
+#define TX_PREFIX "ulx_"
+#define SEND_CALL_MARKS (MARK_BIT(SEND) | MARK_BIT(SENT))
+
+bool program_needed(const char *prog_name, const struct wants *w)
 {
 	size_t i;
 
-	if (readers && starts_with(prog_name, "uls_"))
+	if (w->readers && starts_with(prog_name, "uls_"))
 		return true;
 	for (i = 0; i < N(mark_programs); i++)
 		if (starts_with(prog_name, mark_programs[i].prefix))
-			return (marks & mark_programs[i].marks) ==
+			return (w->marks & mark_programs[i].marks) ==
 			       mark_programs[i].marks;
+	if (starts_with(prog_name, TX_PREFIX))
+		return w->sends;
+	if (strstr(prog_name, "_send") || strstr(prog_name, "_sent"))
+		return w->sends && (w->marks & SEND_CALL_MARKS);
+	/* The rest of a plan's programs are its socket side; ul_drop serves both sides. */
+	for (i = 0; i < N(plans); i++)
+		if (starts_with(prog_name, plans[i].prog_prefix))
+			return w->receives;
 	return true;
 }

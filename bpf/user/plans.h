@@ -46,10 +46,18 @@ enum plan choose_plan(const struct btf *vmlinux, char *notes, size_t noteslen);
 /* Whether the plan runs the program called prog_name. */
 bool plan_runs(enum plan plan, const char *prog_name);
 
-/*
- * Whether a program the plan runs is needed while sessions take `marks` (bit
- * per enum mark) and, with readers, what their readers do.
- */
-bool program_needed(const char *prog_name, __u32 marks, bool readers);
+/* The marks of the sides of the path a session of `direction` traces. */
+__u32 direction_marks(__u32 direction);
+
+/* What the active sessions of a dispatcher take, all together. */
+struct wants {
+	__u32 marks; /* bit per enum mark */
+	bool readers; /* what their readers do */
+	bool receives; /* datagrams received */
+	bool sends; /* datagrams sent */
+};
+
+/* Whether a program the plan runs is needed while sessions want `w`. */
+bool program_needed(const char *prog_name, const struct wants *w);
 
 #endif /* __PLANS_H */

@@ -266,15 +266,19 @@ static int list_plans(void)
 	return err;
 }
 
-/* marks: the session's, 0 for all the plan sees. */
-static void emit_hello(enum plan plan, const char *notes, __u32 marks)
+/* The session's marks, 0 for all the plan sees on the sides its direction traces. */
+static void emit_hello(enum plan plan, const char *notes,
+		       const struct session_conf *conf)
 {
 	struct rec_hello hello = { .hdr = { REC_HELLO, sizeof(hello) } };
 	struct utsname uts;
 
 	hello.version = UDPLAT_PROTO_VERSION;
 	hello.plan = plan;
-	hello.marks = marks ? marks : plan_info(plan)->marks;
+	hello.direction = conf->direction;
+	hello.marks = conf->marks ? conf->marks :
+				    plan_info(plan)->marks &
+					    direction_marks(conf->direction);
 	hello.realtime_offset_ns = realtime_offset_ns();
 	if (!uname(&uts))
 		snprintf(hello.kernel_release, sizeof(hello.kernel_release),
@@ -422,7 +426,7 @@ int main(int argc, char **argv)
 	if (err) {
 		report_error(err, "%s", msg);
 	} else {
-		emit_hello(plan, notes, cfg.session.marks);
+		emit_hello(plan, notes, &cfg.session);
 		err = output_flush(&out);
 		if (!err)
 			err = cfg.keep_hub ? keep(&session) :

@@ -58,7 +58,7 @@
  * received on this host (a path). A path's wire runs from the driver to
  * arrive: on one host the device hands the datagram to the receiving stack
  * (rx) inside its transmit call, before xmitDone, so backlog is not a part
- * of it.
+ * of it. call is the sender's call, to its return.
  */
 /* clang-format off */
 #define UDPLAT_STAGES(STAGE)								\
@@ -71,7 +71,8 @@
 	STAGE(QDISC, qdisc, QUEUED, XMIT_START, PART, EVENT_SEND | EVENT_PATH)		\
 	STAGE(DRIVER, driver, XMIT_START, XMIT_DONE, PART, EVENT_SEND | EVENT_PATH)	\
 	STAGE(SEND_TOTAL, sendTotal, SEND, XMIT_DONE, SUM, EVENT_SEND)			\
-	STAGE(WIRE, wire, XMIT_DONE, ARRIVE, PART, EVENT_PATH)
+	STAGE(WIRE, wire, XMIT_DONE, ARRIVE, PART, EVENT_PATH)				\
+	STAGE(CALL, call, SEND, SENT, SUM, EVENT_SEND | EVENT_PATH)
 /* clang-format on */
 
 /* The kinds of event, as bits: a stage's EVENTS, a session's direction. */

@@ -7,12 +7,34 @@
  */
 
 export const MARKS = [
-  { name: 'rx', description: 'the device handed it to the stack (netif_rx, or a NAPI driver\'s receive)' },
-  { name: 'arrive', description: 'the skb enters the IP stack (netif_receive_skb), out of a CPU\'s backlog or GRO' },
-  { name: 'enqueue', description: 'queued on the socket' },
-  { name: 'read', description: 'the application dequeued it' },
-  { name: 'return', description: 'recvmsg returned' }
+  { name: 'send', side: 'send', description: 'the application called sendmsg, sendto or sendmmsg' },
+  { name: 'queued', side: 'send', description: 'it entered the device layer (net_dev_queue)' },
+  { name: 'xmitStart', side: 'send', description: 'the qdisc handed it to the driver (net_dev_start_xmit)' },
+  { name: 'xmitDone', side: 'send', description: 'the driver took it (net_dev_xmit)' },
+  { name: 'rx', side: 'receive', description: 'the device handed it to the stack (netif_rx, or a NAPI driver\'s receive)' },
+  { name: 'arrive', side: 'receive', description: 'the skb enters the IP stack (netif_receive_skb), out of a CPU\'s backlog or GRO' },
+  { name: 'enqueue', side: 'receive', description: 'queued on the socket' },
+  { name: 'read', side: 'receive', description: 'the application dequeued it' },
+  { name: 'return', side: 'receive', description: 'recvmsg returned' },
+  { name: 'sent', side: 'send', description: 'the sender\'s call returned' }
 ] as const
+
+/**
+ * The kinds of event, as EVENT_* bits of bpf/udplat.h number them (bit i: EVENT_KINDS[i]): a datagram received,
+ * one sent, or one sent and received on this host (a path). `type` is the event's name in the API and on SSE.
+ */
+export const EVENT_KINDS = [
+  { name: 'receive', type: 'latency' },
+  { name: 'send', type: 'send' },
+  { name: 'path', type: 'path' }
+] as const
+
+export type EventKind = (typeof EVENT_KINDS)[number]['name']
+export type EventTypeName = (typeof EVENT_KINDS)[number]['type']
+
+/** Which datagrams a session traces; `both` also gives one path event for a datagram sent and received on this host. */
+export const DIRECTIONS = ['receive', 'send', 'both'] as const
+export type Direction = (typeof DIRECTIONS)[number]
 
 /**
  * A `part` is one piece of the path (`slowestStage` names the longest); it is unknown when its
@@ -21,12 +43,32 @@ export const MARKS = [
  * not see `to`, at the next mark it sees: the parts of a path always add up to its total.
  */
 export const STAGES = [
-  { name: 'backlog', from: 'rx', to: 'arrive', kind: 'part' },
-  { name: 'stack', from: 'arrive', to: 'enqueue', kind: 'part' },
-  { name: 'queue', from: 'enqueue', to: 'read', kind: 'part' },
-  { name: 'copy', from: 'read', to: 'return', kind: 'part' },
-  { name: 'total', from: 'rx', to: 'return', kind: 'sum' }
+  { name: 'backlog', from: 'rx', to: 'arrive', kind: 'part', events: ['receive'] },
+  { name: 'stack', from: 'arrive', to: 'enqueue', kind: 'part', events: ['receive', 'path'] },
+  { name: 'queue', from: 'enqueue', to: 'read', kind: 'part', events: ['receive', 'path'] },
+  { name: 'copy', from: 'read', to: 'return', kind: 'part', events: ['receive', 'path'] },
+  { name: 'total', from: 'send', to: 'return', kind: 'sum', events: ['receive', 'path'] },
+  { name: 'sendStack', from: 'send', to: 'queued', kind: 'part', events: ['send', 'path'] },
+  { name: 'qdisc', from: 'queued', to: 'xmitStart', kind: 'part', events: ['send', 'path'] },
+  { name: 'driver', from: 'xmitStart', to: 'xmitDone', kind: 'part', events: ['send', 'path'] },
+  { name: 'sendTotal', from: 'send', to: 'xmitDone', kind: 'sum', events: ['send'] },
+  { name: 'wire', from: 'xmitDone', to: 'arrive', kind: 'part', events: ['path'] },
+  { name: 'call', from: 'send', to: 'sent', kind: 'sum', events: ['send', 'path'] }
 ] as const
+
+/** By kind of event: its stages (indices into STAGES), the one its latency and threshold are, and its parts. */
+export const KIND_STAGES: Readonly<Record<EventKind, { stages: readonly number[], total: number }>> = {
+  receive: kindStages('receive', 'total'),
+  send: kindStages('send', 'sendTotal'),
+  path: kindStages('path', 'total')
+}
+
+function kindStages (kind: EventKind, total: string): { stages: number[], total: number } {
+  return {
+    stages: STAGES.flatMap((stage, i) => (stage.events as readonly string[]).includes(kind) ? [i] : []),
+    total: STAGES.findIndex(({ name }) => name === total)
+  }
+}
 
 /**
  * What the thread that read a datagram was doing over its queue interval [enqueue, read]: UDPLAT_READER_STATES
@@ -109,10 +151,13 @@ export class StageMeter {
     return start < plan.end && from !== 0 && to !== 0 && to >= from ? to - from : null
   }
 
-  /** Every stage of a datagram into `ns` (STAGES order); returns the index of its longest part, or -1 when none is known. */
-  measure (marks: ArrayLike<number>, ns: Array<number | null>): number {
+  /**
+   * The stages of a datagram's event of `kind` into `ns` (STAGES order; the others are left as they were);
+   * returns the index of its longest part, or -1 when none is known.
+   */
+  measure (marks: ArrayLike<number>, ns: Array<number | null>, kind: EventKind = 'receive'): number {
     let slowest = -1
-    for (let i = 0; i < STAGES.length; i++) {
+    for (const i of KIND_STAGES[kind].stages) {
       const value = ns[i] = this.stageNs(i, marks)
       if (value !== null && STAGES[i]!.kind === 'part' && (slowest < 0 || value > ns[slowest]!)) slowest = i
     }

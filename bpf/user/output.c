@@ -122,6 +122,7 @@ static void endpoint(char *buf, __u16 family, const __u8 *addr, __u16 port)
 
 struct stages {
 	__s64 ns[NR_STAGES]; /* -1: unknown, or not a stage of the event's kind */
+	__s64 backlog; /* whether the event's kind has the stage or not: it names who held the backlog's CPU */
 	int slowest; /* the longest PART stage; -1 if none is known */
 };
 
@@ -149,6 +150,7 @@ static void compute_stages(const struct output *out, const struct rec_event *e,
 		stage_ns(e->marks, out->marks, MARK_##from, MARK_##to, kind);
 	UDPLAT_STAGES(STAGE_NS)
 #undef STAGE_NS
+	s->backlog = s->ns[STAGE_BACKLOG];
 	s->slowest = -1;
 	for (i = 0; i < NR_STAGES; i++) {
 		if (!(stage_events[i] & e->kind))
@@ -184,7 +186,7 @@ static void softirq_json(struct output *out, const struct rec_event *e,
 			 const struct stages *s)
 {
 	const struct softirq *q = &e->softirq;
-	__s64 backlog = s->ns[STAGE_BACKLOG], total = s->ns[STAGE_TOTAL];
+	__s64 backlog = s->backlog, total = s->ns[STAGE_TOTAL];
 
 	if (!(q->flags & SOFTIRQ_SEEN)) {
 		put_fmt(out, ",\"softirq\":null");

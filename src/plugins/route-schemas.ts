@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 import { Problem, problemResponses, ValidationFailed } from '../errors.js'
-import { DropEvent, LatencyEvent, LostEvent, StateEvent } from '../schemas/event.js'
+import { DropEvent, LatencyEvent, LostEvent, PathEvent, SendEvent, StateEvent } from '../schemas/event.js'
 import { Filter, Session } from '../schemas/session.js'
 
 /** Schemas that routes reference with `ref()`; they become components.schemas in the OpenAPI document. */
-const SHARED_SCHEMAS = [Problem, Filter, Session, LatencyEvent, DropEvent, LostEvent, StateEvent]
+const SHARED_SCHEMAS = [Problem, Filter, Session, LatencyEvent, SendEvent, PathEvent, DropEvent, LostEvent, StateEvent]
 
 const NO_QUERY = Type.Object({}, { additionalProperties: false })
 

@@ -6,6 +6,8 @@ export interface ProbeSpec {
   marks: readonly string[] | null
   /** Whether to measure what the readers do. */
   reader: boolean
+  /** Which datagrams to trace. */
+  direction: 'receive' | 'send' | 'both'
   thresholdUs: number
   filter: Filter
 }
@@ -13,8 +15,8 @@ export interface ProbeSpec {
 const FAMILY_ARGS = { ipv4: '4', ipv6: '6' } as const
 
 /** The loader's command line (bpf/user/args.c) for one session: --shared joins the host's hub, so sessions share one probe set. */
-export function probeArgs ({ plan, marks, reader, thresholdUs, filter }: ProbeSpec): string[] {
-  const args = ['--format', 'bin', '--shared', '--plan', plan, '--threshold-us', String(thresholdUs)]
+export function probeArgs ({ plan, marks, reader, direction, thresholdUs, filter }: ProbeSpec): string[] {
+  const args = ['--format', 'bin', '--shared', '--plan', plan, '--direction', direction, '--threshold-us', String(thresholdUs)]
   if (marks !== null) args.push('--marks', marks.join(','))
   if (!reader) args.push('--no-reader')
   const add = (flag: string, values: Array<string | number> | string | number | undefined) => {

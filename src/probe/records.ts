@@ -3,9 +3,9 @@
  * in bpf/udplat.h. Streaming: a record may arrive split across chunks.
  */
 
-import { MARK_NAMES, marksOfBits, READER_STATE_NAMES, STAGE_NAMES, type MarkName, type ReaderStateName, type StageName } from '../marks.js'
+import { EVENT_KINDS, MARK_NAMES, marksOfBits, READER_STATE_NAMES, STAGE_NAMES, type Direction, type EventKind, type MarkName, type ReaderStateName, type StageName } from '../marks.js'
 
-export const PROTO_VERSION = 4
+export const PROTO_VERSION = 5
 
 /** rec_stats' counters, in the order of UDPLAT_COUNTERS (bpf/udplat.h). */
 export const COUNTER_NAMES = [
@@ -28,7 +28,7 @@ export const RecordType = {
 /** Size in bytes of each record type, header included (bpf/tools/golden.c asserts them). */
 export const RECORD_SIZES = {
   [RecordType.hello]: 344,
-  [RecordType.event]: 160 + 8 * MARK_NAMES.length,
+  [RecordType.event]: 184 + 8 * MARK_NAMES.length,
   [RecordType.drop]: 112,
   [RecordType.stats]: 16 + 8 * COUNTER_NAMES.length,
   [RecordType.hist]: 328,
@@ -46,6 +46,8 @@ const ERROR_MSG_LEN = 256
 const MAX_SLOTS = 40
 
 const PLAN_NAMES = [undefined, 'fentry', 'kprobe', 'tracepoint'] as const
+/** A session's direction, as EVENT_RECEIVE | EVENT_SEND bits. */
+const DIRECTION_NAMES: Readonly<Record<number, Direction>> = { 1: 'receive', 2: 'send', 3: 'both' }
 
 export type PlanName = 'fentry' | 'kprobe' | 'tracepoint'
 export type FamilyName = 'ipv4' | 'ipv6'
@@ -55,6 +57,7 @@ export interface HelloRecord {
   version: number
   plan: PlanName
   marks: MarkName[]
+  direction: Direction
   /** CLOCK_REALTIME - CLOCK_MONOTONIC, exact. */
   realtimeOffsetNs: bigint
   kernelRelease: string
@@ -78,6 +81,8 @@ export type DropRecord = RawRecord<'drop'>
 const FLOW = { saddr: 16, daddr: 32, len: 48 } as const
 
 export const EVENT_FIELDS = {
+  /** The kind of event, an EVENT_* bit (EVENT_KINDS of src/marks.ts). */
+  kind: 4,
   cgroupId: 8,
   flow: FLOW,
   pid: 60,
@@ -87,8 +92,10 @@ export const EVENT_FIELDS = {
   softirq: { cpu: 84, flags: 88, behindPid: 92, behindComm: 96 },
   /** struct reader: ns per READER_STATES row (u64 each), the verdict (READER_VERDICT), the pid and comm of who held its CPU. */
   reader: { ns: 112, verdict: 136, behindPid: 140, behindComm: 144 },
+  /** struct task: the sender of a send or path event; tid 0 when none. */
+  sender: { pid: 160, tid: 164, comm: 168 },
   /** The first of MARK_NAMES.length u64, one per mark in table order (src/marks.ts). */
-  marks: 160
+  marks: 184
 } as const
 
 /** Byte offsets of rec_drop's fields (bpf/udplat.h). */
@@ -217,6 +224,13 @@ export function familyOf (bytes: Buffer, recordAt: number, flow: FlowFields): Fa
   throw new RecordError(`unknown address family ${family}`)
 }
 
+/** The kind of a record's event, from its EVENT_* bit; undefined for one the service does not know. */
+export function eventKindOf (bytes: Buffer, recordAt: number): EventKind | undefined {
+  return KIND_OF_BIT[bytes.readUInt32LE(recordAt + EVENT_FIELDS.kind)]
+}
+
+const KIND_OF_BIT: Readonly<Record<number, EventKind>> = Object.fromEntries(EVENT_KINDS.map(({ name }, i) => [1 << i, name]))
+
 /** Dotted quad from the four bytes. */
 export function formatIPv4 (bytes: Uint8Array, at = 0): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`
@@ -265,11 +279,14 @@ function decode (type: number, buf: Buffer, offset: number, size: number): Probe
       if (version !== PROTO_VERSION) throw new RecordError(`loader speaks protocol version ${version}, expected ${PROTO_VERSION}`)
       const plan = PLAN_NAMES[r.u8(6)]
       if (plan === undefined) throw new RecordError(`hello names unknown plan ${r.u8(6)}`)
+      const direction = DIRECTION_NAMES[r.u32(12)]
+      if (direction === undefined) throw new RecordError(`hello names unknown direction ${r.u32(12)}`)
       return {
         type: 'hello',
         version,
         plan,
         marks: marksOfBits(r.u32(8)),
+        direction,
         realtimeOffsetNs: r.s64Exact(16),
         kernelRelease: r.str(24, KERNEL_RELEASE_LEN),
         notes: r.str(24 + KERNEL_RELEASE_LEN, NOTES_LEN)
@@ -278,6 +295,7 @@ function decode (type: number, buf: Buffer, offset: number, size: number): Probe
     case RecordType.event:
       // Checked here, so that a record the service cannot describe fails the session instead of a reader.
       familyOf(buf, offset, EVENT_FIELDS.flow)
+      if (eventKindOf(buf, offset) === undefined) throw new RecordError(`event of unknown kind ${buf.readUInt32LE(offset + EVENT_FIELDS.kind)}`)
       return { type: 'event', bytes: buf.subarray(offset, offset + size) }
     case RecordType.drop:
       familyOf(buf, offset, DROP_FIELDS.flow)

@@ -1,21 +1,33 @@
-import { MARK_NAMES, READER_STATE_NAMES, STAGE_NAMES, STAGES, VERDICTS, type StageMeter } from '../marks.js'
+import { EVENT_KINDS, KIND_STAGES, MARK_NAMES, READER_STATE_NAMES, STAGE_NAMES, STAGES, VERDICTS, type EventKind, type StageMeter } from '../marks.js'
 import { cString, DROP_REASON_LEN, familyOf, formatIPv4, formatIPv6, READER_VERDICT, SOFTIRQ_FLAGS, TASK_COMM_LEN, u64, u64Decimal, type FlowFields } from '../probe/records.js'
 import { ascii, type ByteWriter } from './byte-writer.js'
-import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventType } from './event-slots.js'
+import { DROP_SLOT_FIELDS as DROP_FIELDS, EVENT_SLOT_FIELDS as EVENT_FIELDS, eventKindIndex, eventType } from './event-slots.js'
 import type { RealtimeClock } from './realtime-clock.js'
 
-/** The literal parts of a LatencyEvent and a DropEvent, in the order of their schemas (as their serializer writes them). */
+/** The literal parts of an event of `kind` that differ by kind: its type, and its stages (KIND_STAGES order). */
+const kindParts = (kind: EventKind) => {
+  const stages = KIND_STAGES[kind].stages
+  return {
+    /** Indices into STAGES, in the order `stages` has them. */
+    stages,
+    total: KIND_STAGES[kind].total,
+    time: ascii(`,"type":${JSON.stringify(EVENT_KINDS.find(({ name }) => name === kind)!.type)},"time":"`),
+    /** By position in `stages`: what comes before the stage's duration. */
+    stageNs: stages.map((stage, i) => ascii(`${i === 0 ? ',"stages":{' : ','}"${STAGE_NAMES[stage]!}Ns":`))
+  }
+}
+
+/** The literal parts of the events and a DropEvent, in the order of their schemas (as their serializer writes them). */
 const JSON_PARTS = {
-  latency: {
+  /** By EVENT_KINDS index. */
+  kinds: EVENT_KINDS.map(({ name }) => kindParts(name)),
+  datagram: {
     seq: ascii('{"seq":'),
-    time: ascii(',"type":"latency","time":"'),
     latencyNs: ascii('","latencyNs":'),
     slowestStage: ascii(',"slowestStage":'),
     /** By stage index: the stage's name as a JSON string, for the parts `slowestStage` ranges over. */
     stageName: STAGES.map(({ name }) => ascii(JSON.stringify(name))),
     noStage: ascii('null'),
-    /** By stage index: what comes before the stage's duration in `stages`. */
-    stageNs: STAGE_NAMES.map((name, i) => ascii(`${i === 0 ? ',"stages":{' : ','}"${name}Ns":`)),
     flow: ascii('},'),
     pid: ascii(',"pid":'),
     tid: ascii(',"tid":'),
@@ -38,6 +50,12 @@ const JSON_PARTS = {
       behindPid: ascii(',"waitedBehind":{"pid":'),
       behindComm: ascii(',"comm":'),
       end: ascii('}}')
+    },
+    sender: {
+      pid: ascii(',"sender":{"pid":'),
+      tid: ascii(',"tid":'),
+      comm: ascii(',"comm":'),
+      end: ascii('}')
     },
     cgroupId: ascii(',"cgroupId":"'),
     end: ascii('"}')
@@ -64,14 +82,15 @@ const commJson = (bytes: Buffer, at: number): Buffer => Buffer.from(JSON.stringi
 
 /**
  * Writes the JSON of a buffered rec_event or rec_drop (packed in its slot: event-slots.ts) when a client
- * reads it, straight from its bytes, exactly as the serializer of the LatencyEvent and DropEvent schemas
- * would write the event.
+ * reads it, straight from its bytes, exactly as the serializer of the LatencyEvent, SendEvent, PathEvent and
+ * DropEvent schemas would write the event.
  */
 export class EventFormatter {
   // A session sees the same readers, cgroups, peers and drop reasons over and over: their text is built once per change.
   readonly #comm = new FieldText(TASK_COMM_LEN, commJson)
   readonly #readerBehindComm = new FieldText(TASK_COMM_LEN, commJson)
   readonly #behindComm = new FieldText(TASK_COMM_LEN, commJson)
+  readonly #senderComm = new FieldText(TASK_COMM_LEN, commJson)
   readonly #cgroupId = new FieldText(8, (bytes, at) => ascii(u64Decimal(bytes, at)))
   readonly #reason = new FieldText(DROP_REASON_LEN, (bytes, at) => Buffer.from(JSON.stringify(cString(bytes, at, DROP_REASON_LEN))))
   readonly #addresses = {
@@ -82,8 +101,6 @@ export class EventFormatter {
   /** One datagram's marks, then its stages, reused from event to event. */
   readonly #marks = new Float64Array(MARK_NAMES.length)
   readonly #stages: Array<number | null> = STAGE_NAMES.map(() => null)
-  /** The stage latencyNs reports: the whole path. */
-  readonly #total = STAGES.findIndex(({ kind }) => kind === 'sum')
   /** The stage spent in a CPU's backlog, which names who held that CPU when it is long. */
   readonly #backlog = STAGE_NAMES.indexOf('backlog')
 
@@ -92,11 +109,15 @@ export class EventFormatter {
   /** Writes the record packed at `at` in `bytes`, numbered `seq`, as JSON. */
   write (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
     if (eventType(bytes, at) === 'drop') this.#drop(out, bytes, at, seq)
-    else this.#latency(out, bytes, at, seq)
+    else this.#datagram(out, bytes, at, seq)
   }
 
-  #latency (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
-    const parts = JSON_PARTS.latency
+  /** A LatencyEvent, SendEvent or PathEvent, by the record's kind. */
+  #datagram (out: ByteWriter, bytes: Buffer, at: number, seq: number): void {
+    const parts = JSON_PARTS.datagram
+    const kindIndex = eventKindIndex(bytes, at)
+    const kind = EVENT_KINDS[kindIndex]!.name
+    const own = JSON_PARTS.kinds[kindIndex]!
     const marks = this.#marks
     let first = 0
     let last = 0
@@ -105,19 +126,19 @@ export class EventFormatter {
       if (mark !== 0) [first, last] = [first === 0 ? mark : first, mark]
     }
     const stages = this.#stages
-    const slowest = this.meter.measure(marks, stages)
+    const slowest = this.meter.measure(marks, stages, kind)
     out.bytes(parts.seq)
     out.integer(seq)
-    out.bytes(parts.time)
+    out.bytes(own.time)
     // The latest mark the plan saw: the moment the datagram's journey ended.
     this.clock.write(out, last)
     out.bytes(parts.latencyNs)
-    out.integer(stages[this.#total] ?? last - first)
+    out.integer(stages[own.total] ?? last - first)
     out.bytes(parts.slowestStage)
     out.bytes(slowest < 0 ? parts.noStage : parts.stageName[slowest]!)
-    for (let i = 0; i < stages.length; i++) {
-      out.bytes(parts.stageNs[i]!)
-      out.integer(stages[i] ?? null)
+    for (let i = 0; i < own.stages.length; i++) {
+      out.bytes(own.stageNs[i]!)
+      out.integer(stages[own.stages[i]!] ?? null)
     }
     out.bytes(parts.flow)
     this.#flow(out, bytes, at, EVENT_FIELDS.flow)
@@ -127,16 +148,19 @@ export class EventFormatter {
     out.integer(bytes.readUInt32LE(at + EVENT_FIELDS.tid))
     out.bytes(parts.comm)
     out.bytes(this.#comm.of(bytes, at + EVENT_FIELDS.comm))
-    this.#softirq(out, bytes, at)
-    this.#reader(out, bytes, at)
+    if (kind !== 'send') {
+      this.#softirq(out, bytes, at, stages[own.total] ?? null)
+      this.#reader(out, bytes, at)
+    }
+    if (kind === 'path') this.#sender(out, bytes, at)
     out.bytes(parts.cgroupId)
     out.bytes(this.#cgroupId.of(bytes, at + EVENT_FIELDS.cgroupId))
     out.bytes(parts.end)
   }
 
-  /** `"softirq"`: named who held the CPU when the backlog took a tenth of the whole path or more (the stages just measured). */
-  #softirq (out: ByteWriter, bytes: Buffer, at: number): void {
-    const parts = JSON_PARTS.latency.softirq
+  /** `"softirq"`: named who held the CPU when the backlog took a tenth of the event's `total` or more. */
+  #softirq (out: ByteWriter, bytes: Buffer, at: number, total: number | null): void {
+    const parts = JSON_PARTS.datagram.softirq
     const fields = EVENT_FIELDS.softirq
     const flags = bytes.readUInt32LE(at + fields.flags)
     if ((flags & SOFTIRQ_FLAGS.seen) === 0) {
@@ -147,8 +171,8 @@ export class EventFormatter {
     out.integer(bytes.readUInt32LE(at + fields.cpu))
     out.bytes(parts.inKsoftirqd[(flags & SOFTIRQ_FLAGS.inKsoftirqd) !== 0 ? 'true' : 'false'])
     const behind = bytes.readUInt32LE(at + fields.behindPid)
-    const backlog = this.#stages[this.#backlog] ?? null
-    const total = this.#stages[this.#total] ?? null
+    // A path's stages leave the backlog out (it overlaps the driver and the wire): measured on its own.
+    const backlog = this.meter.stageNs(this.#backlog, this.#marks)
     if (behind === 0 || backlog === null || total === null || 10 * backlog < total) {
       out.bytes(parts.noBehind)
       return
@@ -160,9 +184,22 @@ export class EventFormatter {
     out.bytes(parts.end)
   }
 
+  /** `"sender"` of a path event. */
+  #sender (out: ByteWriter, bytes: Buffer, at: number): void {
+    const parts = JSON_PARTS.datagram.sender
+    const fields = EVENT_FIELDS.sender
+    out.bytes(parts.pid)
+    out.integer(bytes.readUInt32LE(at + fields.pid))
+    out.bytes(parts.tid)
+    out.integer(bytes.readUInt32LE(at + fields.tid))
+    out.bytes(parts.comm)
+    out.bytes(this.#senderComm.of(bytes, at + fields.comm))
+    out.bytes(parts.end)
+  }
+
   /** `"reader"`: what the reading thread did while the datagram waited, or null when the session does not take it. */
   #reader (out: ByteWriter, bytes: Buffer, at: number): void {
-    const parts = JSON_PARTS.latency.reader
+    const parts = JSON_PARTS.datagram.reader
     const fields = EVENT_FIELDS.reader
     const verdict = bytes.readUInt32LE(at + fields.verdict)
     const opening = parts.verdict[verdict]

@@ -1,3 +1,4 @@
+import { EVENT_KINDS, type EventTypeName } from '../marks.js'
 import { DROP_FIELDS, EVENT_FIELDS, RECORD_SIZES, RecordType } from '../probe/records.js'
 
 /** A slot starts with the record's type (u16), then keeps one byte range of the record. */
@@ -6,12 +7,12 @@ const TYPE_BYTES = 2
 /** The range [start, end) of a record a slot keeps after the type: from the first field to the last, no header or padding around them. */
 type Kept = readonly [number, number]
 
-/** rec_event: cgroup_id (8) to the end of its marks, the record's end. */
-const EVENT_KEPT: Kept = [8, RECORD_SIZES[RecordType.event]]
+/** rec_event: kind (4) to the end of its marks, the record's end. */
+const EVENT_KEPT: Kept = [4, RECORD_SIZES[RecordType.event]]
 /** rec_drop: reason (4) to the end of reason_name (112). */
 const DROP_KEPT: Kept = [4, 112]
 
-/** Bytes of one slot of a session's EventLog: 194 (with five marks), against 200 for a rec_event as sent. */
+/** Bytes of one slot of a session's EventLog: 262 (with ten marks), against 264 for a rec_event as sent. */
 export const EVENT_SLOT_BYTES = TYPE_BYTES + Math.max(...[EVENT_KEPT, DROP_KEPT].map(([start, end]) => end - start))
 
 /** Packs a rec_event or rec_drop (validated by the parser) into the slot at `at`: one copy. */
@@ -23,8 +24,14 @@ export function packRecord (record: Buffer, slots: Buffer, at: number): void {
 }
 
 /** The SSE `event:` name of a buffered (packed) rec_event or rec_drop. */
-export function eventType (bytes: Buffer, at: number): 'latency' | 'drop' {
-  return bytes.readUInt16LE(at) === RecordType.drop ? 'drop' : 'latency'
+export function eventType (bytes: Buffer, at: number): EventTypeName | 'drop' {
+  if (bytes.readUInt16LE(at) === RecordType.drop) return 'drop'
+  return EVENT_KINDS[eventKindIndex(bytes, at)]!.type
+}
+
+/** The index in EVENT_KINDS of a buffered rec_event's kind (the parser checked it). */
+export function eventKindIndex (bytes: Buffer, at: number): number {
+  return 31 - Math.clz32(bytes.readUInt32LE(at + EVENT_SLOT_FIELDS.kind))
 }
 
 /** A table of field offsets, nested, with any numbers. */

@@ -9,12 +9,14 @@ const PAGE_EVENTS = 1024
 const FRAME = {
   id: ascii('id: '),
   latency: ascii('\nevent: latency\ndata: '),
+  send: ascii('\nevent: send\ndata: '),
+  path: ascii('\nevent: path\ndata: '),
   drop: ascii('\nevent: drop\ndata: '),
   end: ascii('\n\n')
 } as const
 
 /**
- * One client's Server-Sent Events over a session: `latency` and `drop` events with `id:` their seq,
+ * One client's Server-Sent Events over a session: `latency`, `send`, `path` and `drop` events with `id:` their seq,
  * `lost` when the client fell behind the session's bounded buffer, `state` first and then every state the
  * session enters, in order between the events around it, heartbeat comments while idle. Ends after the
  * session has ended and every event and state is out.

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { READER_STATE_NAMES, STAGE_NAMES, StageMeter, type MarkName, type ReaderStateName, type StageName, type Verdict } from '../marks.js'
+import { READER_STATE_NAMES, STAGE_NAMES, StageMeter, type EventTypeName, type MarkName, type ReaderStateName, type StageName, type Verdict } from '../marks.js'
 import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
 import type { HelloRecord, HistName, StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
@@ -58,7 +58,8 @@ export class Session {
   #histStats: StatsRecord | undefined
   #hists: Partial<Record<HistName, number[]>> = {}
   #dropsByReason: Record<string, number> = {}
-  #dropEvents = 0
+  /** Events buffered since the start, evicted ones included, by type. */
+  readonly #eventCounts: Record<EventTypeName | 'drop', number> = { latency: 0, send: 0, path: 0, drop: 0 }
   #loader: Promise<RunningLoader | undefined> = Promise.resolve(undefined)
   readonly #abortStart = new AbortController()
   #ttlTimer: NodeJS.Timeout | undefined
@@ -77,6 +78,7 @@ export class Session {
       plan: request.plan ?? SESSION_DEFAULTS.plan,
       marks: request.marks ?? null,
       reader: request.reader ?? SESSION_DEFAULTS.reader,
+      direction: request.direction ?? SESSION_DEFAULTS.direction,
       bufferEvents: request.bufferEvents ?? SESSION_DEFAULTS.bufferEvents,
       ttlSeconds: request.ttlSeconds ?? SESSION_DEFAULTS.ttlSeconds
     }
@@ -98,12 +100,10 @@ export class Session {
   get dropsByReason (): Readonly<Record<string, number>> { return this.#dropsByReason }
 
   /** Events buffered since the start, evicted ones included, by type. */
-  get eventCounts (): { latency: number, drop: number } {
-    return { latency: this.events.lastSeq - this.#dropEvents, drop: this.#dropEvents }
-  }
+  get eventCounts (): Readonly<Record<EventTypeName | 'drop', number>> { return this.#eventCounts }
 
   /** The SSE `event:` name of buffered event `seq` (held: see `events.window`). */
-  eventType (seq: number): 'latency' | 'drop' {
+  eventType (seq: number): EventTypeName | 'drop' {
     return eventType(this.events.bytes, this.events.offsetOf(seq))
   }
 
@@ -195,6 +195,7 @@ export class Session {
       thresholdUs: this.spec.thresholdUs,
       planRequested: this.spec.plan,
       reader: this.spec.reader,
+      direction: this.spec.direction,
       plan: hello?.plan ?? null,
       marks: hello?.marks ?? [],
       kernelRelease: hello?.kernelRelease ?? null,
@@ -244,12 +245,9 @@ export class Session {
     if (this.#formatter === undefined) return
     switch (record.type) {
       case 'event':
-        this.events.append(record.bytes, packRecord)
-        this.changes.notify()
-        break
       case 'drop':
         this.events.append(record.bytes, packRecord)
-        this.#dropEvents++
+        this.#eventCounts[eventType(this.events.bytes, this.events.offsetOf(this.events.lastSeq))]++
         this.changes.notify()
         break
       case 'stats':

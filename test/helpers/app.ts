@@ -6,6 +6,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, afterEach, expect, vi } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { MARK_NAMES, type MarkName } from '../../src/marks.js'
 
 export const FAKE_PROBE = fileURLToPath(new URL('./fake-probe.mjs', import.meta.url))
 
@@ -95,10 +96,13 @@ type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'di
 
 let infoFiles = 0
 
-/** The hello's marks bitmask (bit i: MARK_NAMES[i]) of a plan that sees arrive, enqueue, read and return (no rx). */
-export const RECEIVE_MARKS = 0b11110
+/** A hello's marks bitmask (bit i: MARK_NAMES[i]). */
+const markBits = (names: readonly MarkName[]): number => names.reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0)
+
+/** The hello's marks of a receiving session whose plan sees arrive, enqueue, read and return (no rx). */
+export const RECEIVE_MARKS = markBits(['arrive', 'enqueue', 'read', 'return'])
 /** The same for the tracepoint plan: no read of its own. */
-export const TRACEPOINT_MARKS = 0b10110
+export const TRACEPOINT_MARKS = markBits(['arrive', 'enqueue', 'return'])
 
 export interface FakeProbeOptions {
   events?: number

@@ -5,11 +5,12 @@
 //                      | close-stdout (closes its output after the first records and stays alive)
 //                      | cut-record (after its first records, half a record, then exits 0: it died inside a write)
 //                      | cut-record-at-term (at SIGTERM, its last record is cut in half)
-//   FAKE_PROBE_EVENTS  latency events to send after hello, and again at each SIGUSR1 (default 0)
+//   FAKE_PROBE_EVENTS  events to send after hello, and again at each SIGUSR1 (default 0): of --direction's kind,
+//                      latency (receive, the default), send, or path (both)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
-//   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of rx, arrive, enqueue, read, return
-//                      (default 30: all but rx; the tracepoint plan's is 22); --marks NAMES replaces it
+//   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of MARK_NAMES (default: arrive, enqueue,
+//                      read, return, and for --direction send or both, the send marks); --marks NAMES replaces it
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
 //   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then bye at SIGTERM) | error (fails to start)
 //                      | die (says hello, then exits as if its hub had gone, after 200 ms)
@@ -19,9 +20,13 @@ import { writeFileSync } from 'node:fs'
 const mode = process.env.FAKE_PROBE_MODE ?? 'run'
 const eventCount = Number(process.env.FAKE_PROBE_EVENTS ?? 0)
 const dropCount = Number(process.env.FAKE_PROBE_DROPS ?? 0)
-const MARK_NAMES = ['rx', 'arrive', 'enqueue', 'read', 'return']
+const MARK_NAMES = ['send', 'queued', 'xmitStart', 'xmitDone', 'rx', 'arrive', 'enqueue', 'read', 'return', 'sent']
+const bitsOf = (names) => names.reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0)
+const SEND_MARKS = bitsOf(['send', 'queued', 'xmitStart', 'xmitDone', 'sent'])
+/** EVENT_RECEIVE, EVENT_SEND, or both. */
+const direction = { receive: 1, send: 2, both: 3 }[option('--direction', 'receive')]
 const marks = option('--marks', undefined)?.split(',').reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0) ??
-  Number(process.env.FAKE_PROBE_MARKS ?? 0b11110)
+  Number(process.env.FAKE_PROBE_MARKS ?? bitsOf(['arrive', 'enqueue', 'read', 'return'])) | (direction & 2 ? SEND_MARKS : 0)
 const statsIntervalMs = Number(option('--stats-interval-ms', 1000))
 if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
 
@@ -75,22 +80,33 @@ function record (type, size, fill) {
 function hello () {
   const requested = option('--plan', 'auto')
   return record(1, 344, (b) => {
-    b.writeUInt16LE(4, 4)
+    b.writeUInt16LE(5, 4)
     b.writeUInt8(PLANS[requested] ?? PLANS.tracepoint, 6)
     b.writeUInt32LE(marks, 8)
+    b.writeUInt32LE(direction, 12)
     b.writeBigInt64LE(REALTIME_OFFSET_NS, 16)
     b.write('6.18.0-fake', 24)
     b.write('fake loader', 88)
   })
 }
 
-const readMarked = (marks & 0b01000) !== 0
+const readMarked = (marks & bitsOf(['read'])) !== 0
+/** The kind of event the session gets: EVENT_RECEIVE, EVENT_SEND, or, for both directions, EVENT_PATH. */
+const kind = direction === 3 ? 4 : direction
+const MARKS_AT = 184
+const markAt = (name) => MARKS_AT + 8 * MARK_NAMES.indexOf(name)
 
-/** Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (no read mark when the plan has none). */
+/**
+ * Event i: arrive at 1 s + i ms; stack 1 µs, queue 4 µs + i ns, copy 500 ns (no read mark when the plan has none).
+ * A send or path event was sent 10 µs before arrive: 2 µs of stack, 3 µs of qdisc, 1 µs of driver; a path's
+ * wire takes the rest.
+ */
 function event (i) {
   const arrive = 1_000_000_000n + BigInt(i) * 1_000_000n
   const returned = arrive + 5500n + BigInt(i)
-  return record(2, 200, (b) => {
+  const sent = arrive - 10_000n
+  return record(2, MARKS_AT + 8 * MARK_NAMES.length, (b) => {
+    b.writeUInt32LE(kind, 4)
     b.writeBigUInt64LE((1n << 53n) + 1n, 8)
     b.set([127, 0, 0, 1], 16)
     b.set([127, 0, 0, 1], 32)
@@ -100,11 +116,22 @@ function event (i) {
     b.writeUInt16LE(AF_INET, 56)
     b.writeUInt32LE(process.pid, 60)
     b.writeUInt32LE(process.pid, 64)
-    b.write('receiver', 68)
-    b.writeBigUInt64LE(arrive, 168)
-    b.writeBigUInt64LE(arrive + 1000n, 176)
-    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, 184)
-    b.writeBigUInt64LE(returned, 192)
+    b.write(kind === 2 ? 'sender' : 'receiver', 68)
+    if (kind !== 1) {
+      b.writeUInt32LE(process.pid, 160)
+      b.writeUInt32LE(process.pid, 164)
+      b.write('sender', 168)
+      b.writeBigUInt64LE(sent, markAt('send'))
+      b.writeBigUInt64LE(sent + 2000n, markAt('queued'))
+      b.writeBigUInt64LE(sent + 5000n, markAt('xmitStart'))
+      b.writeBigUInt64LE(sent + 6000n, markAt('xmitDone'))
+      b.writeBigUInt64LE(sent + 7000n, markAt('sent'))
+    }
+    if (kind === 2) return
+    b.writeBigUInt64LE(arrive, markAt('arrive'))
+    b.writeBigUInt64LE(arrive + 1000n, markAt('enqueue'))
+    b.writeBigUInt64LE(readMarked ? arrive + 5000n + BigInt(i) : 0n, markAt('read'))
+    b.writeBigUInt64LE(returned, markAt('return'))
   })
 }
 
@@ -129,13 +156,17 @@ function stats () {
   return record(4, 112, (b) => values.forEach((value, i) => b.writeBigUInt64LE(BigInt(value), 8 + 8 * i)))
 }
 
-/** Per stage, slot → count: every matched datagram as 1 µs of stack, queue split 9:1 between slots 13 and 23, 500 ns of copy. */
+/**
+ * Per stage (in the order of UDPLAT_STAGES), slot → count: every matched datagram as 1 µs of stack, queue split
+ * 9:1 between slots 13 and 23, 500 ns of copy; no send stage.
+ */
 const HIST_SLOTS = [
   {},
   { 10: matched },
   { 13: matched - eventCount, 23: eventCount },
   readMarked ? { 9: matched } : {},
   { 13: matched - eventCount, 23: eventCount },
+  {}, {}, {}, {}, {}, {},
   // The reader's states: nothing measured.
   {}, {}, {}
 ]

@@ -116,6 +116,8 @@ __noinline __u64 netns_sessions(__u64 mask, __u32 netns)
 /* Whether the current task, pid_tgid, passes the session's pid, cgroup and comm filters. */
 __noinline bool task_wanted(const struct session_conf *conf, __u64 pid_tgid)
 {
+	if (!conf)
+		return false;
 	if (conf->pid && (pid_tgid >> 32) != conf->pid)
 		return false;
 	if (conf->cgroup_id && bpf_get_current_ancestor_cgroup_id(
@@ -207,6 +209,66 @@ fill_event(struct rec_event *e, const struct dgram *d, __u32 kind, bool reader)
 	e->pid = d->pid_tgid >> 32;
 	e->tid = (__u32)d->pid_tgid;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* The stages as data: measure() loops over them, which the verifier checks once per stage, not per combination. */
+static const struct {
+	__u8 from, to, kind;
+} stage_table[NR_STAGES] = {
+#define STAGE_ROW(id, name, from, to, kind, ...) \
+	[STAGE_##id] = { MARK_##from, MARK_##to, kind },
+	UDPLAT_STAGES(STAGE_ROW)
+#undef STAGE_ROW
+};
+
+struct measuring {
+	struct dgram *d;
+	__u32 seen;
+	struct mark_order order;
+};
+
+/*
+ * One mark of measure(), from the last: in bpf_loop(), whose callback the
+ * verifier checks once, where an unrolled loop gave it a path per combination
+ * of marks seen and had.
+ */
+static long measure_mark(__u32 i, void *data)
+{
+	struct measuring *w = data;
+	struct dgram *d = w->d;
+	int m = NR_MARKS - 1 - (i & 15);
+
+	if (!d || m < 0)
+		return 1;
+	order_mark(d->info.marks, w->seen, &w->order, m);
+	if (d->info.marks[m]) {
+		d->has |= 1U << m;
+		d->first_ns = d->info.marks[m];
+	}
+	return 0;
+}
+
+__noinline int measure(struct dgram *d, __u32 seen)
+{
+	struct measuring w = { .d = d, .seen = seen };
+	__s64 ns;
+	int i;
+
+	if (!d)
+		return 0;
+	d->first_ns = 0;
+	d->has = 0;
+	w.order.seen_from[NR_MARKS] = NR_MARKS;
+	w.order.had_from[NR_MARKS] = NR_MARKS;
+	bpf_loop(NR_MARKS, measure_mark, &w, 0);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < NR_STAGES; i++) {
+		ns = stage_ns_ordered(d->info.marks, seen, &w.order,
+				      stage_table[i].from, stage_table[i].to,
+				      stage_table[i].kind);
+		d->slots[i] = ns < 0 ? -1 : log2_slot(ns);
+	}
+	return 0;
 }
 
 /* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */

@@ -126,28 +126,8 @@ static __always_inline __u64 socket_sessions(const struct sock *sk)
 	return mask;
 }
 
-/* d's marks, first mark and its stages' histogram slots, for marks `seen`. */
-static __always_inline void measure(struct dgram *d, __u32 seen)
-{
-	__u64 *marks = d->info.marks;
-	__s64 ns;
-	int m;
-
-	d->first_ns = 0;
-	d->has = 0;
-	for (m = 0; m < NR_MARKS; m++) {
-		if (!marks[m])
-			continue;
-		d->has |= 1U << m;
-		if (!d->first_ns)
-			d->first_ns = marks[m];
-	}
-#define STAGE_SLOT(id, name, from, to, kind, ...)                 \
-	ns = stage_ns(marks, seen, MARK_##from, MARK_##to, kind); \
-	d->slots[STAGE_##id] = ns < 0 ? -1 : log2_slot(ns);
-	UDPLAT_STAGES(STAGE_SLOT)
-#undef STAGE_SLOT
-}
+/* d's marks, first mark and its stages' histogram slots, for marks `seen` (a global function: the verifier checks it once). */
+int measure(struct dgram *d, __u32 seen);
 
 /* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */
 int measure_wait(struct dgram *d, __u64 now);

@@ -276,14 +276,16 @@ static void event_json(struct output *out, const struct rec_event *e)
 		(unsigned long long)e->cgroup_id);
 }
 
-/* The latest mark seen: when the datagram's path ended. */
+/* The latest mark seen: when the datagram's path ended (sent, last in the table, may come before it left). */
 static __u64 last_mark(const struct rec_event *e)
 {
+	__u64 last = 0;
 	int i;
 
-	for (i = NR_MARKS - 1; i > 0 && !e->marks[i]; i--)
-		;
-	return e->marks[i];
+	for (i = 0; i < NR_MARKS; i++)
+		if (e->marks[i] > last)
+			last = e->marks[i];
+	return last;
 }
 
 static void wall_clock(const struct output *out, __u64 mono_ns, char *buf,

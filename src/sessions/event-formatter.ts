@@ -119,11 +119,12 @@ export class EventFormatter {
     const kind = EVENT_KINDS[kindIndex]!.name
     const own = JSON_PARTS.kinds[kindIndex]!
     const marks = this.#marks
+    // The earliest and latest marks: sent, last in the table, may come before the datagram left.
     let first = 0
     let last = 0
     for (let i = 0; i < marks.length; i++) {
       const mark = marks[i] = u64(bytes, at + EVENT_FIELDS.marks + 8 * i)
-      if (mark !== 0) [first, last] = [first === 0 ? mark : first, mark]
+      if (mark !== 0) [first, last] = [first === 0 || mark < first ? mark : first, Math.max(last, mark)]
     }
     const stages = this.#stages
     const slowest = this.meter.measure(marks, stages, kind)

@@ -8,17 +8,19 @@ const FIXTURE = readFileSync(new URL('../fixtures/records.bin', import.meta.url)
 const GOLDEN: ProbeRecord[] = [
   {
     type: 'hello',
-    version: 4,
+    version: 5,
     plan: 'tracepoint',
-    marks: ['rx', 'arrive', 'read', 'return'],
+    marks: ['send', 'queued', 'xmitStart', 'xmitDone', 'rx', 'arrive', 'read', 'return', 'sent'],
+    direction: 'both',
     realtimeOffsetNs: 1764000000123456789n,
     kernelRelease: '6.18.44-test',
     notes: 'fentry: -EPERM; kprobe: not configured'
   },
   // Events and drops stay the loader's bytes (their values: test/sessions/event-formatter.test.ts).
-  { type: 'event', bytes: FIXTURE.subarray(344, 544) },
-  { type: 'event', bytes: FIXTURE.subarray(544, 744) },
-  { type: 'drop', bytes: FIXTURE.subarray(744, 856) },
+  { type: 'event', bytes: FIXTURE.subarray(344, 608) },
+  { type: 'event', bytes: FIXTURE.subarray(608, 872) },
+  { type: 'event', bytes: FIXTURE.subarray(872, 1136) },
+  { type: 'drop', bytes: FIXTURE.subarray(1136, 1248) },
   {
     type: 'stats',
     timeNs: 4000000000,
@@ -75,7 +77,7 @@ describe('RecordParser', () => {
     const [, event] = parseInChunks([FIXTURE.length])
     expect(event).toMatchObject({ type: 'event' })
     if (event?.type !== 'event') return
-    expect(event.bytes.length).toBe(200)
+    expect(event.bytes.length).toBe(264)
     expect(event.bytes.readUInt16LE(0)).toBe(2)
   })
 
@@ -105,12 +107,12 @@ describe('RecordParser', () => {
 
   it('names the stream offset of a bad record', () => {
     const parser = new RecordParser()
-    parser.push(FIXTURE.subarray(0, 544))
-    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 544')
+    parser.push(FIXTURE.subarray(0, 608))
+    expect(() => parser.push(header(99, 8))).toThrow('unknown record type 99 at byte 608')
   })
 
   it('rejects a record whose size does not match its type', () => {
-    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 200/)
+    expect(() => new RecordParser().push(header(2, 112))).toThrow(/record type 2 has size 112, expected 264/)
   })
 
   it('rejects a bad header as soon as it is complete, before the body arrives', () => {
@@ -120,12 +122,24 @@ describe('RecordParser', () => {
 
   it('rejects another protocol version', () => {
     const hello = Buffer.from(FIXTURE.subarray(0, 344))
-    hello.writeUInt16LE(5, 4)
-    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 5, expected 4/)
+    hello.writeUInt16LE(4, 4)
+    expect(() => new RecordParser().push(hello)).toThrow(/protocol version 4, expected 5/)
+  })
+
+  it('rejects an unknown direction', () => {
+    const hello = Buffer.from(FIXTURE.subarray(0, 344))
+    hello.writeUInt32LE(4, 12)
+    expect(() => new RecordParser().push(hello)).toThrow(/unknown direction 4/)
+  })
+
+  it('rejects an event of an unknown kind', () => {
+    const event = Buffer.from(FIXTURE.subarray(344, 608))
+    event.writeUInt32LE(3, 4)
+    expect(() => new RecordParser().push(event)).toThrow(/event of unknown kind 3/)
   })
 
   it('rejects an unknown address family', () => {
-    const event = Buffer.from(FIXTURE.subarray(344, 544))
+    const event = Buffer.from(FIXTURE.subarray(344, 608))
     event.writeUInt16LE(1, 56)
     expect(() => new RecordParser().push(event)).toThrow(/unknown address family 1/)
   })

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { MARK_NAMES, StageMeter } from '../../src/marks.js'
+import { MARK_NAMES, StageMeter, type MarkName } from '../../src/marks.js'
 import { EVENT_FIELDS, RecordParser, type DropRecord, type EventRecord, type HelloRecord } from '../../src/probe/records.js'
-import { DropEvent, LatencyEvent } from '../../src/schemas/event.js'
+import { DropEvent, LatencyEvent, PathEvent, SendEvent } from '../../src/schemas/event.js'
 import { ByteWriter } from '../../src/sessions/byte-writer.js'
 import { EventFormatter } from '../../src/sessions/event-formatter.js'
 import { EVENT_SLOT_BYTES, eventType, packRecord } from '../../src/sessions/event-slots.js'
 import { RealtimeClock } from '../../src/sessions/realtime-clock.js'
 
 const ALL = new StageMeter(MARK_NAMES)
-const [hello, ev4, ev6, drop] = new RecordParser().push(readFileSync(new URL('../fixtures/records.bin', import.meta.url))) as
-  [HelloRecord, EventRecord, EventRecord, DropRecord]
+const [hello, ev4, ev6, sent, drop] = new RecordParser().push(readFileSync(new URL('../fixtures/records.bin', import.meta.url))) as
+  [HelloRecord, EventRecord, EventRecord, EventRecord, DropRecord]
 const clock = new RealtimeClock(hello.realtimeOffsetNs)
 
 /** A record's event as a client reads it, packed at slot `slot` of a ring as a session keeps it, through `formatter`. */
@@ -42,6 +42,9 @@ function schemaKeyOrder (schema: unknown, value: unknown): unknown {
   if (typeof properties !== 'object' || properties === null) return null
   return Object.entries(properties).map(([key, inner]) => [key, schemaKeyOrder(inner, (value as Record<string, unknown>)[key])])
 }
+
+/** Where mark `name` is in a rec_event. */
+const markAt = (name: MarkName): number => EVENT_FIELDS.marks + 8 * MARK_NAMES.indexOf(name)
 
 describe('EventFormatter', () => {
   const latency4 = {
@@ -103,8 +106,7 @@ describe('EventFormatter', () => {
 
   it('names who held the backlog\'s CPU when the backlog took a tenth of the whole path or more', () => {
     const bytes = Buffer.from(ev4.bytes)
-    const rx = EVENT_FIELDS.marks
-    bytes.writeBigUInt64LE(bytes.readBigUInt64LE(rx) - 2_500_000n, rx)
+    bytes.writeBigUInt64LE(bytes.readBigUInt64LE(markAt('rx')) - 2_500_000n, markAt('rx'))
     const event = JSON.parse(format(bytes, 1).json)
     expect(event).toMatchObject({
       slowestStage: 'queue',
@@ -117,7 +119,7 @@ describe('EventFormatter', () => {
   it('times an event by its latest mark', () => {
     const bytes = Buffer.from(ev4.bytes)
     // No read, no return: the enqueue mark is the latest.
-    bytes.fill(0, EVENT_FIELDS.marks + 24, EVENT_FIELDS.marks + 40)
+    bytes.fill(0, markAt('read'), markAt('return') + 8)
     expect(JSON.parse(format(bytes, 1).json).time).toBe('2025-11-24T16:00:01.123466789Z')
   })
 
@@ -136,6 +138,53 @@ describe('EventFormatter', () => {
 
   it('reads the record where the ring holds it', () => {
     expect(format(ev4.bytes, 7, 0)).toEqual(format(ev4.bytes, 7, 3))
+  })
+
+  it('turns a send record into a send event: the sender\'s stages to the driver, its call apart, keys in schema order', () => {
+    const event = format(sent.bytes, 3)
+    expect(event.type).toBe('send')
+    const json = JSON.parse(event.json)
+    expect(json).toEqual({
+      seq: 3,
+      type: 'send',
+      time: '2025-11-24T16:00:05.133479789Z',
+      latencyNs: 10023000,
+      slowestStage: 'qdisc',
+      stages: { sendStackNs: 20000, qdiscNs: 10000000, driverNs: 3000, sendTotalNs: 10023000, callNs: 25000 },
+      family: 'ipv4',
+      src: { address: '10.0.0.1', port: 5000 },
+      dst: { address: '10.0.0.2', port: 6000 },
+      len: 1200,
+      pid: 31,
+      tid: 32,
+      comm: 'sender',
+      cgroupId: '9'
+    })
+    expect(keyOrder(json)).toEqual(schemaKeyOrder(SendEvent, json))
+  })
+
+  it('turns a path record into a path event: both halves, the wire from the driver to arrive, the sender named', () => {
+    const bytes = Buffer.from(ev4.bytes)
+    bytes.writeUInt32LE(4, EVENT_FIELDS.kind)
+    const rx = bytes.readBigUInt64LE(markAt('rx'))
+    for (const [name, ns] of [['send', rx - 40_000n], ['queued', rx - 30_000n], ['xmitStart', rx - 5000n], ['xmitDone', rx + 2000n], ['sent', rx + 9000n]] as const) {
+      bytes.writeBigUInt64LE(ns, markAt(name))
+    }
+    bytes.writeUInt32LE(31, EVENT_FIELDS.sender.pid)
+    bytes.writeUInt32LE(32, EVENT_FIELDS.sender.tid)
+    bytes.write('sender', EVENT_FIELDS.sender.comm)
+    const event = format(bytes, 4)
+    expect(event.type).toBe('path')
+    const json = JSON.parse(event.json)
+    expect(json).toMatchObject({
+      type: 'path',
+      latencyNs: 20065000,
+      slowestStage: 'queue',
+      stages: { stackNs: 10000, queueNs: 20000000, copyNs: 5000, totalNs: 20065000, sendStackNs: 10000, qdiscNs: 25000, driverNs: 7000, wireNs: 8000, callNs: 49000 },
+      comm: 'receiver',
+      sender: { pid: 31, tid: 32, comm: 'sender' }
+    })
+    expect(keyOrder(json)).toEqual(schemaKeyOrder(PathEvent, json))
   })
 
   it('writes a null reader for a session that does not take it', () => {

@@ -9,7 +9,9 @@
  *          threads on one socket or on an SO_REUSEPORT group
  *   send   send N numbered datagrams at a fixed interval, optionally in
  *          bursts and with a length that identifies each one, or each
- *          while a SCHED_FIFO task holds the CPU whose backlog it will wait in
+ *          while a SCHED_FIFO task holds the CPU whose backlog it will wait in;
+ *          optionally print, per datagram, the kernel's own transmit
+ *          timestamps (SO_TIMESTAMPING: before the qdisc, in the driver)
  *   flood  send as fast as possible for a fixed time
  *   sink   count datagrams received for a fixed time
  *
@@ -31,6 +33,8 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -82,6 +86,7 @@ struct options {
 	long seconds;
 	long starve_cpu;	/* -1: no spinner */
 	long starve_ms;
+	bool tx_stamps;		/* send: print each datagram's transmit timestamps */
 };
 
 static const char *prog = "udpwork";
@@ -102,7 +107,7 @@ static void usage_error(const char *msg, const char *arg)
 		"                    [--threads T] [--reuseport S]\n"
 		"       udpwork send --to ADDR:PORT [--count N] [--len L] [--interval-us I]\n"
 		"                    [--bind ADDR:PORT] [--len-cycle C] [--burst B]\n"
-		"                    [--starve-cpu C --starve-ms D]\n"
+		"                    [--starve-cpu C --starve-ms D] [--tx-stamps]\n"
 		"       udpwork flood --to ADDR:PORT --seconds S [--len L]\n"
 		"       udpwork sink --bind ADDR:PORT --seconds S\n"
 		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n"
@@ -116,7 +121,10 @@ static void usage_error(const char *msg, const char *arg)
 		"--starve-ms D: before each datagram, a SCHED_FIFO process (comm " SPINNER_COMM ")\n"
 		"takes CPU C and, once the datagram waits in C's backlog, holds C D ms more;\n"
 		"prints, per datagram, when the spinner saw it queued and when it let go\n"
-		"(CLOCK_MONOTONIC)\n");
+		"(CLOCK_MONOTONIC); --tx-stamps: once all are sent, prints per datagram\n"
+		"when the call began (sendMonoNs, CLOCK_MONOTONIC) and the kernel's\n"
+		"transmit timestamps (CLOCK_REALTIME): schedNs before the qdisc,\n"
+		"softwareNs in the driver, null when none came within 2 s\n");
 	exit(2);
 }
 
@@ -785,8 +793,84 @@ static void read_all(int fd, void *buf, size_t len, const char *what)
 	}
 }
 
+/* A datagram's moments, as --tx-stamps prints them. */
+struct tx_stamps {
+	long long send_mono_ns;
+	long long sched_ns; /* 0: none came */
+	long long software_ns;
+};
+
+#define TX_STAMPS_WAIT_MS 2000
+
+/* Asks for the kernel's transmit timestamps, numbered by datagram (OPT_ID), without the payload back. */
+static void ask_tx_stamps(int fd)
+{
+	unsigned int flags = SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE |
+			     SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+			     SOF_TIMESTAMPING_OPT_TSONLY;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)))
+		fail("ask for transmit timestamps");
+}
+
+/* Reads the error queue until each of count datagrams has both stamps, or TX_STAMPS_WAIT_MS passes. */
+static void read_tx_stamps(int fd, struct tx_stamps *stamps, long count)
+{
+	long long deadline = clock_ns(CLOCK_MONOTONIC) + TX_STAMPS_WAIT_MS * NSEC_PER_MSEC;
+	long missing = 2 * count;
+	char control[512];
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+
+	while (missing > 0) {
+		struct msghdr msg = { .msg_control = control, .msg_controllen = sizeof(control) };
+		struct scm_timestamping *ts = NULL;
+		struct sock_extended_err *err = NULL;
+		long long left = deadline - clock_ns(CLOCK_MONOTONIC);
+
+		if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+			if (errno != EAGAIN || left <= 0)
+				return;
+			/* The error queue wakes poll() as POLLERR, whatever events asks for. */
+			poll(&pfd, 1, (int)(left / NSEC_PER_MSEC) + 1);
+			continue;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING)
+				ts = (struct scm_timestamping *)CMSG_DATA(c);
+			else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+				 (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
+				err = (struct sock_extended_err *)CMSG_DATA(c);
+		}
+		if (!ts || !err || err->ee_origin != SO_EE_ORIGIN_TIMESTAMPING || err->ee_data >= (uint32_t)count)
+			continue;
+		long long ns = ts->ts[0].tv_sec * NSEC_PER_SEC + ts->ts[0].tv_nsec;
+		long long *slot = err->ee_info == SCM_TSTAMP_SCHED ? &stamps[err->ee_data].sched_ns :
+				  err->ee_info == SCM_TSTAMP_SND ? &stamps[err->ee_data].software_ns : NULL;
+		if (slot && !*slot) {
+			*slot = ns;
+			missing--;
+		}
+	}
+}
+
+static void print_tx_stamps(const struct tx_stamps *stamps, long count)
+{
+	for (long i = 0; i < count; i++) {
+		printf("{\"i\":%ld,\"sendMonoNs\":%lld,", i, stamps[i].send_mono_ns);
+		if (stamps[i].sched_ns)
+			printf("\"schedNs\":%lld,", stamps[i].sched_ns);
+		else
+			printf("\"schedNs\":null,");
+		if (stamps[i].software_ns)
+			printf("\"softwareNs\":%lld}\n", stamps[i].software_ns);
+		else
+			printf("\"softwareNs\":null}\n");
+	}
+}
+
 static int cmd_send(const struct options *o)
 {
+	struct tx_stamps *stamps = NULL;
 	static unsigned char payload[MAX_DATAGRAM_LEN];
 	int fd, go_fd = -1, report_fd = -1, status;
 	struct spin_report r;
@@ -803,6 +887,12 @@ static int cmd_send(const struct options *o)
 		fail("bind socket");
 	if (o->starve_cpu >= 0)
 		spinner = start_spinner(o, &go_fd, &report_fd);
+	if (o->tx_stamps) {
+		stamps = calloc(o->count, sizeof(*stamps));
+		if (!stamps)
+			fail("allocate transmit timestamps");
+		ask_tx_stamps(fd);
+	}
 
 	memset(payload, '.', sizeof(payload));
 	next_ns = clock_ns(CLOCK_MONOTONIC);
@@ -823,6 +913,8 @@ static int cmd_send(const struct options *o)
 				fail("start the spinner");
 			read_all(report_fd, &ready, 1, "hear the spinner start");
 		}
+		if (stamps)
+			stamps[i].send_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		if (sendto(fd, payload, len, 0,
 			   (const struct sockaddr *)&o->to.ss, o->to.len) < 0)
 			fail("send datagram");
@@ -844,6 +936,11 @@ static int cmd_send(const struct options *o)
 	 */
 	if (o->count && o->interval_us)
 		sleep_until_ns(next_ns + o->interval_us * NSEC_PER_USEC);
+	if (stamps) {
+		read_tx_stamps(fd, stamps, o->count);
+		print_tx_stamps(stamps, o->count);
+		free(stamps);
+	}
 	printf("{\"sent\":%ld,\"sport\":%d}\n", o->count, bound_port(fd));
 	fflush(stdout);
 	close(fd);
@@ -928,7 +1025,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	       OPT_RECVMMSG, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
 	       OPT_INTERVAL_US, OPT_SECONDS, OPT_PEEK, OPT_CONNECT, OPT_THREADS,
 	       OPT_REUSEPORT, OPT_LEN_CYCLE, OPT_BURST, OPT_STARVE_CPU,
-	       OPT_STARVE_MS };
+	       OPT_STARVE_MS, OPT_TX_STAMPS };
 	static const struct option longopts[] = {
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -950,6 +1047,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "burst", required_argument, NULL, OPT_BURST },
 		{ "starve-cpu", required_argument, NULL, OPT_STARVE_CPU },
 		{ "starve-ms", required_argument, NULL, OPT_STARVE_MS },
+		{ "tx-stamps", no_argument, NULL, OPT_TX_STAMPS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -1018,6 +1116,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_STARVE_MS:
 			o->starve_ms = parse_long(optarg, 1, 3600 * 1000);
+			break;
+		case OPT_TX_STAMPS:
+			o->tx_stamps = true;
 			break;
 		default:
 			usage_error("invalid option", NULL);

@@ -38,8 +38,8 @@ describe('POST /v1/sessions', () => {
     const app = await testApp()
     const res = await app.inject({ method: 'POST', url: '/v1/sessions' })
     expect(res.statusCode).toBe(201)
-    expect(res.json()).toMatchObject({ filter: {}, thresholdUs: 3000, planRequested: 'auto', bufferEvents: 10000, ttlSeconds: 3600 })
-    expect(probe().argv).toEqual(['--format', 'bin', '--shared', '--plan', 'auto', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
+    expect(res.json()).toMatchObject({ filter: {}, thresholdUs: 3000, planRequested: 'auto', direction: 'receive', reader: true, bufferEvents: 10000, ttlSeconds: 3600 })
+    expect(probe().argv).toEqual(['--format', 'bin', '--shared', '--plan', 'auto', '--direction', 'receive', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
   })
 
   it('passes the filter to the loader as its command line', async () => {
@@ -61,7 +61,7 @@ describe('POST /v1/sessions', () => {
     })
     expect(res.statusCode).toBe(201)
     expect(probe().argv).toEqual([
-      '--format', 'bin', '--shared', '--plan', 'auto', '--threshold-us', '250',
+      '--format', 'bin', '--shared', '--plan', 'auto', '--direction', 'receive', '--threshold-us', '250',
       '--port', '53', '--port', '5353',
       '--laddr', '127.0.0.0/8', '--laddr', '::1/128',
       '--raddr', '10.0.0.0/8',
@@ -272,7 +272,7 @@ describe('GET /v1/sessions/{id}', () => {
     const app = await testApp()
     const { id } = (await create(app)).json()
     const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
-    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 3344', lastSeq: 1 })
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: unknown record type 99 at byte 5376', lastSeq: 1 })
     expect(alive(probe().pid)).toBe(false)
   })
 
@@ -281,7 +281,7 @@ describe('GET /v1/sessions/{id}', () => {
     const app = await testApp()
     const { id } = (await create(app)).json()
     const session = await waitForSession(app, id, (s) => expect(s.state).toBe('failed'))
-    expect(session).toMatchObject({ error: 'the loader sent a malformed record: stream ended inside a record (100 bytes left)', lastSeq: 2 })
+    expect(session).toMatchObject({ error: 'the loader sent a malformed record: stream ended inside a record (132 bytes left)', lastSeq: 2 })
   })
 
   it('keeps an ended session readable for the retention period, then removes it', async () => {

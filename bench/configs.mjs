@@ -7,8 +7,13 @@ import { hubPids, NEVER_US, programIdsOf, startPeer } from './common.mjs'
 export const CONFIGS = [
   { key: 'baseline', label: 'no session (baseline)', sessions: 0 },
   { key: 's1', label: '1 session, matching', sessions: 1, thresholdUs: NEVER_US, target: 0.90 },
+  { key: 'seed', label: '1 session, the seed\'s marks (enqueue, return), no reader', sessions: 1, thresholdUs: NEVER_US, marks: ['enqueue', 'return'], reader: false, target: 0.90 },
+  { key: 'noreader', label: '1 session, reader: false', sessions: 1, thresholdUs: NEVER_US, reader: false },
   { key: 's8', label: '8 sessions, matching', sessions: 8, thresholdUs: NEVER_US },
-  { key: 's32', label: '32 sessions, matching', sessions: 32, thresholdUs: NEVER_US, target: 0.60 },
+  { key: 's32', label: '32 sessions, matching', sessions: 32, thresholdUs: NEVER_US, target: 0.70 },
+  // The flood's sender sends to the port from an ephemeral one: a send session matches it by its remote port.
+  { key: 'send', label: '1 send session, matching', sessions: 1, thresholdUs: NEVER_US, direction: 'send', byRemotePort: true, target: 0.85 },
+  { key: 'both', label: '1 session of both directions, matching (a path per datagram)', sessions: 1, thresholdUs: NEVER_US, direction: 'both', target: 0.75 },
   { key: 'emit', label: '1 session, every datagram emitted', sessions: 1, thresholdUs: 0 },
   { key: 'other', label: '1 session, other port', sessions: 1, thresholdUs: NEVER_US, otherPort: true },
   { key: 'peer', label: 'bpftrace peer, matching', peer: true, thresholdUs: NEVER_US }
@@ -33,8 +38,11 @@ export async function attach (config, { service, port, otherPort }) {
     if (config.sessions > 0) {
       const t0 = performance.now()
       sessions = await service.createSessions(config.sessions, {
-        filter: { ports: [config.otherPort ? otherPort : port] },
-        thresholdUs: config.thresholdUs
+        filter: config.byRemotePort ? { remotePort: port } : { ports: [config.otherPort ? otherPort : port] },
+        thresholdUs: config.thresholdUs,
+        ...(config.marks ? { marks: config.marks } : {}),
+        ...(config.reader === undefined ? {} : { reader: config.reader }),
+        ...(config.direction ? { direction: config.direction } : {})
       })
       attachMs = (performance.now() - t0) / config.sessions
     }

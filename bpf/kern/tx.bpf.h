@@ -20,13 +20,15 @@
 /* A sender's call began: `datagrams` is how many it may send (sendmmsg: its vlen). */
 static __always_inline void send_begins(__u32 datagrams)
 {
+	/* Before the lookup, which allocates at a thread's first call. */
+	__u64 now = bpf_ktime_get_ns();
 	struct sender *s =
 		bpf_task_storage_get(&senders, bpf_get_current_task_btf(), NULL,
 				     BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (!s)
 		return;
-	s->send_ns = bpf_ktime_get_ns();
+	s->send_ns = now;
 	s->pending = datagrams ? datagrams : 1;
 	s->skb = 0;
 }

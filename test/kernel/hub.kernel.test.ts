@@ -44,7 +44,7 @@ describe('sessions sharing one hub', () => {
     const hubs = hubPids()
     expect(hubs).toHaveLength(1)
     const programs = programIdsOf(hubs[0]!)
-    // arrive, drop, sk_data_ready and sock_recv_length: 4 for 3 sessions
+    // One program set for the three sessions.
     expect(programNames(programs)).toEqual(TRACEPOINT_PROGRAMS)
     for (const port of [24001, 24002]) expect(programIdsOf(loaderPids(`--port ${port} `)[0]!)).toEqual([])
 

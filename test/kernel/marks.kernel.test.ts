@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { attachedProgramIds, hubPids, PROBE, programIdsOf, programNames, send, startReceiver, TRACEPOINT_PROGRAMS } from './workload.js'
+import { attachedProgramIds, hubPids, PROBE, programIdsOf, programNames, RECEIVE_PROGRAMS, send, startReceiver } from './workload.js'
 
 // Sessions choose their marks: rx and the backlog stage with how NET_RX took each datagram, and the seed's own
 // pair (enqueue and the reader's mark), for which nothing runs for the host's packets before the socket.
@@ -69,7 +69,7 @@ describe('a session\'s marks', () => {
     const session = await createSession(25001)
     try {
       expect(session.marks).toEqual(['rx', 'arrive', 'enqueue', 'return'])
-      expect(attachedHubPrograms()).toEqual(TRACEPOINT_PROGRAMS)
+      expect(attachedHubPrograms()).toEqual(RECEIVE_PROGRAMS)
       const [events] = await traffic(25001, 20, 0, [session.id])
       for (const e of events!) {
         const { backlogNs, stackNs, queueNs, copyNs, totalNs } = e.stages
@@ -109,7 +109,7 @@ describe('a session\'s marks', () => {
     const seed = await createSession(25003, ['enqueue', 'return'])
     const all = await createSession(25003)
     try {
-      expect(attachedHubPrograms()).toEqual(TRACEPOINT_PROGRAMS)
+      expect(attachedHubPrograms()).toEqual(RECEIVE_PROGRAMS)
       const [seedEvents, allEvents] = await traffic(25003, 10, 1, [seed.id, all.id])
       const byLen = new Map(allEvents!.map((e) => [e.len, e]))
       for (const e of seedEvents!) {

@@ -8,6 +8,8 @@ import { statSync } from 'node:fs'
  */
 export interface Netns {
   name: string
+  /** The host's end of the veth pair. */
+  hostIf: string
   hostV4: string
   nsV4: string
   hostV6: string
@@ -43,6 +45,7 @@ export function createNetns (): Netns {
   }
   return {
     name,
+    hostIf,
     hostV4: '198.18.0.1',
     nsV4: '198.18.0.2',
     hostV6: '2001:2::1',

@@ -5,6 +5,13 @@ import { PROBE } from './workload.js'
 
 /** The loader's JSON lines (bpf/user/output.c), as kernel tests read them. */
 export interface ProbeEvent {
+  kind: 'receive' | 'send' | 'path'
+  sendNs: number | null
+  queuedNs: number | null
+  xmitStartNs: number | null
+  xmitDoneNs: number | null
+  sentNs: number | null
+  rxNs: number | null
   arriveNs: number | null
   enqueueNs: number | null
   readNs: number | null
@@ -13,6 +20,12 @@ export interface ProbeEvent {
   queueNs: number | null
   copyNs: number | null
   totalNs: number | null
+  sendStackNs: number | null
+  qdiscNs: number | null
+  driverNs: number | null
+  sendTotalNs: number | null
+  wireNs: number | null
+  callNs: number | null
   slowestStage: string | null
   family: 'ipv4' | 'ipv6'
   src: string
@@ -21,6 +34,7 @@ export interface ProbeEvent {
   pid: number
   tid: number
   comm: string
+  sender: { pid: number, tid: number, comm: string } | null
   cgroupId: string
 }
 

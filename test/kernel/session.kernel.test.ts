@@ -62,7 +62,7 @@ describe.each([
     expect(programIdsOf(loaders[0]!)).toEqual([])
     expect(hubPids()).toHaveLength(1)
     const programs = sessionProgramIds(loaders[0]!)
-    // arrive, drop, and the tracepoint plan's sk_data_ready and sock_recv_length
+    // The hub's one program set: the tracepoint plan's.
     expect(programNames(programs)).toEqual(TRACEPOINT_PROGRAMS)
 
     await Promise.all([send(to(traced.port), count, { len: 100 }), send(to(other.port), count, { len: 200 })])

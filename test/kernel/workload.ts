@@ -17,6 +17,8 @@ export interface Received {
   kernelNs: number
   returnNs: number
   waitNs: number
+  /** CLOCK_MONOTONIC when recvmsg returned: comparable with udplat's marks and a local sender's clock. */
+  returnMonoNs: number
 }
 
 export interface Receiver {
@@ -191,10 +193,15 @@ export function sessionProgramIds (loaderPid: number): number[] {
   return [...new Set(hubPids().filter((pid) => effectiveUid(pid) === uid).flatMap(programIdsOf))].sort((a, b) => a - b)
 }
 
-/** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */
-export const TRACEPOINT_PROGRAMS = [
+/** The programs a receiving session with every mark the tracepoint plan sees has attached, by name, sorted. */
+export const RECEIVE_PROGRAMS = [
   'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_switch', 'uls_wakeup',
   'ult_enqueue', 'ult_read'
+]
+
+/** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */
+export const TRACEPOINT_PROGRAMS = [
+  ...RECEIVE_PROGRAMS, 'ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start'
 ]
 
 /** The names of the programs `ids`, from bpftool, sorted. */

@@ -941,7 +941,7 @@ static int cmd_send(const struct options *o)
 		print_tx_stamps(stamps, o->count);
 		free(stamps);
 	}
-	printf("{\"sent\":%ld,\"sport\":%d}\n", o->count, bound_port(fd));
+	printf("{\"sent\":%ld,\"sport\":%d,\"pid\":%d}\n", o->count, bound_port(fd), getpid());
 	fflush(stdout);
 	close(fd);
 	if (spinner > 0) {

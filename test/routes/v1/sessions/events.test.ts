@@ -8,9 +8,9 @@ type App = Awaited<ReturnType<typeof testApp>>
  * A session whose fake loader has sent `events` latency events and `drops` drops, and sends `events`
  * more at each SIGUSR1 (`more()`); `mode: 'die-after-hello'` makes it a failed session holding them.
  */
-async function sessionWith (app: App, { events = 0, drops = 0, bufferEvents = 10_000, mode = 'run' as 'run' | 'die-after-hello' }) {
+async function sessionWith (app: App, { events = 0, drops = 0, bufferEvents = 10_000, mode = 'run' as 'run' | 'die-after-hello', direction = 'receive' }) {
   const probe = fakeProbe(mode, { events, drops })
-  const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: { bufferEvents } })).json()
+  const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: { bufferEvents, direction } })).json()
   await waitForSession(app, id, (session) => {
     expect(session.lastSeq).toBe(events + drops)
     if (mode !== 'run') expect(session.state).toBe('failed')
@@ -154,6 +154,30 @@ describe('GET /v1/sessions/{id}/events as Server-Sent Events', () => {
     expect(outline(frames)).toEqual([['state', undefined, failed], ['latency', '1'], ['latency', '2'], ['drop', '3']])
     const polled = (await page(app, id)).events
     expect(frames.slice(1).map((frame) => frame.data)).toEqual(polled)
+  })
+
+  it('names send and path events as their type, each with its own stages', async () => {
+    const app = await testApp()
+    const sent = await sessionWith(app, { events: 1, drops: 1, direction: 'send', mode: 'die-after-hello' })
+    const both = await sessionWith(app, { events: 1, direction: 'both', mode: 'die-after-hello' })
+    const sendFrames = parseFrames((await stream(app, sent)).body)
+    expect(outline(sendFrames).slice(1)).toEqual([['send', '1'], ['drop', '2']])
+    expect(sendFrames[1]!.data).toMatchObject({
+      type: 'send',
+      slowestStage: 'qdisc',
+      stages: { sendStackNs: 2000, qdiscNs: 3000, driverNs: 1000, sendTotalNs: 6000, callNs: 7000 },
+      comm: 'sender'
+    })
+    const pathFrames = parseFrames((await stream(app, both)).body)
+    expect(outline(pathFrames).slice(1)).toEqual([['path', '1']])
+    expect(pathFrames[1]!.data).toMatchObject({
+      type: 'path',
+      latencyNs: 15500,
+      stages: { sendStackNs: 2000, qdiscNs: 3000, driverNs: 1000, wireNs: 4000, stackNs: 1000, queueNs: 4000, copyNs: 500, totalNs: 15500, callNs: 7000 },
+      comm: 'receiver',
+      sender: { comm: 'sender' }
+    })
+    expect((await page(app, both)).events).toEqual(pathFrames.slice(1).map((frame) => frame.data))
   })
 
   it('is the same at /events/stream, without an Accept header', async () => {

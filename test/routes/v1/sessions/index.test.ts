@@ -42,6 +42,23 @@ describe('POST /v1/sessions', () => {
     expect(probe().argv).toEqual(['--format', 'bin', '--shared', '--plan', 'auto', '--direction', 'receive', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
   })
 
+  it('passes the direction to the loader, and shows it', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: { direction: 'send', filter: { ports: [5000] } } })
+    expect(res.statusCode).toBe(201)
+    expect(probe().argv).toEqual(expect.arrayContaining(['--direction', 'send']))
+    const session = await waitForSession(app, res.json().id, (s) => expect(s.state).toBe('running'))
+    expect(session).toMatchObject({ direction: 'send', filter: { ports: [5000] } })
+  })
+
+  it('refuses an unknown direction with 400 and starts nothing', async () => {
+    fakeProbe('run')
+    const app = await testApp()
+    expectProblem(await app.inject({ method: 'POST', url: '/v1/sessions', payload: { direction: 'sideways' } }), 400, 'UDPLAT_VALIDATION')
+    expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
+  })
+
   it('passes the filter to the loader as its command line', async () => {
     const probe = fakeProbe('run')
     const app = await testApp()
@@ -182,9 +199,10 @@ describe('POST /v1/sessions', () => {
 
   it('kills a loader that never says hello and fails', async () => {
     const probe = fakeProbe('no-hello')
-    const app = await testApp({ loaderStartTimeoutMs: 300 })
+    // Long enough for the fake loader (a node process) to start and say who it is, even on a busy machine.
+    const app = await testApp({ loaderStartTimeoutMs: 2000 })
     const problem = expectProblem(await create(app), 503, 'UDPLAT_LOADER_FAILED')
-    expect(problem.detail).toBe('the loader did not attach its probes within 300 ms')
+    expect(problem.detail).toBe('the loader did not attach its probes within 2000 ms')
     expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
     expect(alive(probe().pid)).toBe(false)
   })

@@ -300,12 +300,20 @@ static void wall_clock(const struct output *out, __u64 mono_ns, char *buf,
 		 tm.tm_sec, (unsigned long long)(real % 1000000000ULL) / 1000);
 }
 
-static void put_us(struct output *out, __s64 ns)
+/* A stage's text column: wide enough for its header, "<STAGE>_us". */
+static int stage_width(int stage)
+{
+	int width = strlen(stage_names[stage]) + 3;
+
+	return width > 10 ? width : 10;
+}
+
+static void put_us(struct output *out, int stage, __s64 ns)
 {
 	if (ns < 0)
-		put_fmt(out, " %10s", "-");
+		put_fmt(out, " %*s", stage_width(stage), "-");
 	else
-		put_fmt(out, " %10.1f", ns / 1000.0);
+		put_fmt(out, " %*.1f", stage_width(stage), ns / 1000.0);
 }
 
 /* The reader's verdict, and who held its CPU when it waited for one: "runqueue:spinner". */
@@ -342,8 +350,8 @@ static void event_text(struct output *out, const struct rec_event *e)
 		e->flow.len);
 	for (i = 0; i < NR_STAGES; i++)
 		if (stage_events[i] & direction_events(out->direction))
-			put_us(out, s.ns[i]);
-	put_fmt(out, " %-8s", s.slowest < 0 ? "-" : stage_names[s.slowest]);
+			put_us(out, i, s.ns[i]);
+	put_fmt(out, " %-9s", s.slowest < 0 ? "-" : stage_names[s.slowest]);
 	reader_text(out, &e->reader);
 }
 
@@ -391,9 +399,9 @@ static void text_header(struct output *out)
 		snprintf(column, sizeof(column), "%s_us", stage_names[i]);
 		for (j = 0; column[j] != '_'; j++)
 			column[j] = toupper((unsigned char)column[j]);
-		put_fmt(out, " %10s", column);
+		put_fmt(out, " %*s", stage_width(i), column);
 	}
-	put_fmt(out, " %-8s READER\n", "SLOWEST");
+	put_fmt(out, " %-9s READER\n", "SLOWEST");
 }
 
 static void hello_out(struct output *out, const struct rec_hello *h)

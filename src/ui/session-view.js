@@ -128,7 +128,8 @@ export function sessionView (root, id, navigate) {
   const stream = { received: 0, first: undefined, last: undefined, lost: 0, reconnects: 0, connection: 'connecting', error: undefined }
   const slowest = new Map()
   const verdicts = new Map()
-  let latencies = 0
+  // Events with stages: latency (received), send and path; a drop has none.
+  let timed = 0
   let pending = []
   let flushing
 
@@ -150,9 +151,9 @@ export function sessionView (root, id, navigate) {
       h('span', { class: stream.lost > 0 ? 'warn' : undefined }, `lost ${count(stream.lost)}`),
       `; reconnected ${stream.reconnects} times.`)
     Object.assign(streamStatus.dataset, { received: stream.received, lost: stream.lost, reconnects: stream.reconnects, connection: stream.connection })
-    const over = `over the ${count(latencies)} latency events received here`
+    const over = `over the ${count(timed)} latency, send and path events received here`
     tallies.replaceChildren(...[
-      tallyPanel('slowest stage', slowest, latencies, over) ?? h('p', { class: 'muted' }, 'No latency event yet.'),
+      tallyPanel('slowest stage', slowest, timed, over) ?? h('p', { class: 'muted' }, 'No latency event yet.'),
       tallyPanel('reader verdict', verdicts, [...verdicts.values()].reduce((a, b) => a + b, 0), over)
     ].filter(Boolean))
   }
@@ -172,8 +173,8 @@ export function sessionView (root, id, navigate) {
     stream.received++
     stream.first ??= data.seq
     stream.last = data.seq
-    if (type === 'latency') {
-      latencies++
+    if ('stages' in data) {
+      timed++
       tally(slowest, data.slowestStage)
     }
     tally(verdicts, data.reader?.verdict)

@@ -63,9 +63,11 @@ export const KIND_STAGES: Readonly<Record<EventKind, { stages: readonly number[]
   path: kindStages('path', 'total')
 }
 
+/** The stages of an event of `kind` in the order of its path: its parts by their first mark, then its sums. */
 function kindStages (kind: EventKind, total: string): { stages: number[], total: number } {
+  const order = (i: number): number => STAGES[i]!.kind === 'sum' ? MARKS.length + i : MARKS.findIndex(({ name }) => name === STAGES[i]!.from)
   return {
-    stages: STAGES.flatMap((stage, i) => (stage.events as readonly string[]).includes(kind) ? [i] : []),
+    stages: STAGES.flatMap((stage, i) => (stage.events as readonly string[]).includes(kind) ? [i] : []).sort((a, b) => order(a) - order(b)),
     total: STAGES.findIndex(({ name }) => name === total)
   }
 }

@@ -336,8 +336,10 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 		d->used |= 1ULL << s;
 		d->marks[s] = c.marks;
 		d->directions[s] = c.direction;
-		d->readers = c.reader ? d->readers | 1ULL << s :
-					d->readers & ~(1ULL << s);
+		/* Only a datagram received has a reader. */
+		d->readers = c.reader && (c.direction & EVENT_RECEIVE) ?
+				     d->readers | 1ULL << s :
+				     d->readers & ~(1ULL << s);
 		err = sync_programs(d, msg, msglen);
 	}
 	if (err) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { listeningService } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
-import { attachedProgramIds, hubPids, programNames, TRACEPOINT_PROGRAMS, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
+import { attachedProgramIds, hubPids, programNames, RECEIVE_PROGRAMS, TRACEPOINT_PROGRAMS, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The service's sessions share one hub (bpf/user/hub.h): one program set for all, each session with its own
 // filter, counts, ring buffer and loader. Ports 24000-24299 are this file's. The hub the service keeps warm
@@ -154,7 +154,8 @@ describe('the hub the service keeps warm', () => {
       const res = await warm.call('POST', '/v1/sessions', { filter: { ports: [24201] }, thresholdUs: 0 })
       expect(res.status, JSON.stringify(res.json)).toBe(201)
       const attached = attachedProgramIds()
-      expect(programs.filter((id) => attached.has(id))).toEqual(programs)
+      // A receiving session's: the sending side's programs stay detached.
+      expect(programNames(programs.filter((id) => attached.has(id)))).toEqual(RECEIVE_PROGRAMS)
       await traffic('127.0.0.1', 24201, 3)
       await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${res.json.id}/events`)).json.events).toHaveLength(3))
       expect((await warm.call('DELETE', `/v1/sessions/${res.json.id}`)).status).toBe(204)

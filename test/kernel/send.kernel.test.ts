@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createNetns, type Netns } from './netns.js'
 import { startProbe, type ProbeEvent } from './probe.js'
-import { percentile, runTool, startReceiver, UDPWORK } from './workload.js'
+import { attachedProgramIds, percentile, programIdsOf, programNames, runTool, startReceiver, UDPWORK } from './workload.js'
 
 // The sending side against the kernel's own transmit timestamps (SO_TIMESTAMPING: SCHED before the qdisc,
 // SOFTWARE in the driver, right after net_dev_start_xmit), through a veth pair into a namespace whose host end
@@ -107,6 +107,22 @@ describe('the sending side', () => {
     }
     console.log(`path over veth: |totalNs - (return - call)| p50 ${(percentile(off, 50) / 1000).toFixed(1)} us p99 ${(percentile(off, 99) / 1000).toFixed(1)} us, n=${off.length}`)
     expect(percentile(off, 99)).toBeLessThanOrEqual(20_000)
+  }, 30_000)
+
+  it('runs the sending side\'s programs only for sessions that trace sends, and the receiving side\'s only for those that trace receives', async () => {
+    const attached = async (direction: string) => {
+      const probe = await startProbe(['--direction', direction, '--port', '27031'])
+      const ids = new Set(attachedProgramIds())
+      const names = programNames(programIdsOf(probe.pid).filter((id) => ids.has(id)))
+      await probe.stop()
+      return names
+    }
+    const sending = ['ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start']
+    const receiving = ['ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
+    const schedulerAndDrops = ['ul_drop', 'uls_switch', 'uls_wakeup']
+    expect(await attached('send')).toEqual(['ul_drop', ...sending].sort())
+    expect(await attached('receive')).toEqual([...schedulerAndDrops, ...receiving].sort())
+    expect(await attached('both')).toEqual([...schedulerAndDrops, ...receiving, ...sending].sort())
   }, 30_000)
 
   it('drops in a full qdisc: counted by reason, each the qdisc\'s own count, and every other datagram sent', async () => {

@@ -90,8 +90,7 @@ END {
 	sort_values(diffs, nd)
 	detail = "events/datagrams " (matched ? matched : "none")
 	if (nd)
-		detail = detail "; |totalNs-waitNs| us p50 " us(quantile(diffs, nd, 0.5)) \
-			" p99 " us(quantile(diffs, nd, 0.99)) " max " us(diffs[nd]) " (" worst_at "), mean totalNs-waitNs " us(sum / nd)
+		detail = detail "; |totalNs-waitNs| us " spread(diffs, nd) " (" worst_at "), mean totalNs-waitNs " us(sum / nd)
 	if (!nd)
 		problem("nothing to compare")
 	else if (quantile(diffs, nd, 0.99) > max_diff_ns)

@@ -3,7 +3,10 @@
 # while udpwork receives over IPv4 and IPv6 loopback, and matches every
 # datagram's event to the receiver's ground truth (compare.awk); then, with
 # the same loader, datagrams through the virtio-net NIC, steered by RPS to
-# CPU1, with CPU1 idle and with a SCHED_FIFO spinner holding it (nic.awk).
+# CPU1, with CPU1 idle and with a SCHED_FIFO spinner holding it (nic.awk);
+# then the send side, each with a loader of its own: datagrams sent through
+# the NIC against the kernel's transmit stamps (send.awk), and datagrams sent
+# and received over loopback against both ends' clocks (path.awk).
 # Prints one "VMTEST-RESULT CHECK pass|fail|gap DETAIL" line per check and
 # exits 1 if any check failed. Then auto-selection, and two --shared loaders
 # on one hub.
@@ -25,6 +28,16 @@ nic_count=10
 starve_cpu=1
 starve_ms=5
 max_quiet_backlog_ns=100000
+# The send side: through the NIC, datagrams from the traced port to the
+# host's discard port (they need not arrive); over loopback, to the traced
+# port, each a path.
+send_len=1200
+discard_port=9
+max_qdisc_diff_ns=10000
+path_interval_us=2000
+max_path_diff_ns=20000
+# A plan's checks besides its own, reported as it when its loader cannot load.
+plan_checks="nic-quiet nic-starved send path"
 start_timeout_s=60
 stop_timeout_s=10
 work=/tmp/vmtest
@@ -86,7 +99,7 @@ show_file() {
 # run_workload NAME BIND TO COUNT DELAY_MS [SEND-OPTIONS...]: a receiver on
 # BIND reads COUNT datagrams that udpwork sends to TO, sleeping DELAY_MS
 # before each read, into $work/NAME.recv; the sender's output goes to
-# $work/NAME.send.
+# $work/NAME.send, its pid to $sender_pid.
 run_workload() {
 	local name=$1 bind=$2 to=$3 count=$4 delay=$5 recv=$work/$1.recv rpid got
 
@@ -99,8 +112,10 @@ run_workload() {
 		stop $rpid KILL 1
 		return 1
 	fi
-	if ! udpwork send --to "$to" --count "$count" "$@" \
-		>"$work/$name.send" 2>"$work/$name.send.err"; then
+	udpwork send --to "$to" --count "$count" "$@" \
+		>"$work/$name.send" 2>"$work/$name.send.err" &
+	sender_pid=$!
+	if ! wait $sender_pid; then
 		log "$name: sender failed: $(cat "$work/$name.send.err")"
 		stop $rpid KILL 1
 		return 1
@@ -193,10 +208,14 @@ check_nic() {
 	fi
 }
 
-# nic_results PLAN STATUS DETAIL: the same result for both NIC checks of PLAN
-nic_results() {
-	result "nic-quiet-$1" "$2" "$3"
-	result "nic-starved-$1" "$2" "$3"
+# plan_results PLAN STATUS DETAIL CHECK...: the same result for each CHECK-PLAN
+plan_results() {
+	local plan=$1 status=$2 detail=$3 check
+
+	shift 3
+	for check in "$@"; do
+		result "$check-$plan" "$status" "$detail"
+	done
 }
 
 # The NIC checks of PLAN, on the datagrams its loader saw (check_plan).
@@ -276,6 +295,8 @@ loader_error() {
 	echo "${msg:-no error message}"
 }
 
+# The receive side of PLAN, over loopback and through the NIC; returns 1
+# when its loader did not load (its other checks then report as it did).
 check_plan() {
 	local plan=$1 dir=$work/$1 why gap_rc chosen stop_rc verdict
 
@@ -284,13 +305,13 @@ check_plan() {
 		gap_rc=$?
 		if [ $gap_rc -eq 0 ]; then
 			result "$plan" gap "$why; loader (exit $loader_rc): $(loader_error "$dir")"
-			nic_results "$plan" gap "as $plan"
-			return
+			plan_results "$plan" gap "as $plan" $plan_checks
+			return 1
 		fi
 		result "$plan" fail "loader exit $loader_rc before hello: $(loader_error "$dir")${why:+ ($why, but the message does not say so)}"
-		nic_results "$plan" fail "as $plan"
+		plan_results "$plan" fail "as $plan" $plan_checks
 		show_file "loader stderr" "$dir/probe.err" 400
-		return
+		return 1
 	fi
 	log "$plan: $(grep -m1 '"type":"hello"' "$dir/probe.out")"
 	chosen=$(json_string plan "$dir/probe.out")
@@ -298,14 +319,16 @@ check_plan() {
 	if [ $? -ne 1 ]; then
 		stop $loader_pid INT $stop_timeout_s
 		result "$plan" fail "loaded although documented as a gap ($why)"
-		nic_results "$plan" fail "as $plan"
-		return
+		plan_results "$plan" fail "as $plan" $plan_checks
+		return 1
 	fi
 	if ! run_workloads "$plan-warmup" $warmup_count ||
 		! run_workloads "$plan" $count; then
 		log "$plan: workload failed"
 	fi
+	log "ICMP before nic: $(awk '/^Icmp:/ {print $2, $5}' /proc/net/snmp | tail -1)"
 	[ -z "$nic_ready" ] || run_nic_workloads "$plan-nic" || log "$plan: workload through the NIC failed"
+	log "ICMP after nic: $(awk '/^Icmp:/ {print $2, $5}' /proc/net/snmp | tail -1)"
 	stop $loader_pid INT $stop_timeout_s
 	stop_rc=$?
 
@@ -328,8 +351,81 @@ check_plan() {
 	if [ -n "$nic_ready" ]; then
 		judge_nic "$plan"
 	else
-		nic_results "$plan" fail "the NIC's plumbing failed (check nic)"
+		plan_results "$plan" fail "the NIC's plumbing failed (check nic)" nic-quiet nic-starved
 	fi
+}
+
+# The send check's datagrams, into DIR.send: through the NIC from the traced
+# port, after warm-up ones (the send programs' first run).
+send_workload() {
+	udpwork send --bind 10.0.2.15:$port --to 10.0.2.2:$discard_port \
+		--count $((warmup_count + count)) --len $send_len --interval-us 1000 --tx-stamps \
+		>"$1.send" 2>"$1.send.err" &
+	sender_pid=$!
+	wait $sender_pid || log "${1##*/}: sender failed: $(cat "$1.send.err")"
+}
+
+# Before any send check, twice its datagrams with transmit stamps and no
+# loader. udpwork reads the stamps once all are sent, so their notifications
+# pile up in the error queue and the kernel's cache of sk_buffs grows: here,
+# and not in the first send check, where the software stamp's notification,
+# allocated before its clock is read, waited 5-9 us for a new slab page
+# inside the span it measures.
+grow_stamp_cache() {
+	udpwork send --to 10.0.2.2:$discard_port --count $((2 * (warmup_count + count))) \
+		--len $send_len --interval-us 1000 --tx-stamps >/dev/null ||
+		log "failed to send datagrams with transmit stamps"
+}
+
+send_verdict() {
+	awk -v port=$port -v pid=$sender_pid -v len=$send_len -v warmup=$warmup_count \
+		-v max_diff_ns=$max_qdisc_diff_ns -f /vmtest/json.awk -f /vmtest/pairs.awk -f /vmtest/send.awk \
+		"$1/probe.out" "$1.send"
+}
+
+# The path check's datagrams, into DIR.recv and DIR.send: over loopback to
+# the traced port, read as they come.
+path_workload() {
+	run_workload "${1##*/}" 127.0.0.1:$port 127.0.0.1:$port $((warmup_count + count)) 0 \
+		--len 64 --interval-us $path_interval_us --tx-stamps || log "${1##*/}: workload failed"
+}
+
+path_verdict() {
+	awk -v port=$port -v pid=$sender_pid -v warmup=$warmup_count \
+		-v max_diff_ns=$max_path_diff_ns -f /vmtest/json.awk -f /vmtest/pairs.awk -f /vmtest/path.awk \
+		"$1/probe.out" "$1.recv" "$1.send"
+}
+
+# send_side_check CHECK PLAN DIRECTION: with a loader of PLAN tracing $port
+# in DIRECTION, runs CHECK_workload DIR, then reports CHECK-PLAN as
+# CHECK_verdict DIR judges it (DIR: $work/PLAN-CHECK, the loader's output in
+# it, the workload's beside it).
+send_side_check() {
+	local check=$1 plan=$2 dir=$work/$2-$1 direction stop_rc verdict
+
+	if ! start_loader "$dir" --plan "$plan" --direction "$3"; then
+		result "$check-$plan" fail "loader exit $loader_rc before hello: $(loader_error "$dir")"
+		show_file "loader stderr" "$dir/probe.err"
+		return
+	fi
+	direction=$(json_string direction "$dir/probe.out")
+	log "ICMP before $check: $(awk '/^Icmp:/ {print $2, $5}' /proc/net/snmp | tail -1)"
+	"${check}_workload" "$dir"
+	log "ICMP after $check: $(awk '/^Icmp:/ {print $2, $5}' /proc/net/snmp | tail -1)"
+	stop $loader_pid INT $stop_timeout_s
+	stop_rc=$?
+	verdict=$("${check}_verdict" "$dir")
+	if [ "$direction" != "$3" ]; then
+		verdict="fail hello names direction '$direction'; ${verdict#* }"
+	elif [ $stop_rc -ne 0 ]; then
+		verdict="fail loader exited $stop_rc after SIGINT; ${verdict#* }"
+	fi
+	result "$check-$plan" "${verdict%% *}" "${verdict#* }"
+	case $verdict in fail*)
+		show_file "loader stderr" "$dir/probe.err"
+		show_file "events of $check-$plan" "$dir/probe.out" 8
+		show_file "sender of $check-$plan" "$dir.send" 8 ;;
+	esac
 }
 
 # Auto-selection must prefer fentry on every kernel of the matrix.
@@ -410,8 +506,11 @@ main() {
 	check_udpwork
 	check_nic
 	if [ "$1" != none ]; then
+		grow_stamp_cache
 		for plan in $(echo "$1" | tr , ' '); do
-			check_plan "$plan"
+			check_plan "$plan" || continue
+			send_side_check send "$plan" send
+			send_side_check path "$plan" both
 		done
 		check_auto
 		check_shared

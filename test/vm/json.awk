@@ -1,4 +1,4 @@
-# Helpers of compare.awk and nic.awk (busybox awk -f json.awk -f CHECK.awk):
+# Helpers of the checks' awk files (busybox awk -f json.awk -f CHECK.awk):
 # fields of the JSON lines the loader and udpwork print, problems, figures.
 
 # The value of KEY on a JSON line: a number, null, true/false or a string.
@@ -57,6 +57,32 @@ function sort_values(v, n,    i, j, t) {
 # The p-quantile (0 < p <= 1) of sorted v[1..n], nearest rank.
 function quantile(v, n, p) {
 	return v[int(n * p + 0.999999)]
+}
+
+# "p50 A p99 B max C" of sorted v[1..n], in us.
+function spread(v, n) {
+	return "p50 " us(quantile(v, n, 0.5)) " p99 " us(quantile(v, n, 0.99)) " max " us(v[n])
+}
+
+# The same of v[1..n], which it sorts.
+function sorted_spread(v, n) {
+	sort_values(v, n)
+	return spread(v, n)
+}
+
+# How n measures differ from their ground truth, d[1..n] the absolute
+# differences (sorted here) and sum the signed ones' sum: "|NAME| us p50 A
+# p99 B max C, mean NAME D"; a problem when there are none or p99 is above
+# max_ns.
+function diff_figures(name, d, n, sum, max_ns) {
+	if (!n) {
+		problem("nothing to compare")
+		return "nothing compared"
+	}
+	sort_values(d, n)
+	if (quantile(d, n, 0.99) > max_ns)
+		problem("p99 above " us(max_ns) " us")
+	return "|" name "| us " spread(d, n) ", mean " name " " us(sum / n)
 }
 
 # "pass DETAIL", or "fail PROBLEMS (N problems); DETAIL".

@@ -6,7 +6,7 @@ import { expect, it } from 'vitest'
 // The fentry and kprobe plans cannot run on this host: scripts/vmtest proves them inside Debian kernels under qemu.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernels, over loopback and through a virtio-net NIC with a starved softirq, except documented gaps, and --shared loaders share one hub', () => {
+it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernels, over loopback and through a virtio-net NIC with a starved softirq, on the receive and the send side, except documented gaps, and --shared loaders share one hub', () => {
   const run = spawnSync(`${ROOT}scripts/vmtest`, [], { encoding: 'utf8', timeout: 300_000 })
   const table = readFileSync(`${ROOT}test/vm/build/results.txt`, 'utf8')
   console.log(table)
@@ -17,7 +17,16 @@ it('every attach plan loads, attaches and measures on Debian 6.1 and 6.12 kernel
   const results = new Map(rows.map(([kernel, check, result]) => [`${series(kernel!)} ${check}`, result]))
   // nic: the NIC's plumbing; nic-quiet-PLAN: backlog < 100 us with CPU1 idle; nic-starved-PLAN: backlog the slowest
   // stage and within 10 % of the spinner's 5 ms, NET_RX in ksoftirqd, waitedBehind the spinner (test/vm/nic.awk).
-  const checksOf = (plan: string): string[] => [plan, `nic-quiet-${plan}`, `nic-starved-${plan}`]
+  // send-PLAN: one send event per datagram sent through the NIC, every send mark, qdisc within 10 us p99 of the
+  // kernel's transmit stamps (test/vm/send.awk); path-PLAN: one path event per datagram over loopback, every stage,
+  // total within 20 us p99 of the sender's and the receiver's clocks (test/vm/path.awk).
+  const checksOf = (plan: string): string[] => [
+    plan,
+    `nic-quiet-${plan}`,
+    `nic-starved-${plan}`,
+    `send-${plan}`,
+    `path-${plan}`,
+  ]
   for (const kernel of ['6.1', '6.12']) {
     for (const check of ['vm', 'nic', ...checksOf('fentry'), ...checksOf('kprobe'), 'auto', 'shared']) {
       expect(results.get(`${kernel} ${check}`), `${kernel} ${check}`).toBe('pass')

@@ -8,6 +8,8 @@ import { percentile, send, startReceiver, type Received } from './workload.js'
 const DELAYS_MS = [0, 5, 20]
 const READS = [{ mode: 'single', batch: 1, recvmmsg: false }, { mode: 'batch', batch: 4, recvmmsg: false }, { mode: 'mmsg', batch: 4, recvmmsg: true }]
 const COUNT = 100
+// Each receiver's first datagram is a warm-up, sent before the COUNT measured (see measure).
+const SENT = COUNT + 1
 const P99_LIMIT_US = 10
 const REALTIME = ['chrt', '--fifo', '10']
 
@@ -65,7 +67,7 @@ async function measure (all: Case[], address: string, inNs: boolean): Promise<Ar
   for (const c of all) {
     const receiver = await startReceiver({
       bind: endpoint(address, c.port),
-      count: COUNT,
+      count: SENT,
       delayMs: c.delayMs,
       batch: c.batch,
       recvmmsg: c.recvmmsg,
@@ -75,7 +77,7 @@ async function measure (all: Case[], address: string, inNs: boolean): Promise<Ar
     })
     // Datagrams 2 ms apart: with delay 0 the reader waits on an empty queue, with delays they pile up.
     // Each has its own length, which says which datagram an event describes.
-    const sport = await send(endpoint(address, c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000, prefix: REALTIME })
+    const sport = await send(endpoint(address, c.port), SENT, { len: 64, lenCycle: SENT, intervalUs: 2000, prefix: REALTIME })
     runs.push({ c, sport, truth: await receiver.done })
   }
   const run = await probe.stop()
@@ -86,17 +88,19 @@ async function measure (all: Case[], address: string, inNs: boolean): Promise<Ar
     const events = new Map(run.events
       .filter((e: ProbeEvent) => portOf(e.dst) === c.port && portOf(e.src) === sport)
       .map((e) => [e.len, e]))
-    expect(truth, label).toHaveLength(COUNT)
+    expect(truth, label).toHaveLength(SENT)
     // A read can dequeue a datagram before the enqueuing CPU reaches sk_data_ready: it is counted as untracked, never misreported.
-    expect(COUNT - events.size, label).toBeLessThanOrEqual(1)
-    missing += COUNT - events.size
+    expect(SENT - events.size, label).toBeLessThanOrEqual(1)
+    missing += SENT - events.size
     // recvmmsg returns once for the whole batch, after each datagram's own read: carry each total to the batch's end.
     const batchEndNs = new Map<number, number>()
     for (const t of truth) {
       const e = events.get(t.len)
       if (e !== undefined) batchEndNs.set(t.returnNs, Math.max(batchEndNs.get(t.returnNs) ?? 0, e.returnNs!))
     }
-    const errorsUs = truth.flatMap((t: Received) => {
+    // The first datagram of each receiver is a warm-up: on this VM, when the receiver was asleep in its first wait,
+    // the receiver's clock is often read about 50 us after udplat's return mark, a one-time cost no later read shows.
+    const errorsUs = truth.slice(1).flatMap((t: Received) => {
       const e = events.get(t.len)
       return e === undefined ? [] : [Math.abs(e.totalNs! + batchEndNs.get(t.returnNs)! - e.returnNs! - t.waitNs) / 1000]
     })

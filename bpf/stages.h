@@ -13,53 +13,63 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+_Static_assert(NR_MARKS < 16, "lowest_mark() bounds mark indices with 15");
+
 /*
- * For each mark m, the first mark from m on that the plan sees (seen_from)
- * and that the datagram has as well (had_from); NR_MARKS when none.
+ * The marks a datagram has, as bits. Without a branch: unrolled, a branch per
+ * mark gave the verifier a path per combination of marks, and bpf_loop(),
+ * which avoided that, made measure() cost ~190 ns a datagram.
  */
-_Static_assert(NR_MARKS < 16, "stage_ns_ordered() masks mark indices with 15");
-
-struct mark_order {
-	__u32 seen_from[16]; /* NR_MARKS + 1 used; indices masked with 15 */
-	__u32 had_from[16];
-};
-
-/* One step of order_marks(), for mark m: the marks after it are ordered already. */
-static __always_inline void order_mark(const __u64 *marks, __u32 seen,
-				       struct mark_order *o, int m)
+static __always_inline __u32 marks_present(const __u64 *marks)
 {
-	bool is_seen = (seen >> m) & 1;
-
-	o->seen_from[m] = is_seen ? (__u32)m : o->seen_from[m + 1];
-	o->had_from[m] = is_seen && marks[m] ? (__u32)m : o->had_from[m + 1];
-}
-
-static __always_inline void order_marks(const __u64 *marks, __u32 seen,
-					struct mark_order *o)
-{
+	__u32 has = 0;
 	int m;
 
-	o->seen_from[NR_MARKS] = NR_MARKS;
-	o->had_from[NR_MARKS] = NR_MARKS;
-	for (m = NR_MARKS - 1; m >= 0; m--)
-		order_mark(marks, seen, o, m);
+#ifdef __bpf__
+#pragma unroll
+#endif
+	for (m = 0; m < NR_MARKS; m++) {
+		__u64 any = marks[m] | -marks[m];
+
+		/* Hidden from the compiler, which would turn `any >> 63` back into a compare: a branch in BPF. */
+		asm volatile("" : "+r"(any));
+		has |= (__u32)(any >> 63) << m;
+	}
+	return has;
+}
+
+/*
+ * The index of mask's lowest bit among the marks, NR_MARKS when it has none:
+ * the bits below it, counted without a branch.
+ */
+static __always_inline __u32 lowest_mark(__u32 mask)
+{
+	__u32 v;
+
+	mask = (mask & ALL_MARKS) | (1U << NR_MARKS);
+	v = (mask & -mask) - 1;
+	v = v - ((v >> 1) & 0x55555555);
+	v = (v & 0x33333333) + ((v >> 2) & 0x33333333);
+	v = (v + (v >> 4)) & 0x0f0f0f0f;
+	v = (v * 0x01010101) >> 24;
+	/* Opaque, so that the mask below stays: the bound the verifier needs to index marks[] with it (a no-op: v <= NR_MARKS). */
+	asm volatile("" : "+r"(v));
+	return v & 15;
 }
 
 /*
  * The duration of a stage from `from` to `to` of `kind`, given the marks a
- * plan sees (`seen`, ordered in o); -1 when unknown: a mark missing, or out of
- * order. A SUM starts at the datagram's first mark of its own from `from` on.
+ * plan sees (`seen`) and those of them the datagram has (`had`); -1 when
+ * unknown: a mark missing, or out of order. The stage ends at the first mark
+ * seen from `to` on; a SUM starts at the datagram's first mark from `from` on.
  */
-static __always_inline __s64 stage_ns_ordered(const __u64 *marks, __u32 seen,
-					      const struct mark_order *o,
-					      int from, int to, int kind)
+static __always_inline __s64 stage_ns_masked(const __u64 *marks, __u32 seen,
+					     __u32 had, int from, int to,
+					     int kind)
 {
-	__u32 start = kind == SUM ? o->had_from[from & 15] : (__u32)from;
-	__u32 end = o->seen_from[to & 15];
-
-	/* Bounds the verifier sees (no-ops: both are at most NR_MARKS): both index marks[]. */
-	start &= 15;
-	end &= 15;
+	__u32 start = kind == SUM ? lowest_mark(had & -(1U << from)) :
+				    (__u32)from;
+	__u32 end = lowest_mark(seen & -(1U << to));
 
 	if (end >= NR_MARKS || start >= end || !((seen >> start) & 1))
 		return -1;
@@ -72,10 +82,8 @@ static __always_inline __s64 stage_ns_ordered(const __u64 *marks, __u32 seen,
 static __always_inline __s64 stage_ns(const __u64 *marks, __u32 seen, int from,
 				      int to, int kind)
 {
-	struct mark_order o;
-
-	order_marks(marks, seen, &o);
-	return stage_ns_ordered(marks, seen, &o, from, to, kind);
+	return stage_ns_masked(marks, seen, seen & marks_present(marks), from,
+			       to, kind);
 }
 
 #endif /* __STAGES_H */

@@ -221,51 +221,24 @@ static const struct {
 #undef STAGE_ROW
 };
 
-struct measuring {
-	struct dgram *d;
-	__u32 seen;
-	struct mark_order order;
-};
-
-/*
- * One mark of measure(), from the last: in bpf_loop(), whose callback the
- * verifier checks once, where an unrolled loop gave it a path per combination
- * of marks seen and had.
- */
-static long measure_mark(__u32 i, void *data)
-{
-	struct measuring *w = data;
-	struct dgram *d = w->d;
-	int m = NR_MARKS - 1 - (i & 15);
-
-	if (!d || m < 0)
-		return 1;
-	order_mark(d->info.marks, w->seen, &w->order, m);
-	if (d->info.marks[m]) {
-		d->has |= 1U << m;
-		d->first_ns = d->info.marks[m];
-	}
-	return 0;
-}
-
 __noinline int measure(struct dgram *d, __u32 seen)
 {
-	struct measuring w = { .d = d, .seen = seen };
+	__u32 has, had, first;
 	__s64 ns;
 	int i;
 
 	if (!d)
 		return 0;
-	d->first_ns = 0;
-	d->has = 0;
-	w.order.seen_from[NR_MARKS] = NR_MARKS;
-	w.order.had_from[NR_MARKS] = NR_MARKS;
-	bpf_loop(NR_MARKS, measure_mark, &w, 0);
-#pragma clang loop unroll(disable)
+	has = marks_present(d->info.marks);
+	had = seen & has;
+	first = lowest_mark(has);
+	d->has = has;
+	d->first_ns = first < NR_MARKS ? d->info.marks[first] : 0;
+#pragma clang loop unroll(full)
 	for (i = 0; i < NR_STAGES; i++) {
-		ns = stage_ns_ordered(d->info.marks, seen, &w.order,
-				      stage_table[i].from, stage_table[i].to,
-				      stage_table[i].kind);
+		ns = stage_ns_masked(d->info.marks, seen, had,
+				     stage_table[i].from, stage_table[i].to,
+				     stage_table[i].kind);
 		d->slots[i] = ns < 0 ? -1 : log2_slot(ns);
 	}
 	return 0;

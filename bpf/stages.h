@@ -61,7 +61,8 @@ static __always_inline __u32 lowest_mark(__u32 mask)
  * The duration of a stage from `from` to `to` of `kind`, given the marks a
  * plan sees (`seen`) and those of them the datagram has (`had`); -1 when
  * unknown: a mark missing, or out of order. The stage ends at the first mark
- * seen from `to` on; a SUM starts at the datagram's first mark from `from` on.
+ * seen from `to` on, of `to`'s side; a SUM starts at the datagram's first mark
+ * from `from` on.
  */
 static __always_inline __s64 stage_ns_masked(const __u64 *marks, __u32 seen,
 					     __u32 had, int from, int to,
@@ -69,7 +70,9 @@ static __always_inline __s64 stage_ns_masked(const __u64 *marks, __u32 seen,
 {
 	__u32 start = kind == SUM ? lowest_mark(had & -(1U << from)) :
 				    (__u32)from;
-	__u32 end = lowest_mark(seen & -(1U << to));
+	/* The end stays on its own side: a send session's sent never ends a receive stage. */
+	__u32 side = (SEND_MARKS >> to) & 1 ? SEND_MARKS : RECEIVE_MARKS;
+	__u32 end = lowest_mark(seen & side & -(1U << to));
 
 	if (end >= NR_MARKS || start >= end || !((seen >> start) & 1))
 		return -1;

@@ -120,6 +120,12 @@ function firstSeen (seen: readonly boolean[], from: number): number {
   return at < 0 ? seen.length : at
 }
 
+/** The first mark seen from `to` on, on `to`'s own side (a send session's `sent` never ends a receive stage). */
+function firstSeenOnSide (seen: readonly boolean[], to: number): number {
+  const side = MARKS[to]!.side
+  return firstSeen(seen.map((isSeen, i) => isSeen && MARKS[i]!.side === side), to)
+}
+
 /**
  * Measures the stages of datagrams for a plan that sees `marks`, by the rule of bpf/stages.h. A stage the
  * plan cannot measure, or whose marks a datagram lacks, is null, never 0.
@@ -135,7 +141,7 @@ export class StageMeter {
     this.#seen = seen
     this.#plans = STAGES.map(({ kind, from, to }) => {
       const start = kind === 'sum' ? firstSeen(seen, markIndex(from)) : markIndex(from)
-      const end = firstSeen(seen, markIndex(to))
+      const end = firstSeenOnSide(seen, markIndex(to))
       return start < end && end < seen.length && seen[start] === true ? { kind, start, end } : null
     })
     this.measured = Object.fromEntries(STAGES.map(({ name }, i) => [name, this.#plans[i] !== null])) as Record<StageName, boolean>

@@ -72,3 +72,27 @@ int BPF_PROG(uls_wakeup, struct task_struct *task)
 			       task->wake_cpu);
 	return 0;
 }
+
+/*
+ * A task that execs while it holds its CPU takes a new name: the history's
+ * entry, written when it was switched in, had the old one (a shell's child
+ * was named "bash" as what held the CPU).
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(uls_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 zero = 0;
+	struct cpu_history *h;
+	struct cpu_switch *s;
+
+	if (!cpu_history_on)
+		return 0;
+	h = bpf_map_lookup_elem(&cpu_history, &zero);
+	if (!h || !h->next)
+		return 0;
+	s = &h->switches[(h->next - 1) & (CPU_HISTORY_LEN - 1)];
+	if (s->pid == task->tgid)
+		__builtin_memcpy(s->comm, task->comm, sizeof(s->comm));
+	return 0;
+}

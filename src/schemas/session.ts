@@ -64,10 +64,10 @@ export const CreateSession = Type.Object({
       'Stages that need a mark not taken are null. Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
       'the cheapest session, but it sees drops only once a datagram is queued'
   })),
+  // No `default`: it depends on the direction, and the validator would write it into every request.
   reader: Type.Optional(Type.Boolean({
-    default: SESSION_DEFAULTS.reader,
     description: 'Measure what the reading thread does while each datagram waits in the queue (each event\'s `reader`, histograms, verdict counts); ' +
-      'it costs a lookup per context switch of the host while on'
+      'it costs a lookup per context switch of the host while on. Default: on, except for a session of direction `send`, which has no reader (400 if asked)'
   })),
   bufferEvents: Type.Optional(Type.Integer({
     minimum: SESSION_BOUNDS.bufferEvents.min,

@@ -30,6 +30,8 @@ export class SessionManager {
 
   /** Resolves with a running session, or rejects and keeps nothing. */
   async create (request: CreateSession): Promise<Session> {
+    // A send session has no reader: there is no reading thread to follow.
+    if (request.reader === true && request.direction === 'send') throw new ValidationFailed('body/reader: a send session has no reader; take it with direction receive or both')
     if (request.filter?.cgroup !== undefined) await checkCgroup(request.filter.cgroup)
     const id = nanoid()
     const session = new Session(id, request, this.log.child({ sessionId: id }), (ended) => this.#retain(ended))

@@ -77,7 +77,8 @@ export class Session {
       thresholdUs: request.thresholdUs ?? SESSION_DEFAULTS.thresholdUs,
       plan: request.plan ?? SESSION_DEFAULTS.plan,
       marks: request.marks ?? null,
-      reader: request.reader ?? SESSION_DEFAULTS.reader,
+      // On by default where the session reads; a send session has none to follow.
+      reader: request.reader ?? (request.direction !== 'send' && SESSION_DEFAULTS.reader),
       direction: request.direction ?? SESSION_DEFAULTS.direction,
       bufferEvents: request.bufferEvents ?? SESSION_DEFAULTS.bufferEvents,
       ttlSeconds: request.ttlSeconds ?? SESSION_DEFAULTS.ttlSeconds

@@ -97,7 +97,7 @@ type ProbeMode = 'run' | 'error' | 'bad-arguments' | 'silent' | 'no-hello' | 'di
 let infoFiles = 0
 
 /** A hello's marks bitmask (bit i: MARK_NAMES[i]). */
-const markBits = (names: readonly MarkName[]): number => names.reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0)
+export const markBits = (names: readonly MarkName[]): number => names.reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0)
 
 /** The hello's marks of a receiving session whose plan sees arrive, enqueue, read and return (no rx). */
 export const RECEIVE_MARKS = markBits(['arrive', 'enqueue', 'read', 'return'])

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { expectProblem, fakeProbe, testApp, TRACEPOINT_MARKS, waitForSession } from '../../../helpers/app.js'
+import { expectProblem, fakeProbe, markBits, testApp, TRACEPOINT_MARKS, waitForSession } from '../../../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
@@ -37,6 +37,17 @@ describe('GET /v1/sessions/{id}/histogram', () => {
     expect(stages.queue).toMatchObject({ measured: true, count: 30 })
     const { events } = (await app.inject({ url: `/v1/sessions/${id}/events` })).json()
     expect(events[0]).toMatchObject({ slowestStage: 'queue', stages: { stackNs: 1000, queueNs: 4500, copyNs: null, totalNs: 5500 } })
+  })
+
+  it('marks the receiving side\'s stages not measured for a send session: its sent mark ends none of them', async () => {
+    const app = await testApp()
+    fakeProbe('run', { marks: markBits(['send', 'queued', 'xmitStart', 'xmitDone', 'sent']) })
+    const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: { direction: 'send' } })).json()
+    await waitForSession(app, id, (session) => expect(session.state).toBe('running'))
+    const { stages, reader } = await histogram(app, id)
+    const measured = Object.entries(stages).filter(([, stage]) => (stage as { measured: boolean }).measured).map(([name]) => name)
+    expect(measured).toEqual(['sendStack', 'qdisc', 'driver', 'sendTotal', 'call'])
+    expect(reader).toBeNull()
   })
 
   it('answers 404 problem+json for an unknown session', async () => {

@@ -52,6 +52,19 @@ describe('POST /v1/sessions', () => {
     expect(session).toMatchObject({ direction: 'send', filter: { ports: [5000] } })
   })
 
+  it('gives a send session no reader, and refuses one asked for with 400, starting nothing', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: { direction: 'send' } })
+    expect(res.statusCode).toBe(201)
+    expect(probe().argv).toContain('--no-reader')
+    const session = await waitForSession(app, res.json().id, (s) => expect(s.state).toBe('running'))
+    expect(session).toMatchObject({ reader: false, counts: { readerVerdicts: null } })
+    await app.inject({ method: 'DELETE', url: `/v1/sessions/${res.json().id as string}` })
+    expectProblem(await app.inject({ method: 'POST', url: '/v1/sessions', payload: { direction: 'send', reader: true } }), 400, 'UDPLAT_VALIDATION')
+    expect((await app.inject({ url: '/v1/sessions?state=running' })).json().sessions).toEqual([])
+  })
+
   it('refuses an unknown direction with 400 and starts nothing', async () => {
     fakeProbe('run')
     const app = await testApp()

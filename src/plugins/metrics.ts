@@ -61,7 +61,7 @@ export default fp(async (app) => {
       for (const state of SESSION_STATES) this.set({ state }, all.filter((session) => session.state === state).length)
     }
   }))
-  perSession(Counter, 'udplat_session_datagrams_total', 'Datagrams read that passed the session\'s filter (kernel)', [],
+  perSession(Counter, 'udplat_session_datagrams_total', 'Datagrams read or sent that passed the session\'s filter (kernel)', [],
     (session) => [[{}, session.stats?.matched ?? 0]])
   perSession(Counter, 'udplat_session_slow_total', 'Of those, at or over the session\'s threshold (kernel)', [],
     (session) => [[{}, session.stats?.slow ?? 0]])

@@ -74,25 +74,23 @@ int BPF_PROG(uls_wakeup, struct task_struct *task)
 }
 
 /*
- * A task that execs while it holds its CPU takes a new name: the history's
- * entry, written when it was switched in, had the old one (a shell's child
- * was named "bash" as what held the CPU).
+ * A task renamed while it holds its CPU (exec, prctl(PR_SET_NAME)) is named
+ * anew in the CPU's history, whose entry was written when it was switched in
+ * (a shell's child that exec'd was shown as "bash").
  */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(uls_exec, struct task_struct *task, pid_t old_pid,
-	     struct linux_binprm *bprm)
+SEC("tp_btf/task_rename")
+int BPF_PROG(uls_rename, struct task_struct *task, const char *comm)
 {
 	__u32 zero = 0;
 	struct cpu_history *h;
-	struct cpu_switch *s;
 
-	if (!cpu_history_on)
+	if (!cpu_history_on || task != bpf_get_current_task_btf())
 		return 0;
 	h = bpf_map_lookup_elem(&cpu_history, &zero);
 	if (!h || !h->next)
 		return 0;
-	s = &h->switches[(h->next - 1) & (CPU_HISTORY_LEN - 1)];
-	if (s->pid == task->tgid)
-		__builtin_memcpy(s->comm, task->comm, sizeof(s->comm));
+	bpf_probe_read_kernel_str(
+		h->switches[(h->next - 1) & (CPU_HISTORY_LEN - 1)].comm,
+		TASK_COMM_LEN, comm);
 	return 0;
 }

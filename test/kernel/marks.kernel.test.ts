@@ -8,7 +8,7 @@ import { attachedProgramIds, hubPids, PROBE, programIdsOf, programNames, RECEIVE
 // Sessions choose their marks: rx and the backlog stage with how NET_RX took each datagram, and the seed's own
 // pair (enqueue and the reader's mark), for which nothing runs for the host's packets before the socket.
 // Ports 25000-25099 are this file's.
-const SEED_PAIR_PROGRAMS = ['ul_drop', 'uls_exec', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read']
+const SEED_PAIR_PROGRAMS = ['ul_drop', 'uls_rename', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read']
 
 let app: FastifyInstance
 let base: string

@@ -119,7 +119,7 @@ describe('the sending side', () => {
     }
     const sending = ['ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start']
     const receiving = ['ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
-    const schedulerAndDrops = ['ul_drop', 'uls_exec', 'uls_switch', 'uls_wakeup']
+    const schedulerAndDrops = ['ul_drop', 'uls_rename', 'uls_switch', 'uls_wakeup']
     expect(await attached('send')).toEqual(['ul_drop', ...sending].sort())
     expect(await attached('receive')).toEqual([...schedulerAndDrops, ...receiving].sort())
     expect(await attached('both')).toEqual([...schedulerAndDrops, ...receiving, ...sending].sort())

@@ -195,7 +195,7 @@ export function sessionProgramIds (loaderPid: number): number[] {
 
 /** The programs a receiving session with every mark the tracepoint plan sees has attached, by name, sorted. */
 export const RECEIVE_PROGRAMS = [
-  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_exec', 'uls_switch', 'uls_wakeup',
+  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_rename', 'uls_switch', 'uls_wakeup',
   'ult_enqueue', 'ult_read'
 ]
 

@@ -64,6 +64,7 @@ struct options {
 	long gap_us; /* starve: between a spin's end and the next datagram */
 	long burst; /* ping: datagrams sent before waiting for their echoes */
 	bool echo;
+	bool rename; /* starve: the spinner renames itself on its CPU before each spin */
 };
 
 static void fail(const char *what)
@@ -80,9 +81,11 @@ static void usage_error(const char *msg, const char *arg)
 		"                      [--echo] [--cpu C] [--threads T [--spin-threads K]] [--batch B]\n"
 		"       schedwork ping --to ADDR:PORT --count N [--burst B] [--len L] [--len-cycle C]\n"
 		"       schedwork starve --to ADDR:PORT --count N --cpu C --spin-us S [--gap-us G]\n"
-		"                        [--len L] [--len-cycle C]\n"
+		"                        [--len L] [--len-cycle C] [--rename]\n"
 		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999. recv spins, then sleeps, before each\n"
-		"read; with --spin-threads K, threads below K only spin, the others only sleep.\n");
+		"read; with --spin-threads K, threads below K only spin, the others only sleep.\n"
+		"starve --rename: before spin i, once on its CPU, the spinner names itself\n"
+		SPINNER_COMM "-even or " SPINNER_COMM "-odd by i.\n");
 	exit(2);
 }
 
@@ -359,7 +362,10 @@ static void *spin_loop(void *arg)
 	if (sched_setscheduler(0, SCHED_FIFO, &param))
 		fail("make the spinner SCHED_FIFO");
 	s->tid = syscall(SYS_gettid);
-	while (read(s->go, &n, sizeof(n)) == sizeof(n)) {
+	for (long i = 0; read(s->go, &n, sizeof(n)) == sizeof(n); i++) {
+		/* Renamed while it holds the CPU: its name when it was switched in is no longer its name. */
+		if (s->o->rename)
+			prctl(PR_SET_NAME, i % 2 ? SPINNER_COMM "-odd" : SPINNER_COMM "-even");
 		if (write(s->running, &n, sizeof(n)) != sizeof(n))
 			fail("say the spinner runs");
 		spin_us(s->o->spin_us);
@@ -403,7 +409,7 @@ static int cmd_starve(struct options *o)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { BIND = 1, TO, COUNT, LEN, LEN_CYCLE, SPIN_US, SLEEP_US, SPIN_THREADS, THREADS, BATCH, CPU, GAP_US, ECHO, BURST };
+	enum { BIND = 1, TO, COUNT, LEN, LEN_CYCLE, SPIN_US, SLEEP_US, SPIN_THREADS, THREADS, BATCH, CPU, GAP_US, ECHO, BURST, RENAME };
 	static const struct option longopts[] = {
 		{ "bind", required_argument, NULL, BIND },
 		{ "to", required_argument, NULL, TO },
@@ -418,6 +424,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "cpu", required_argument, NULL, CPU },
 		{ "gap-us", required_argument, NULL, GAP_US },
 		{ "echo", no_argument, NULL, ECHO },
+		{ "rename", no_argument, NULL, RENAME },
 		{ "burst", required_argument, NULL, BURST },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -461,6 +468,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case ECHO:
 			o->echo = true;
+			break;
+		case RENAME:
+			o->rename = true;
 			break;
 		case BURST:
 			o->burst = parse_long(optarg, 1, MAX_BATCH);

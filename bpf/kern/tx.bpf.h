@@ -124,6 +124,9 @@ static __always_inline void send_completes(struct tracked_entry *t, __u64 key,
 		__sync_fetch_and_and(&t->info.sessions, ~sent);
 	else if (!tracked_release(t, key))
 		return;
+	/* A path that only sessions of both directions take completes at its read: nothing to measure here. */
+	if (!sent)
+		return;
 	v->all.kind = EVENT_SEND;
 	v->all.pid_tgid = 0;
 	measure(&v->all, plan_marks);

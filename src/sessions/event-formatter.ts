@@ -124,7 +124,9 @@ export class EventFormatter {
     let last = 0
     for (let i = 0; i < marks.length; i++) {
       const mark = marks[i] = u64(bytes, at + EVENT_FIELDS.marks + 8 * i)
-      if (mark !== 0) [first, last] = [first === 0 || mark < first ? mark : first, Math.max(last, mark)]
+      if (mark === 0) continue
+      if (first === 0 || mark < first) first = mark
+      if (mark > last) last = mark
     }
     const stages = this.#stages
     const slowest = this.meter.measure(marks, stages, kind)
@@ -172,9 +174,9 @@ export class EventFormatter {
     out.integer(bytes.readUInt32LE(at + fields.cpu))
     out.bytes(parts.inKsoftirqd[(flags & SOFTIRQ_FLAGS.inKsoftirqd) !== 0 ? 'true' : 'false'])
     const behind = bytes.readUInt32LE(at + fields.behindPid)
-    // A path's stages leave the backlog out (it overlaps the driver and the wire): measured on its own.
-    const backlog = this.meter.stageNs(this.#backlog, this.#marks)
-    if (behind === 0 || backlog === null || total === null || 10 * backlog < total) {
+    // A path's stages leave the backlog out (it overlaps the driver and the wire): measured on its own, when it matters.
+    const backlog = behind === 0 || total === null ? null : this.meter.stageNs(this.#backlog, this.#marks)
+    if (backlog === null || total === null || 10 * backlog < total) {
       out.bytes(parts.noBehind)
       return
     }

@@ -1,28 +1,23 @@
 import { availableParallelism } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
-import { attachedProgramIds, hubPids, PROBE, programIdsOf, programNames, RECEIVE_PROGRAMS, send, startReceiver } from './workload.js'
+import { listeningService } from '../reliability/service.js'
+import { attachedProgramIds, hubPids, programIdsOf, programNames, RECEIVE_PROGRAMS, send, startReceiver } from './workload.js'
 
 // Sessions choose their marks: rx and the backlog stage with how NET_RX took each datagram, and the seed's own
 // pair (enqueue and the reader's mark), for which nothing runs for the host's packets before the socket.
 // Ports 25000-25099 are this file's.
 const SEED_PAIR_PROGRAMS = ['ul_drop', 'uls_rename', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read']
 
-let app: FastifyInstance
+let service: Awaited<ReturnType<typeof listeningService>>
 let base: string
 
 beforeAll(async () => {
-  app = buildApp({ ...loadConfig([], {}), probePath: PROBE })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  base = `http://127.0.0.1:${address.port}`
+  service = await listeningService()
+  base = service.base
   await vi.waitFor(async () => expect((await fetch(`${base}/readyz`)).status).toBe(200), { timeout: 5000, interval: 20 })
 })
 
-afterAll(async () => { await app.close() })
+afterAll(async () => { await service.app.close() })
 
 interface Event {
   latencyNs: number

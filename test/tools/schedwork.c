@@ -35,8 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC 1000000000LL
-#define NSEC_PER_USEC 1000LL
+#define TOOL_NAME "schedwork"
+#include "tools.h"
+
 #define MAX_LEN 65507
 /* The readers' buffers: the tests' datagrams are small. */
 #define RECV_LEN 2048
@@ -67,12 +68,6 @@ struct options {
 	bool rename; /* starve: the spinner renames itself on its CPU before each spin */
 };
 
-static void fail(const char *what)
-{
-	fprintf(stderr, "schedwork: failed to %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static void usage_error(const char *msg, const char *arg)
 {
 	fprintf(stderr, "schedwork: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -87,14 +82,6 @@ static void usage_error(const char *msg, const char *arg)
 		"starve --rename: before spin i, once on its CPU, the spinner names itself\n"
 		SPINNER_COMM "-even or " SPINNER_COMM "-odd by i.\n");
 	exit(2);
-}
-
-static long long clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
 /* Spins until `clock` has advanced us: wall time for the spinner, the thread's own CPU time for a reader. */
@@ -117,18 +104,6 @@ static void sleep_us(long us)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static long parse_long(const char *arg, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max)
-		usage_error("invalid number", arg);
-	return v;
 }
 
 /* "1.2.3.4:P" or "[v6]:P" */
@@ -180,28 +155,6 @@ static int port_of(int fd)
 		fail("read the socket's address");
 	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
 						((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static void pin_to(long cpu)
-{
-	cpu_set_t cpus;
-
-	CPU_ZERO(&cpus);
-	CPU_SET(cpu, &cpus);
-	if (sched_setaffinity(0, sizeof(cpus), &cpus))
-		fail("pin a thread to its CPU");
-}
-
-/* Every CPU but cpu: the sender keeps off the CPU it starves. */
-static void keep_off(long cpu)
-{
-	cpu_set_t cpus;
-
-	if (sched_getaffinity(0, sizeof(cpus), &cpus))
-		fail("read the CPUs");
-	CPU_CLR(cpu, &cpus);
-	if (sched_setaffinity(0, sizeof(cpus), &cpus))
-		fail("keep the sender off the spinner's CPU");
 }
 
 /* ---- recv ---- */

@@ -41,12 +41,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "udpwork"
+#include "tools.h"
+
 #define MAX_DATAGRAM_LEN	65535
 #define MAX_BATCH		1024
 #define ADDR_STR_LEN		(INET6_ADDRSTRLEN + 8)	/* "[addr]:port" */
-#define NSEC_PER_SEC		1000000000LL
-#define NSEC_PER_MSEC		1000000LL
-#define NSEC_PER_USEC		1000LL
 #define MAX_READERS		64
 /* How often a reader thread blocked in recvmsg looks whether it should stop. */
 #define READER_WAKE_MS		20
@@ -89,17 +89,9 @@ struct options {
 	bool tx_stamps;		/* send: print each datagram's transmit timestamps */
 };
 
-static const char *prog = "udpwork";
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "%s: failed to %s: %s\n", prog, what, strerror(errno));
-	exit(1);
-}
-
 static void usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "%s: %s%s%s\n", prog, msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, TOOL_NAME ": %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
 	fprintf(stderr,
 		"usage: udpwork recv --bind ADDR:PORT [--count N] [--delay-ms D] [--batch K]\n"
 		"                    [--recvmmsg] [--rcvbuf BYTES] [--no-read] [--timeout-ms T]\n"
@@ -126,26 +118,6 @@ static void usage_error(const char *msg, const char *arg)
 		"transmit timestamps (CLOCK_REALTIME): schedNs before the qdisc,\n"
 		"softwareNs in the driver, null when none came within 2 s\n");
 	exit(2);
-}
-
-static long long clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-static long parse_long(const char *arg, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max)
-		usage_error("invalid number", arg);
-	return v;
 }
 
 /* "1.2.3.4:P" or "[v6]:P" */
@@ -718,15 +690,11 @@ static void run_spinner(const struct options *o, int go_fd, int report_fd)
 	struct sched_param param = { .sched_priority = SPINNER_PRIO };
 	struct spin_report r;
 	long long deadline_ns;
-	cpu_set_t cpus;
 	int stat_fd;
 	char go;
 
 	prctl(PR_SET_NAME, SPINNER_COMM);
-	CPU_ZERO(&cpus);
-	CPU_SET(o->starve_cpu, &cpus);
-	if (sched_setaffinity(0, sizeof(cpus), &cpus))
-		fail("pin the spinner to its CPU");
+	pin_to(o->starve_cpu);
 	if (sched_setscheduler(0, SCHED_FIFO, &param))
 		fail("make the spinner SCHED_FIFO");
 	stat_fd = open("/proc/net/softnet_stat", O_RDONLY | O_CLOEXEC);
@@ -756,14 +724,9 @@ static void run_spinner(const struct options *o, int go_fd, int report_fd)
 static pid_t start_spinner(const struct options *o, int *go_fd, int *report_fd)
 {
 	int go[2], report[2];
-	cpu_set_t cpus;
 	pid_t pid;
 
-	if (sched_getaffinity(0, sizeof(cpus), &cpus))
-		fail("get CPU affinity");
-	CPU_CLR(o->starve_cpu, &cpus);
-	if (!CPU_COUNT(&cpus) || sched_setaffinity(0, sizeof(cpus), &cpus))
-		fail("keep the sender off the starved CPU");
+	keep_off(o->starve_cpu);
 	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
 		fail("create pipes");
 	fflush(stdout);
@@ -921,8 +884,8 @@ static int cmd_send(const struct options *o)
 		if (spinner > 0) {
 			read_all(report_fd, &r, sizeof(r), "hear from the spinner");
 			if (r.queued_ns < 0) {
-				fprintf(stderr, "%s: datagram %ld did not reach CPU %ld's backlog in %d ms\n",
-					prog, i, o->starve_cpu, SPINNER_WAIT_MS);
+				fprintf(stderr, TOOL_NAME ": datagram %ld did not reach CPU %ld's backlog in %d ms\n",
+					i, o->starve_cpu, SPINNER_WAIT_MS);
 				exit(1);
 			}
 			printf("{\"i\":%ld,\"spinner\":{\"pid\":%d,\"comm\":\"%s\",\"cpu\":%ld,"

@@ -27,4 +27,25 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * splices the receive queue; its offset comes from the running kernel's BTF.
  */
 
+/*
+ * The receive system calls whose exit a read's return waits for, by their
+ * x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl: the ABI, the same
+ * in every kernel; vmlinux.h is x86-64's). The current call is the task's
+ * orig_ax: bpf_task_pt_regs() (5.15). A 32-bit task's calls have other
+ * numbers, and no exit tracepoint of these (x86 ignores compat system calls
+ * there): its reads complete at once.
+ */
+#define NR_RECVFROM 45
+#define NR_RECVMSG 47
+#define NR_RECVMMSG 299
+
+static __always_inline bool in_receive_call(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	return nr == NR_RECVFROM || nr == NR_RECVMSG || nr == NR_RECVMMSG;
+}
+
 #endif /* __CORE_FIXES_BPF_H */

@@ -2,12 +2,14 @@
 /*
  * The socket side where the skb is in hand (fentry and kprobe plans): enqueue
  * stamps the tracked skb; the read moves its marks from the per-skb slot to
- * the per-thread `inflight` map, where recvmsg's return finds them.
+ * the per-thread `inflight` map, where udp_recvmsg's return, which says
+ * whether the read succeeded, finds them (its call's exit completes it:
+ * returns.bpf.h).
  */
 #ifndef __INFLIGHT_BPF_H
 #define __INFLIGHT_BPF_H
 
-#include "sessions.bpf.h"
+#include "returns.bpf.h"
 #include "track.bpf.h"
 
 #define MSG_PEEK 0x2
@@ -61,8 +63,8 @@ static __always_inline void mark_returned(int ret)
 		return;
 	if (ret >= 0) {
 		v->all.info = *info;
-		finish(v, v->all.info.sessions & active_sessions,
-		       v->all.info.marks[MARK_READ], bpf_ktime_get_ns());
+		read_done(v, v->all.info.sessions & active_sessions,
+			  v->all.info.marks[MARK_READ], bpf_ktime_get_ns());
 	}
 	bpf_map_delete_elem(&inflight, &tid);
 }

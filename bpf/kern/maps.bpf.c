@@ -2,7 +2,7 @@
 /* The maps and globals every program shares (maps.bpf.h says what each is for). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "sessions.bpf.h"
+#include "returns.bpf.h"
 
 __u64 active_sessions;
 __u64 any_port_sessions;
@@ -17,6 +17,9 @@ bool track_at_enqueue;
 bool cpu_history_on;
 bool reader_tracking;
 bool sent_tracking;
+bool return_tracking;
+__u32 returns_generation;
+__u64 reader_sets[1 << (READER_SET_BITS - 6)];
 
 const volatile __u32 plan_marks = ALL_MARKS;
 
@@ -31,5 +34,6 @@ struct cpu_history_map cpu_history SEC(".maps");
 struct readers_map readers SEC(".maps");
 struct senders_map senders SEC(".maps");
 struct reading_map reading SEC(".maps");
+struct parked_calls_map parked_calls SEC(".maps");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

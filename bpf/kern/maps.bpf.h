@@ -32,6 +32,13 @@ extern bool cpu_history_on;
 extern bool reader_tracking;
 /* Whether a session takes sent: a datagram queued in its sender's call is then complete only once both it left and the call returned. */
 extern bool sent_tracking;
+/*
+ * Whether a session takes return: the receive system calls' exit programs
+ * run, and reads wait for them (returns.bpf.h); the generation of their
+ * attachment, bumped each time they are attached again.
+ */
+extern bool return_tracking;
+extern __u32 returns_generation;
 
 /* Set by the loader before load: the marks the chosen plan sees (bit per enum mark). */
 extern const volatile __u32 plan_marks;
@@ -127,11 +134,16 @@ struct cpu_history_map {
 };
 
 /*
- * A thread that read a traced socket: its last changes of state (enum
- * reader_state), kept by sched.bpf.c, read by reader.bpf.h. Only such threads
- * have one, so a switch between other tasks costs a lookup that finds none.
+ * The threads that read a traced socket, each with its last changes of state
+ * (enum reader_state), kept by sched.bpf.c, read by reader.bpf.h
+ * (readers.bpf.h finds them). A preallocated table, READER_WAYS ways per set
+ * of tids: nothing is allocated on a reader's path (task storage, created at
+ * a thread's first read, had the kernel refill its allocator's per-CPU cache
+ * from irq_work inside that read, 40-80 us after its last mark).
  */
 #define READER_HISTORY_LEN 32
+#define READER_SET_BITS 12
+#define READER_WAYS 2
 
 struct reader_change {
 	__u64 time_ns;
@@ -140,16 +152,21 @@ struct reader_change {
 };
 
 struct reader_history {
+	__u64 tid; /* 0: free (64 bits: the compare-and-swap that claims a way) */
+	__u64 start_ns; /* the thread's start_time: a tid used again is another thread */
 	__u64 next; /* changes recorded; the newest at (next - 1) % READER_HISTORY_LEN */
 	struct reader_change changes[READER_HISTORY_LEN];
 };
 
 struct readers_map {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, READER_WAYS << READER_SET_BITS);
+	__type(key, __u32);
 	__type(value, struct reader_history);
 };
+
+/* Bit per set of `readers`: some thread of it is a reader, so a switch between other tasks looks no further. */
+extern __u64 reader_sets[1 << (READER_SET_BITS - 6)];
 
 /*
  * A thread in a call that sends on a socket: when the call began, and the

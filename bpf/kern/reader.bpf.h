@@ -9,6 +9,7 @@
 #define __READER_BPF_H
 
 #include "cpu_history.bpf.h"
+#include "readers.bpf.h"
 
 _Static_assert((READER_HISTORY_LEN & (READER_HISTORY_LEN - 1)) == 0,
 	       "the history's index is masked");
@@ -22,6 +23,7 @@ struct reader_walk {
 	__u64 wait_to;
 	__u32 wait_cpu;
 	__u32 next_cpu; /* where the change after the one looked at happened */
+	__u32 key; /* the reader's history in `readers` */
 	bool covered; /* the history reaches back to from */
 };
 
@@ -29,8 +31,7 @@ struct reader_walk {
 static long reader_step(__u32 i, void *data)
 {
 	struct reader_walk *w = data;
-	struct reader_history *h = bpf_task_storage_get(
-		&readers, bpf_get_current_task_btf(), 0, 0);
+	struct reader_history *h = bpf_map_lookup_elem(&readers, &w->key);
 	struct reader_change *c;
 	__u64 lo, hi;
 
@@ -58,29 +59,18 @@ static long reader_step(__u32 i, void *data)
 	return 0;
 }
 
-/* Registers the current thread as a reader of traced sockets: its history begins now, running. */
-static __always_inline void reader_begins(__u64 now)
-{
-	struct reader_history *h =
-		bpf_task_storage_get(&readers, bpf_get_current_task_btf(), 0,
-				     BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (!h || h->next)
-		return;
-	h->changes[0].time_ns = now;
-	h->changes[0].state = READER_ON_CPU;
-	h->changes[0].cpu = bpf_get_smp_processor_id();
-	h->next = 1;
-}
-
-/* What the current thread did over [from, to] into r; unknown when its history does not reach from. */
-static __always_inline void measure_reader(struct reader *r, __u64 from,
-					   __u64 to)
+/*
+ * What the current thread, whose history is `key` in `readers`, did over
+ * [from, to] into r; unknown when its history does not reach from.
+ */
+static __always_inline void measure_reader(struct reader *r, __u32 key,
+					   __u64 from, __u64 to)
 {
 	struct reader_walk w = { .from = from,
 				 .to = to,
 				 .end = to,
-				 .next_cpu = bpf_get_smp_processor_id() };
+				 .next_cpu = bpf_get_smp_processor_id(),
+				 .key = key };
 	__u64 longest = 0;
 	int s;
 

@@ -16,12 +16,14 @@
  */
 static __always_inline void mark_rx(struct sk_buff *skb)
 {
+	/* First: the parse and the match would lie between the kernel's timestamp and rx (2 us on a cold CPU). */
+	__u64 now = bpf_ktime_get_ns();
 	struct skb_info info;
 	__u64 mask = track_match(skb->data, skb->protocol, &info);
 
 	if (mask || (both_sessions && info.flow.family))
 		track_mark(addr_of(skb), &info, mask, (__u64)skb->head, MARK_RX,
-			   bpf_ktime_get_ns());
+			   now);
 }
 
 SEC("tp_btf/netif_rx")

@@ -3,14 +3,14 @@
  * The tracepoint plan's socket side (kernel >= 6.3; docs/design.md, "The
  * tracepoint plan"): sk_data_ready and sock_recv_length give the socket, never
  * the skb, so the plan pairs them through the socket's queues. It sees the
- * read only when recvmsg returns: its plan marks leave READ out.
+ * read only as the socket's recvmsg returns, after the copy to the reader.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "core_fixes.bpf.h"
-#include "sessions.bpf.h"
+#include "returns.bpf.h"
 #include "track.bpf.h"
 
 #define MSG_PEEK 0x2
@@ -238,8 +238,8 @@ int BPF_PROG(ult_read, struct sock *sk, int ret, int flags)
 		/* Not the datagram this read returned: one freed unseen, its address reused before the prediction. */
 		count_for(mask, COUNTER_stale);
 	else
-		/* The read is seen only as recvmsg returns: no read mark of its own. */
-		finish(v, mask & d->info.sessions, 0, now);
+		/* The read is seen only as the socket's recvmsg returns, after the copy. */
+		read_done(v, mask & d->info.sessions, now, now);
 	predict_next_read(addr_of(sk), pred, now);
 	return 0;
 }

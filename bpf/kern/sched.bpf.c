@@ -8,14 +8,17 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "maps.bpf.h"
+#include "readers.bpf.h"
 
 /* Appends a change of state to task's history, if task reads a traced socket. */
 static __always_inline void reader_changes(struct task_struct *task,
 					   __u32 state, __u64 now, __u32 cpu)
 {
-	struct reader_history *h = bpf_task_storage_get(&readers, task, 0, 0);
 	struct reader_change *c;
+	struct reader_history *h;
+	__u32 key;
+
+	h = reader_of(task, &key);
 
 	if (!h)
 		return;

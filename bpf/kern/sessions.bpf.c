@@ -248,6 +248,7 @@ __noinline int measure(struct dgram *d, __u32 seen)
 __noinline int measure_wait(struct dgram *d, __u64 now)
 {
 	__u64 *marks;
+	__u32 key;
 	int s;
 
 	if (!d)
@@ -258,10 +259,12 @@ __noinline int measure_wait(struct dgram *d, __u64 now)
 		d->slots[NR_STAGES + s] = -1;
 	if (!reader_tracking)
 		return 0;
-	reader_begins(now);
-	measure_reader(&d->reader, marks[MARK_ENQUEUE],
-		       marks[MARK_READ] ? marks[MARK_READ] :
-					  marks[MARK_RETURN]);
+	if (reader_begins(now, &key))
+		measure_reader(&d->reader, key, marks[MARK_ENQUEUE],
+			       marks[MARK_READ] ? marks[MARK_READ] :
+						  marks[MARK_RETURN]);
+	else
+		d->reader.verdict = VERDICT_UNKNOWN;
 	if (d->reader.verdict < VERDICT_STATE)
 		return 0;
 	for (s = 0; s < NR_READER_STATES; s++)
@@ -316,6 +319,16 @@ static __always_inline bool reader_passes(const struct session_conf *conf,
 	       task_wanted(conf, d->pid_tgid);
 }
 
+/* Where d's journey ended, for the threshold: a session that takes no return ends a read at its read mark. */
+static __always_inline __u64 end_of(const struct dgram *d, __u32 kind)
+{
+	if (kind == EVENT_SEND)
+		return d->info.marks[MARK_XMIT_DONE];
+	if (d->info.marks[MARK_RETURN])
+		return d->info.marks[MARK_RETURN];
+	return d->info.marks[MARK_READ];
+}
+
 /* A completed datagram, as a session whose marks are d's sees it. */
 __noinline int session_take(__u32 slot, const struct dgram *d)
 {
@@ -323,7 +336,6 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 	struct session_state *state = bpf_map_lookup_elem(&states, &slot);
 	struct rec_event *e;
 	__u32 kind, stages;
-	__u64 end;
 	void *ring;
 	int stage, s;
 
@@ -340,8 +352,7 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 		if (s >= 0 && s < MAX_SLOTS)
 			state->hists[stage].slots[s]++;
 	}
-	end = d->info.marks[kind == EVENT_SEND ? MARK_XMIT_DONE : MARK_RETURN];
-	if (end - d->first_ns < conf->min_latency_ns)
+	if (end_of(d, kind) - d->first_ns < conf->min_latency_ns)
 		return 0;
 	state->counters.slow++;
 	if (conf->reader && kind != EVENT_SEND)
@@ -353,6 +364,14 @@ __noinline int session_take(__u32 slot, const struct dgram *d)
 		return 0;
 	}
 	fill_event(e, d, kind, conf->reader);
+	/*
+	 * A read's return is the last moment seen in its call: read again as
+	 * the event is handed over, so that udplat's own work at the call's
+	 * end is in the event's copy and total, not after them (the
+	 * histograms and the threshold took the first reading).
+	 */
+	if (kind != EVENT_SEND && e->marks[MARK_RETURN])
+		e->marks[MARK_RETURN] = bpf_ktime_get_ns();
 	state->counters.emitted++;
 	submit(ring, e, sizeof(*e), conf->wakeup_bytes);
 	return 0;

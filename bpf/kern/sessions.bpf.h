@@ -132,21 +132,4 @@ int measure(struct dgram *d, __u32 seen);
 /* What the reader did while d waited in the queue, and its histogram slots, when a session takes it. */
 int measure_wait(struct dgram *d, __u64 now);
 
-/* A read of v->all completed for the sessions of mask, at read_ns and return_ns (0: the plan does not see it). */
-static __always_inline void finish(struct views *v, __u64 mask, __u64 read_ns,
-				   __u64 return_ns)
-{
-	struct dgram *d = &v->all;
-	__u32 slot, n;
-
-	d->info.marks[MARK_READ] = read_ns;
-	d->info.marks[MARK_RETURN] = return_ns;
-	d->pid_tgid = bpf_get_current_pid_tgid();
-	d->kind = EVENT_RECEIVE;
-	measure(d, plan_marks);
-	measure_wait(d, return_ns);
-	for_each_session(slot, mask, n)
-		session_complete(slot, v);
-}
-
 #endif /* __SESSIONS_BPF_H */

@@ -68,6 +68,9 @@ static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 	int i = 0, err = 0;
 
 	wanted(d, &w);
+	/* Reads stop waiting for the exit programs before they go. */
+	if (!(d->used && w.marks & MARK_BIT(RETURN)))
+		d->skel->bss->return_tracking = false;
 	bpf_object__for_each_program(prog, d->skel->obj) {
 		needed = d->used && bpf_program__autoload(prog) &&
 			 program_needed(bpf_program__name(prog), &w);
@@ -93,6 +96,12 @@ static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 		w.readers ||
 		(w.marks & MARK_BIT(RX) && w.marks & MARK_BIT(ARRIVE));
 	d->skel->bss->sent_tracking = w.marks & MARK_BIT(SENT);
+	/* And wait for them only once they run. */
+	if (d->used && w.marks & MARK_BIT(RETURN) && !err &&
+	    !d->skel->bss->return_tracking) {
+		d->skel->bss->returns_generation++;
+		d->skel->bss->return_tracking = true;
+	}
 	return err;
 }
 

@@ -75,8 +75,7 @@ static bool tracepoint_available(const struct btf *vmlinux, char *why,
 static const struct plan_info plans[] = {
 	{ PLAN_FENTRY, "fentry", "ulf_", ALL_MARKS, fentry_available },
 	{ PLAN_KPROBE, "kprobe", "ulk_", ALL_MARKS, kprobe_available },
-	/* It sees the read only as recvmsg returns. */
-	{ PLAN_TRACEPOINT, "tracepoint", "ult_", ALL_MARKS & ~MARK_BIT(READ),
+	{ PLAN_TRACEPOINT, "tracepoint", "ult_", ALL_MARKS,
 	  tracepoint_available },
 };
 
@@ -166,7 +165,8 @@ __u32 direction_marks(__u32 direction)
 
 /*
  * The programs every plan runs only for some marks: all of `marks` taken
- * (the device's rx, arrive, the scheduler's for the backlog's holder).
+ * (the device's rx, arrive, the scheduler's for the backlog's holder, the
+ * receive system calls' exit for return).
  */
 static const struct {
 	const char *prefix;
@@ -175,6 +175,7 @@ static const struct {
 	{ "ulr_", MARK_BIT(RX) },
 	{ "ula_", MARK_BIT(ARRIVE) },
 	{ "uls_", MARK_BIT(RX) | MARK_BIT(ARRIVE) },
+	{ "ule_", MARK_BIT(RETURN) },
 };
 
 /* The sending side: the device's programs, and each plan's send and sent, which open and close a sender's call. */

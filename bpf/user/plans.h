@@ -16,7 +16,8 @@
 /*
  * Programs every plan runs are named ul*_: ul_ always (drops), ulr_ for the
  * rx mark, ula_ for arrive, uls_ for the scheduler (who held a CPU while the
- * backlog waited; what readers do).
+ * backlog waited; what readers do), ule_ for return (the receive system
+ * calls' exit).
  */
 #define SHARED_PROG_PREFIX "ul"
 

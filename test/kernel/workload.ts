@@ -14,16 +14,21 @@ export interface Received {
   i: number
   len: number
   src: string
+  /** The kernel's receive timestamp (SO_TIMESTAMPNS), CLOCK_REALTIME. */
   kernelNs: number
   returnNs: number
   waitNs: number
-  /** CLOCK_MONOTONIC when recvmsg returned: comparable with udplat's marks and a local sender's clock. */
+  /** CLOCK_MONOTONIC right before the call that read it (the batch's, under recvmmsg). */
+  callMonoNs: number
+  /** CLOCK_MONOTONIC right after that call returned: comparable with udplat's marks and a local sender's clock. */
   returnMonoNs: number
 }
 
 export interface Receiver {
   port: number
   pid: number
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC, as the receiver measured it: kernelNs - realtimeOffsetNs is monotonic. */
+  realtimeOffsetNs: number
   /** Every datagram read, once the receiver exits. */
   done: Promise<Received[]>
   child: ChildProcessWithoutNullStreams
@@ -35,6 +40,8 @@ export interface ReceiverOptions {
   delayMs?: number
   batch?: number
   recvmmsg?: boolean
+  /** Single reads with recvfrom or read(2) instead of recvmsg (no kernel timestamp then). */
+  call?: 'recvfrom' | 'read'
   rcvbufBytes?: number
   noRead?: boolean
   timeoutMs?: number
@@ -88,6 +95,7 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   if (opts.rcvbufBytes !== undefined) args.push('--rcvbuf', String(opts.rcvbufBytes))
   if (opts.noRead === true) args.push('--no-read')
   if (opts.recvmmsg === true) args.push('--recvmmsg')
+  if (opts.call !== undefined) args.push('--call', opts.call)
   if (opts.peek !== undefined) args.push('--peek', String(opts.peek))
   if (opts.connect !== undefined) args.push('--connect', opts.connect)
   if (opts.threads !== undefined) args.push('--threads', String(opts.threads))
@@ -95,9 +103,9 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)
-  const ready = JSON.parse(await out.first) as { port: number, pid: number }
+  const ready = JSON.parse(await out.first) as { port: number, pid: number, realtimeOffsetNs?: number }
   const done = out.rest.then((rest) => rest.map((line) => JSON.parse(line) as Received))
-  return { port: ready.port, pid: ready.pid, done, child }
+  return { port: ready.port, pid: ready.pid, realtimeOffsetNs: ready.realtimeOffsetNs ?? NaN, done, child }
 }
 
 export interface SendOptions {
@@ -195,8 +203,8 @@ export function sessionProgramIds (loaderPid: number): number[] {
 
 /** The programs a receiving session with every mark the tracepoint plan sees has attached, by name, sorted. */
 export const RECEIVE_PROGRAMS = [
-  'ul_drop', 'ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'uls_rename', 'uls_switch', 'uls_wakeup',
-  'ult_enqueue', 'ult_read'
+  'ul_drop', 'ula_arrive', 'ule_recvfrom', 'ule_recvmmsg', 'ule_recvmsg', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list',
+  'uls_rename', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read'
 ]
 
 /** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */

@@ -3,8 +3,9 @@
  * udpwork: UDP workloads with ground truth for udplat's tests.
  *
  *   recv   read datagrams after a known delay and print, per datagram, the
- *          kernel's own receive timestamp (SO_TIMESTAMPNS) and the time
- *          recvmsg returned: the latency udplat must report; optionally
+ *          kernel's own receive timestamp (SO_TIMESTAMPNS), the time right
+ *          before the receive call and the time it returned: the brackets
+ *          udplat's marks must fall in; optionally
  *          peeking first, on a connected socket, or with several reader
  *          threads on one socket or on an SO_REUSEPORT group
  *   send   send N numbered datagrams at a fixed interval, optionally in
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -62,6 +64,9 @@ struct endpoint {
 	socklen_t len;
 };
 
+/* The system call a single read makes: recvmsg (with the kernel's timestamp), recvfrom or read(2) (without). */
+enum read_call { READ_RECVMSG, READ_RECVFROM, READ_READ };
+
 struct options {
 	struct endpoint bind;
 	struct endpoint to;
@@ -71,6 +76,7 @@ struct options {
 	long delay_ms;
 	long batch;
 	bool use_recvmmsg;
+	enum read_call read_call; /* single reads: which system call */
 	long rcvbuf_bytes;	/* 0: kernel default */
 	bool no_read;
 	long timeout_ms;	/* -1: none */
@@ -95,7 +101,7 @@ static void usage_error(const char *msg, const char *arg)
 	fprintf(stderr,
 		"usage: udpwork recv --bind ADDR:PORT [--count N] [--delay-ms D] [--batch K]\n"
 		"                    [--recvmmsg] [--rcvbuf BYTES] [--no-read] [--timeout-ms T]\n"
-		"                    [--peek P] [--connect ADDR:PORT]\n"
+		"                    [--peek P] [--connect ADDR:PORT] [--call recvfrom|read]\n"
 		"                    [--threads T] [--reuseport S]\n"
 		"       udpwork send --to ADDR:PORT [--count N] [--len L] [--interval-us I]\n"
 		"                    [--bind ADDR:PORT] [--len-cycle C] [--burst B]\n"
@@ -103,7 +109,8 @@ static void usage_error(const char *msg, const char *arg)
 		"       udpwork flood --to ADDR:PORT --seconds S [--len L]\n"
 		"       udpwork sink --bind ADDR:PORT --seconds S\n"
 		"ADDR:PORT is 127.0.0.1:9999 or [::1]:9999; port 0 picks an ephemeral port\n"
-		"recv --peek P: peek P times (MSG_PEEK) before each read; --connect: connect\n"
+		"recv --call: read with recvfrom or read(2) instead of recvmsg (no kernel\n"
+		"timestamp then); --peek P: peek P times (MSG_PEEK) before each read; --connect: connect\n"
 		"the socket to the sender's ADDR:PORT; --reuseport S: S sockets on the port\n"
 		"with SO_REUSEPORT; --threads T: T threads reading each socket. With\n"
 		"--threads or --reuseport, readers print when they exit, with socket and tid.\n"
@@ -279,8 +286,9 @@ struct rx_slot {
 	struct sockaddr_storage src;
 	struct iovec iov;
 	char cmsg[CMSG_SPACE(sizeof(struct timespec))];
-	long long return_ns;		/* CLOCK_REALTIME */
-	long long return_mono_ns;	/* CLOCK_MONOTONIC */
+	long long call_mono_ns;		/* CLOCK_MONOTONIC right before the call that read it */
+	long long return_ns;		/* CLOCK_REALTIME right after it returned */
+	long long return_mono_ns;	/* CLOCK_MONOTONIC right after it returned, before return_ns */
 	unsigned char data[MAX_DATAGRAM_LEN];
 };
 
@@ -319,6 +327,24 @@ static void prepare_rx(int n)
 {
 	for (int i = 0; i < n; i++)
 		prepare_slot(&rx_slots[i], &rx_msgs[i].msg_hdr);
+}
+
+/* One datagram into msg's buffer, with the system call asked for. */
+static ssize_t read_datagram(int fd, struct msghdr *msg, enum read_call call)
+{
+	switch (call) {
+	case READ_RECVFROM:
+		msg->msg_controllen = 0;
+		return recvfrom(fd, msg->msg_iov->iov_base, msg->msg_iov->iov_len,
+				0, msg->msg_name, &msg->msg_namelen);
+	case READ_READ:
+		/* read(2) gives no address: src prints as 0.0.0.0:0. */
+		memset(msg->msg_name, 0, sizeof(struct sockaddr_storage));
+		msg->msg_controllen = 0;
+		return read(fd, msg->msg_iov->iov_base, msg->msg_iov->iov_len);
+	default:
+		return recvmsg(fd, msg, 0);
+	}
 }
 
 /* Looks at the next datagram without dequeuing it; msg stays ready for the read. */
@@ -362,6 +388,7 @@ struct datagram {
 	struct sockaddr_storage src;
 	long seq;
 	long long kernel_ns;
+	long long call_mono_ns;
 	long long return_ns;
 	long long return_mono_ns;
 	int socket;		/* -1: the only reader */
@@ -376,6 +403,7 @@ static void record_datagram(struct datagram *d, long i, const struct rx_slot *sl
 	d->src = slot->src;
 	d->seq = payload_seq(slot->data, len);
 	d->kernel_ns = kernel_timestamp_ns(msg);
+	d->call_mono_ns = slot->call_mono_ns;
 	d->return_ns = slot->return_ns;
 	d->return_mono_ns = slot->return_mono_ns;
 	d->socket = -1;
@@ -398,7 +426,8 @@ static void print_datagram(const struct datagram *d)
 	else
 		printf("\"kernelNs\":null,\"returnNs\":%lld,\"waitNs\":null,",
 		       d->return_ns);
-	printf("\"returnMonoNs\":%lld", d->return_mono_ns);
+	printf("\"callMonoNs\":%lld,\"returnMonoNs\":%lld", d->call_mono_ns,
+	       d->return_mono_ns);
 	if (d->socket >= 0)
 		printf(",\"socket\":%d,\"tid\":%ld", d->socket, d->tid);
 	printf("}\n");
@@ -409,22 +438,24 @@ static void print_datagram(const struct datagram *d)
  * Reads up to n datagrams, with one recvmmsg or with n recvmsg back to back,
  * stopping early at deadline_ns; returns how many it read.
  */
-static int read_batch(int fd, int n, bool use_recvmmsg, long peeks,
+static int read_batch(int fd, int n, const struct options *o,
 		      long long deadline_ns, long first_index)
 {
 	struct datagram d;
 	int got = 0;
 
 	prepare_rx(n);
-	if (use_recvmmsg) {
+	if (o->use_recvmmsg) {
 		if (!wait_readable(fd, deadline_ns))
 			return 0;
+		rx_slots[0].call_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		got = recvmmsg(fd, rx_msgs, n, MSG_WAITFORONE, NULL);
+		rx_slots[0].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+		rx_slots[0].return_ns = clock_ns(CLOCK_REALTIME);
 		if (got < 0)
 			fail("receive datagrams");
-		rx_slots[0].return_ns = clock_ns(CLOCK_REALTIME);
-		rx_slots[0].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		for (int i = 1; i < got; i++) {
+			rx_slots[i].call_mono_ns = rx_slots[0].call_mono_ns;
 			rx_slots[i].return_ns = rx_slots[0].return_ns;
 			rx_slots[i].return_mono_ns = rx_slots[0].return_mono_ns;
 		}
@@ -432,12 +463,13 @@ static int read_batch(int fd, int n, bool use_recvmmsg, long peeks,
 		for (; got < n && wait_readable(fd, deadline_ns); got++) {
 			ssize_t len;
 
-			for (long p = 0; p < peeks; p++)
+			for (long p = 0; p < o->peeks; p++)
 				if (peek_datagram(fd, &rx_msgs[got].msg_hdr) < 0)
 					fail("peek at datagram");
-			len = recvmsg(fd, &rx_msgs[got].msg_hdr, 0);
-			rx_slots[got].return_ns = clock_ns(CLOCK_REALTIME);
+			rx_slots[got].call_mono_ns = clock_ns(CLOCK_MONOTONIC);
+			len = read_datagram(fd, &rx_msgs[got].msg_hdr, o->read_call);
 			rx_slots[got].return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+			rx_slots[got].return_ns = clock_ns(CLOCK_REALTIME);
 			if (len < 0)
 				fail("receive datagram");
 			rx_msgs[got].msg_len = len;
@@ -508,10 +540,11 @@ static void *reader_run(void *arg)
 		len = 0;
 		for (long p = 0; p < o->peeks && len >= 0; p++)
 			len = peek_datagram(r->fd, &msg);
+		r->slot->call_mono_ns = clock_ns(CLOCK_MONOTONIC);
 		if (len >= 0)
 			len = recvmsg(r->fd, &msg, 0);
-		r->slot->return_ns = clock_ns(CLOCK_REALTIME);
 		r->slot->return_mono_ns = clock_ns(CLOCK_MONOTONIC);
+		r->slot->return_ns = clock_ns(CLOCK_REALTIME);
 		if (len < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
@@ -597,6 +630,28 @@ static int recv_with_readers(const struct options *o, long long deadline_ns)
 	return 0;
 }
 
+/*
+ * CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few monotonic
+ * reads around a realtime one: what turns the kernel's receive timestamp
+ * (realtime) into a monotonic time, comparable with udplat's marks.
+ */
+static long long realtime_offset_ns(void)
+{
+	long long best_span = -1, offset = 0;
+
+	for (int i = 0; i < 64; i++) {
+		long long before = clock_ns(CLOCK_MONOTONIC);
+		long long real = clock_ns(CLOCK_REALTIME);
+		long long after = clock_ns(CLOCK_MONOTONIC);
+
+		if (best_span < 0 || after - before < best_span) {
+			best_span = after - before;
+			offset = real - before - (after - before) / 2;
+		}
+	}
+	return offset;
+}
+
 static int cmd_recv(const struct options *o)
 {
 	long long deadline_ns = -1;
@@ -609,11 +664,20 @@ static int cmd_recv(const struct options *o)
 		usage_error("--no-read needs --timeout-ms", NULL);
 	if (o->peeks && o->use_recvmmsg)
 		usage_error("--peek needs single reads, not --recvmmsg", NULL);
+	if (o->read_call != READ_RECVMSG && (o->use_recvmmsg || o->threads > 1 || o->sockets))
+		usage_error("--call reads one datagram at a time on one thread: no --recvmmsg, --threads or --reuseport", NULL);
 	if ((o->threads > 1 || o->sockets) &&
 	    (o->batch > 1 || o->use_recvmmsg || o->no_read))
 		usage_error("--threads and --reuseport read one datagram at a time: no --batch, --recvmmsg or --no-read", NULL);
 	if ((o->sockets ? o->sockets : 1) * o->threads > MAX_READERS)
 		usage_error("too many readers", NULL);
+	/*
+	 * A page fault, or the vDSO's first use of a clock, would land inside
+	 * a call's brackets: every page is locked, and both clocks read once.
+	 */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		fail("lock the receiver's memory");
+	clock_ns(CLOCK_REALTIME);
 	if (o->timeout_ms >= 0)
 		deadline_ns = clock_ns(CLOCK_MONOTONIC) + o->timeout_ms * NSEC_PER_MSEC;
 	if (o->threads > 1 || o->sockets)
@@ -621,8 +685,9 @@ static int cmd_recv(const struct options *o)
 
 	alloc_rx(o->batch);
 	fd = open_recv_socket(o, &o->bind, false);
-	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld}\n",
-	       bound_port(fd), getpid(), (long)syscall(SYS_gettid));
+	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld,\"realtimeOffsetNs\":%lld}\n",
+	       bound_port(fd), getpid(), (long)syscall(SYS_gettid),
+	       realtime_offset_ns());
 	fflush(stdout);
 
 	if (o->no_read) {
@@ -637,8 +702,7 @@ static int cmd_recv(const struct options *o)
 			want = o->count - received;
 		if (o->delay_ms)
 			sleep_ns(o->delay_ms * NSEC_PER_MSEC);
-		got = read_batch(fd, want, o->use_recvmmsg, o->peeks, deadline_ns,
-				 received);
+		got = read_batch(fd, want, o, deadline_ns, received);
 		received += got;
 		/* recvmmsg may return fewer than asked; zero means timed out */
 		if (!got || (got < want && !o->use_recvmmsg))
@@ -985,7 +1049,7 @@ static int cmd_sink(const struct options *o)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_BIND = 256, OPT_TO, OPT_COUNT, OPT_DELAY_MS, OPT_BATCH,
-	       OPT_RECVMMSG, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
+	       OPT_RECVMMSG, OPT_CALL, OPT_RCVBUF, OPT_NO_READ, OPT_TIMEOUT_MS, OPT_LEN,
 	       OPT_INTERVAL_US, OPT_SECONDS, OPT_PEEK, OPT_CONNECT, OPT_THREADS,
 	       OPT_REUSEPORT, OPT_LEN_CYCLE, OPT_BURST, OPT_STARVE_CPU,
 	       OPT_STARVE_MS, OPT_TX_STAMPS };
@@ -996,6 +1060,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "delay-ms", required_argument, NULL, OPT_DELAY_MS },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "recvmmsg", no_argument, NULL, OPT_RECVMMSG },
+		{ "call", required_argument, NULL, OPT_CALL },
 		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 		{ "no-read", no_argument, NULL, OPT_NO_READ },
 		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS },
@@ -1033,6 +1098,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_BATCH:
 			o->batch = parse_long(optarg, 1, MAX_BATCH);
+			break;
+		case OPT_CALL:
+			if (!strcmp(optarg, "recvfrom"))
+				o->read_call = READ_RECVFROM;
+			else if (!strcmp(optarg, "read"))
+				o->read_call = READ_READ;
+			else
+				usage_error("--call is recvfrom or read", optarg);
 			break;
 		case OPT_RECVMMSG:
 			o->use_recvmmsg = true;

@@ -12,6 +12,8 @@ const RATE = '1mbit'
 const WIRE_NS = (1200 + 8 + 20 + 14) * 8 * 1000
 /** Sender and receiver at real-time priority: a preemption between a clock read and a mark is not udplat's error. */
 const REALTIME = ['chrt', '--fifo', '10']
+/** The tools read CLOCK_MONOTONIC through the vDSO, udplat through ktime_get_mono_fast_ns() (accuracy.kernel.test.ts). */
+const CLOCK_SLACK_NS = 1000
 
 interface Sent {
   i: number
@@ -83,7 +85,7 @@ describe('the sending side', () => {
     expect(percentile(off, 99)).toBeLessThanOrEqual(10_000)
   }, 30_000)
 
-  it('path over veth: one event per datagram, both halves, its total the receiver\'s return less the sender\'s call, within 20 us p99', async () => {
+  it('path over veth: one event per datagram, both halves, inside both ends\' calls, each tail within 3 us at p50', async () => {
     const count = 30
     const probe = await startProbe(['--direction', 'both', '--threshold-us', '0', '--port', '27011'])
     const receiver = await startReceiver({ bind: `${netns.nsV4}:27011`, count, prefix: [...netns.exec, ...REALTIME] })
@@ -93,20 +95,26 @@ describe('the sending side', () => {
     const paths = byKind(run.events, 'path')
     expect(paths).toHaveLength(count)
     expect(run.events).toHaveLength(count)
-    const off: number[] = []
+    // What both ends' clocks guarantee, for every datagram: its send mark after the sender's clock right before its
+    // call, its return inside the reader's call (within the two CLOCK_MONOTONIC accessors' slack); and the tails.
+    const entries: number[] = []
+    const exits: number[] = []
     for (const e of paths) {
       const k = e.len - 64
-      for (const stage of ['sendStackNs', 'qdiscNs', 'driverNs', 'wireNs', 'stackNs', 'queueNs', 'totalNs'] as const) expect(e[stage], stage).not.toBeNull()
-      // The tracepoint plan sees no read of its own: the queue runs to the return.
-      expect(e.sendStackNs! + e.qdiscNs! + e.driverNs! + e.wireNs! + e.stackNs! + e.queueNs! + (e.copyNs ?? 0)).toBe(e.totalNs)
+      for (const stage of ['sendStackNs', 'qdiscNs', 'driverNs', 'wireNs', 'stackNs', 'queueNs', 'copyNs', 'totalNs'] as const) expect(e[stage], stage).not.toBeNull()
+      expect(e.sendStackNs! + e.qdiscNs! + e.driverNs! + e.wireNs! + e.stackNs! + e.queueNs! + e.copyNs!).toBe(e.totalNs)
       expect(e.sender).toMatchObject({ comm: 'udpwork' })
       const returned = received.find((r) => r.len === e.len)!
-      // A warm-up: udplat's first read of a thread creates its reader's history after the return mark, tens of
-      // microseconds the receiver sees before its clock read and udplat does not count.
-      if (k > 0) off.push(Math.abs(e.totalNs! - (returned.returnMonoNs - sent[k]!.sendMonoNs)))
+      expect(e.sendNs!, `datagram ${k}: send before the sender's call`).toBeGreaterThanOrEqual(sent[k]!.sendMonoNs - CLOCK_SLACK_NS)
+      expect(e.returnNs!, `datagram ${k}: return before the reader's call`).toBeGreaterThanOrEqual(returned.callMonoNs - CLOCK_SLACK_NS)
+      expect(e.returnNs!, `datagram ${k}: return after the reader's call`).toBeLessThanOrEqual(returned.returnMonoNs + CLOCK_SLACK_NS)
+      entries.push(e.sendNs! - sent[k]!.sendMonoNs)
+      exits.push(returned.returnMonoNs - e.returnNs!)
     }
-    console.log(`path over veth: |totalNs - (return - call)| p50 ${(percentile(off, 50) / 1000).toFixed(1)} us p99 ${(percentile(off, 99) / 1000).toFixed(1)} us, n=${off.length}`)
-    expect(percentile(off, 99)).toBeLessThanOrEqual(20_000)
+    const spread = (ns: number[]): string => `p50 ${(percentile(ns, 50) / 1000).toFixed(1)} us p99 ${(percentile(ns, 99) / 1000).toFixed(1)} us max ${(Math.max(...ns) / 1000).toFixed(1)} us`
+    console.log(`path over veth, n=${count}: sender's clock to send ${spread(entries)}; return to the reader's clock ${spread(exits)}`)
+    expect(percentile(entries, 50)).toBeLessThanOrEqual(3000)
+    expect(percentile(exits, 50)).toBeLessThanOrEqual(3000)
   }, 30_000)
 
   it('runs the sending side\'s programs only for sessions that trace sends, and the receiving side\'s only for those that trace receives', async () => {
@@ -118,7 +126,7 @@ describe('the sending side', () => {
       return names
     }
     const sending = ['ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start']
-    const receiving = ['ula_arrive', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
+    const receiving = ['ula_arrive', 'ule_recvfrom', 'ule_recvmmsg', 'ule_recvmsg', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
     const schedulerAndDrops = ['ul_drop', 'uls_rename', 'uls_switch', 'uls_wakeup']
     expect(await attached('send')).toEqual(['ul_drop', ...sending].sort())
     expect(await attached('receive')).toEqual([...schedulerAndDrops, ...receiving].sort())

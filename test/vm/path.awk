@@ -2,12 +2,15 @@
 # the traced port, matched in order to the loader's events on it. Each has
 # exactly one event, of kind path, with the datagram's source port and
 # length, the reader's pid and the sender's, and every stage of a path
-# (copy only when the plan sees the read mark). Its totalNs must be within
-# max_diff_ns at p99 of the two ends' clocks: the receiver's returnMonoNs
-# minus the sender's sendMonoNs. The first `warmup` datagrams need their
-# event but stay out of the figure: under TCG, the first run of freshly
-# loaded BPF code costs a translation.
-# usage: awk -v port=P -v pid=SENDER_PID -v warmup=W -v max_diff_ns=N
+# (copy only when the plan sees the read mark). It is judged by what both
+# ends' clocks guarantee: its send mark after the sender's clock right before
+# its call (sendMonoNs), its return inside the receiver's call (callMonoNs to
+# returnMonoNs), within slack_ns (two accessors of CLOCK_MONOTONIC), every
+# datagram; and the two tails (the sender's clock to send, return to the
+# receiver's clock) within max_tail_ns at p50. The first `warmup` datagrams
+# stay out of the figures: under TCG, the first run of freshly loaded BPF
+# code costs a translation.
+# usage: awk -v port=P -v pid=SENDER_PID -v warmup=W -v max_tail_ns=T -v slack_ns=K
 #            -f json.awk -f pairs.awk -f path.awk PROBE_OUT RECV SEND
 # Prints one line: "pass|fail DETAIL".
 
@@ -30,6 +33,7 @@ FILENAME ~ /\.recv$/ && field($0, "i") != "" {
 	gt_sport[n] = port_of(field($0, "src"))
 	gt_len[n] = field($0, "len")
 	gt_seq[n] = field($0, "seq")
+	gt_call_mono[n] = field($0, "callMonoNs")
 	gt_return_mono[n] = field($0, "returnMonoNs")
 	next
 }
@@ -60,30 +64,45 @@ function judge_event(n,    line, what, stages, names, i, ns) {
 		} else if (ns == "null" || ns == "")
 			problem(what ": no " names[i] " stage")
 	}
+	# + 0: field() gives strings, which awk would compare as text.
+	if (gt_seq[n] in send_mono && field(line, "sendNs") + 0 < send_mono[gt_seq[n]] - slack_ns)
+		problem(what ": send " us(send_mono[gt_seq[n]] - field(line, "sendNs")) " us before the sender's call")
+	ns = field(line, "returnNs") + 0
+	nwindow++
+	if (ns < gt_call_mono[n] - slack_ns || ns > gt_return_mono[n] + slack_ns) {
+		noutside++
+		problem(what ": return outside the reader's call")
+	}
 	ns = field(line, "totalNs")
 	return ns != "null" && ns != ""
 }
 
-# Datagram n's total against both ends' clocks, and where a difference
-# comes from: the sender's clock read to send, and return to the receiver's.
-function compare(n,    seq, diff) {
+# Datagram n's tails, beyond its brackets (judge_event).
+function compare(n,    seq) {
 	seq = gt_seq[n]
 	if (!(seq in send_mono)) {
 		problem("datagram " seq ": not among the sender's")
 		return
 	}
-	diff = field(ev[n], "totalNs") - (gt_return_mono[n] - send_mono[seq])
-	sum += diff
-	diffs[++nd] = abs(diff)
-	entries[nd] = field(ev[n], "sendNs") - send_mono[seq]
+	entries[++nd] = field(ev[n], "sendNs") - send_mono[seq]
 	exits[nd] = gt_return_mono[n] - field(ev[n], "returnNs")
+	diffs[nd] = abs(field(ev[n], "totalNs") - (gt_return_mono[n] - send_mono[seq]))
 }
 
 END {
-	detail = judge_in_order() "; " \
-		diff_figures("totalNs-(returnMonoNs-sendMonoNs)", diffs, nd, sum, max_diff_ns)
-	if (nd)
-		detail = detail "; sendMonoNs to send us " sorted_spread(entries, nd) \
-			"; return to returnMonoNs us " sorted_spread(exits, nd)
+	detail = judge_in_order()
+	if (!nd) {
+		problem("nothing to compare")
+	} else {
+		sort_values(entries, nd)
+		sort_values(exits, nd)
+		if (quantile(entries, nd, 0.5) > max_tail_ns)
+			problem("sendMonoNs to send p50 above " us(max_tail_ns) " us")
+		if (quantile(exits, nd, 0.5) > max_tail_ns)
+			problem("return to returnMonoNs p50 above " us(max_tail_ns) " us")
+		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow "; sendMonoNs to send us " spread(entries, nd) \
+			"; return to returnMonoNs us " spread(exits, nd) \
+			"; |totalNs-(returnMonoNs-sendMonoNs)| us " sorted_spread(diffs, nd)
+	}
 	print verdict(detail)
 }

@@ -170,11 +170,15 @@ extern __u64 reader_sets[1 << (READER_SET_BITS - 6)];
 
 /*
  * A thread in a call that sends on a socket: when the call began, and the
- * datagram it queued (tx.bpf.h). Only threads that sent while a session took
- * send or sent have one.
+ * datagram it queued (tx.bpf.h). A preallocated slot per tid (its low
+ * SENDER_BITS bits), kept by its thread between calls: like `readers`,
+ * nothing is allocated inside the sender's call.
  */
+#define SENDER_BITS 10
+
 struct sender {
-	__u64 send_ns; /* 0: not in a call */
+	__u64 claim; /* tid << 1 of its thread, | 1 while in a call: one word, claimed by compare-and-swap */
+	__u64 send_ns; /* when its call began */
 	__u64 skb; /* the datagram its call queued last, as its key in `tracked` */
 	__u64 since; /* and when that one was first seen: the key may be another's since */
 	__u32 pending; /* the datagrams its call may still send: its returns still to come */
@@ -182,9 +186,9 @@ struct sender {
 };
 
 struct senders_map {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << SENDER_BITS);
+	__type(key, __u32);
 	__type(value, struct sender);
 };
 

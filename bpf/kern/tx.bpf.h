@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The sending side. A sender's call (send: udp_sendmsg, or the system call)
- * opens a record in the thread's task storage (`senders`); queued begins
+ * opens a record in the thread's slot of `senders`; queued begins
  * tracking the datagram in the sender's context, which names the sender and
  * takes the call's start as its send mark; xmitStart and xmitDone follow it
  * through the qdisc and the driver; sent closes the call. A datagram is
@@ -17,16 +17,34 @@
 #include "parse.bpf.h"
 #include "track.bpf.h"
 
+/* A call that began this long ago and never returned (it failed before the socket) frees its slot for another thread. */
+#define SENDER_STALE_NS 1000000000ULL
+#define IN_CALL 1ULL
+
+/* The current thread's slot in `senders`, and its claim while in a call. */
+static __always_inline struct sender *sender_slot(__u64 *in_call)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 key = tid & ((1U << SENDER_BITS) - 1);
+
+	*in_call = (__u64)tid << 1 | IN_CALL;
+	return bpf_map_lookup_elem(&senders, &key);
+}
+
 /* A sender's call began: `datagrams` is how many it may send (sendmmsg: its vlen). */
 static __always_inline void send_begins(__u32 datagrams)
 {
-	/* Before the lookup, which allocates at a thread's first call. */
-	__u64 now = bpf_ktime_get_ns();
-	struct sender *s =
-		bpf_task_storage_get(&senders, bpf_get_current_task_btf(), NULL,
-				     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 now = bpf_ktime_get_ns(), mine, old;
+	struct sender *s = sender_slot(&mine);
 
 	if (!s)
+		return;
+	old = s->claim;
+	/* Another thread's call under way holds the slot: this call goes unmarked. */
+	if ((old | IN_CALL) != mine && (old & IN_CALL) &&
+	    now - s->send_ns < SENDER_STALE_NS)
+		return;
+	if (__sync_val_compare_and_swap(&s->claim, old, mine) != old)
 		return;
 	s->send_ns = now;
 	s->pending = datagrams ? datagrams : 1;
@@ -36,10 +54,10 @@ static __always_inline void send_begins(__u32 datagrams)
 /* The current thread's record, while it is in a call that sends. */
 static __always_inline struct sender *sender_in_call(void)
 {
-	struct sender *s = bpf_task_storage_get(
-		&senders, bpf_get_current_task_btf(), 0, 0);
+	__u64 mine;
+	struct sender *s = sender_slot(&mine);
 
-	return s && s->send_ns ? s : NULL;
+	return s && s->claim == mine ? s : NULL;
 }
 
 /*
@@ -149,7 +167,7 @@ static __always_inline void send_returns(void)
 	if (s->pending > 1)
 		s->pending--;
 	else
-		s->send_ns = 0;
+		s->claim &= ~IN_CALL;
 	t = key ? tracked_find(key) : NULL;
 	if (!t || tracked_since(t) != since || t->info.marks[MARK_SENT])
 		return;

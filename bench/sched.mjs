@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * What the reader's scheduler hooks cost the host: context switches per second
- * (`perf bench sched pipe`: two tasks ping-ponging over a pipe, two switches
- * per round trip) with no session, with one session that takes what its
- * readers do (the default: sched_switch and sched_wakeup hooked), and with one
- * that does not (`reader: false`). No task of the benchmark reads a traced
- * socket, so each switch costs the hooks their task-storage lookups that find
+ * What a session's hooks on the scheduler and the system calls cost the host:
+ * context switches per second (`perf bench sched pipe`: two tasks
+ * ping-ponging over a pipe, two switches and a read and a write each per round
+ * trip) with no session, with one session that takes what its readers do and
+ * every mark (the default: sched_switch and sched_wakeup hooked, and for
+ * return the receive system calls' exit, which puts every system call of the
+ * host on the kernel's slower path), one without return, and one that takes
+ * neither return nor its readers (`reader: false`). No task of the benchmark
+ * reads a traced socket, so each switch costs the hooks a lookup that finds
  * nothing: the cost every task of the host pays. Configurations alternate
  * within each round; each ratio is to the baseline of the same round.
  */
@@ -15,10 +18,12 @@ const USAGE = 'usage: node bench/sched.mjs [--rounds N] [--loops N] [--out FILE]
 const opts = options(USAGE, { rounds: 7, loops: 300_000, out: '' })
 preflight({ needFlood: false })
 
+const WITHOUT_RETURN = ['rx', 'arrive', 'enqueue', 'read']
 const CONFIGS = [
   { key: 'baseline', label: 'no session (baseline)' },
-  { key: 'reader', label: '1 session, reader on (default)', reader: true, target: 0.95 },
-  { key: 'noreader', label: '1 session, reader: false', reader: false }
+  { key: 'reader', label: '1 session, every mark, reader on (default)', reader: true },
+  { key: 'noreturn', label: '1 session, every mark but return, reader on', reader: true, marks: WITHOUT_RETURN, target: 0.95 },
+  { key: 'noreader', label: '1 session, every mark but return, reader: false', reader: false, marks: WITHOUT_RETURN }
 ]
 
 const service = await startService()
@@ -39,7 +44,7 @@ for (let r = 0; r < opts.rounds; r++) {
   for (const config of CONFIGS.map((_, i) => CONFIGS[(i + r) % CONFIGS.length])) {
     const sessions = config.reader === undefined
       ? []
-      : await service.createSessions(1, { filter: { ports: [port] }, thresholdUs: NEVER_US, reader: config.reader })
+      : await service.createSessions(1, { filter: { ports: [port] }, thresholdUs: NEVER_US, reader: config.reader, ...(config.marks ? { marks: config.marks } : {}) })
     try {
       round[config.key] = await switchesPerSecond()
     } finally {

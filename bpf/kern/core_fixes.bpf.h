@@ -28,24 +28,32 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  */
 
 /*
- * The receive system calls whose exit a read's return waits for, by their
- * x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl: the ABI, the same
- * in every kernel; vmlinux.h is x86-64's). The current call is the task's
- * orig_ax: bpf_task_pt_regs() (5.15). A 32-bit task's calls have other
- * numbers, and no exit tracepoint of these (x86 ignores compat system calls
- * there): its reads complete at once.
+ * The system calls udplat's marks look for, by their x86-64 numbers
+ * (arch/x86/entry/syscalls/syscall_64.tbl: the ABI, the same in every kernel;
+ * vmlinux.h is x86-64's): the receive calls whose exit is a read's return,
+ * the send calls whose entry is the tracepoint plan's send. A task's current
+ * call is its orig_ax: the sys_enter and sys_exit tracepoints' regs, or
+ * bpf_task_pt_regs() (5.15). A 32-bit task's calls have other numbers, so its
+ * reads complete at once and its sends have no send mark.
  */
+#define NR_SENDTO 44
 #define NR_RECVFROM 45
+#define NR_SENDMSG 46
 #define NR_RECVMSG 47
 #define NR_RECVMMSG 299
+#define NR_SENDMMSG 307
+
+static __always_inline bool is_receive_call(long nr)
+{
+	return nr == NR_RECVFROM || nr == NR_RECVMSG || nr == NR_RECVMMSG;
+}
 
 static __always_inline bool in_receive_call(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	long nr = BPF_CORE_READ(regs, orig_ax);
 
-	return nr == NR_RECVFROM || nr == NR_RECVMSG || nr == NR_RECVMMSG;
+	return is_receive_call(BPF_CORE_READ(regs, orig_ax));
 }
 
 #endif /* __CORE_FIXES_BPF_H */

@@ -2,11 +2,12 @@
 /*
  * return, on every plan: the receive system calls' exit, where the reads a
  * thread made in the call complete (returns.bpf.h). Attached only while a
- * session takes return: enabling a system call's tracepoint puts every system
- * call of the host on the kernel's slower exit path (docs/design.md).
+ * session takes return: enabling the system calls' tracepoint puts every
+ * system call of the host on the kernel's slower exit path (docs/design.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "returns.bpf.h"
 
 struct exit_walk {
@@ -45,23 +46,16 @@ static __always_inline void call_returns(void)
 	c->claim = 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int ule_recvfrom(struct trace_event_raw_sys_exit *ctx)
+/*
+ * Every system call's exit, as a raw tracepoint: the per-call tracepoints
+ * (syscalls/sys_exit_*) need tracefs, which the loader's capabilities do not
+ * open, and each waited for an RCU grace period when detached, which the next
+ * session paid. A call that is not a receive costs the compare.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ule_exit, struct pt_regs *regs, long ret)
 {
-	call_returns();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int ule_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	call_returns();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmmsg")
-int ule_recvmmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	call_returns();
+	if (is_receive_call(regs->orig_ax))
+		call_returns();
 	return 0;
 }

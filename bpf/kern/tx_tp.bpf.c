@@ -3,34 +3,27 @@
  * The tracepoint plan's send and sent. No tracepoint marks UDP's send before
  * the device layer, so send is the system call's entry (sendto, sendmsg,
  * sendmmsg): for every message of a sendmmsg, the call's. Enabling the
- * system calls' tracepoints puts every system call of the host on its slower
+ * system calls' tracepoint puts every system call of the host on its slower
  * path (docs/design.md). sock_send_length (6.3) is sock_sendmsg's return, once
  * per message.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "core_fixes.bpf.h"
 #include "tx.bpf.h"
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int ult_send_to(struct trace_event_raw_sys_enter *ctx)
+/*
+ * Every system call's entry, as a raw tracepoint (why not syscalls/sys_enter_*:
+ * rx_return.bpf.c). sendmmsg(fd, msgvec, vlen, flags) may send vlen.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ult_send_call, struct pt_regs *regs, long id)
 {
-	send_begins(1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int ult_send_msg(struct trace_event_raw_sys_enter *ctx)
-{
-	send_begins(1);
-	return 0;
-}
-
-/* sendmmsg(fd, msgvec, vlen, flags) */
-SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int ult_send_mmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	send_begins(ctx->args[2]);
+	if (id == NR_SENDTO || id == NR_SENDMSG)
+		send_begins(1);
+	else if (id == NR_SENDMMSG)
+		send_begins(regs->dx);
 	return 0;
 }
 

@@ -100,12 +100,12 @@ async function measure (all: Case[], address: string, inNs: boolean): Promise<Ar
     // Datagrams 2 ms apart: with delay 0 the reader waits on an empty queue, with delays they pile up.
     // Each has its own length, which says which datagram an event describes.
     const sport = await send(endpoint(address, c.port), COUNT, { len: 64, lenCycle: COUNT, intervalUs: 2000, prefix: REALTIME })
-    runs.push({ c, sport, offsetNs: receiver.realtimeOffsetNs, truth: await receiver.done })
+    runs.push({ c, sport, truth: await receiver.done })
   }
   const run = await probe.stop()
 
   let missing = 0
-  const outcome = runs.map(({ c, sport, offsetNs, truth }) => {
+  const outcome = runs.map(({ c, sport, truth }) => {
     const label = `delay ${c.delayMs} ${c.mode}`
     const events = new Map(run.events
       .filter((e: ProbeEvent) => portOf(e.dst) === c.port && portOf(e.src) === sport)
@@ -119,7 +119,10 @@ async function measure (all: Case[], address: string, inNs: boolean): Promise<Ar
       if (e === undefined) return []
       expect(e.totalNs, label).toBe(e.returnNs! - e.rxNs!)
       expect(e.copyNs, label).toBe(e.returnNs! - e.readNs!)
-      return [{ stampToRx: e.rxNs! - (t.kernelNs - offsetNs), callToReturn: e.returnNs! - t.callMonoNs, tail: t.returnMonoNs - e.returnNs! }]
+      // The kernel's stamp is CLOCK_REALTIME: made monotonic by the receiver's two clocks, read back to back after
+      // the call, so that a step of the realtime clock (NTP) moves nothing.
+      const stampMonoNs = t.kernelNs - (t.returnNs - t.returnMonoNs)
+      return [{ stampToRx: e.rxNs! - stampMonoNs, callToReturn: e.returnNs! - t.callMonoNs, tail: t.returnMonoNs - e.returnNs! }]
     })
     return { c, brackets }
   })

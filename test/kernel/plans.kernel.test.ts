@@ -21,7 +21,7 @@ describe('attach plan selection on this host', () => {
     const probe = await startProbe(['--port', '9'])
     const run = await probe.stop()
     expect(run.hello.plan).toBe('tracepoint')
-    expect(run.hello.marks).toEqual(['rx', 'arrive', 'enqueue', 'return'])
+    expect(run.hello.marks).toEqual(['rx', 'arrive', 'enqueue', 'read', 'return'])
     expect(run.hello.notes).toMatch(/^fentry: fexit\/__udp_enqueue_schedule_skb: Operation not permitted \(-1\); kprobe: kprobes not configured/)
   })
 

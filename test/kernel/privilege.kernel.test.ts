@@ -42,15 +42,17 @@ function loaderCopy (name: string, caps: string): string {
 
 describe('the loader\'s minimal capability set', () => {
   it.each([
-    { caps: 'cap_bpf,cap_perfmon=ep', hello: true },
-    { caps: 'cap_bpf=ep', hello: false },
-    { caps: 'cap_perfmon=ep', hello: false },
-    { caps: '', hello: false },
+    { caps: 'cap_bpf,cap_perfmon=ep', direction: 'receive', hello: true },
+    // Every program: the send side's, and the system calls' entry and exit (raw tracepoints, which need no tracefs).
+    { caps: 'cap_bpf,cap_perfmon=ep', direction: 'both', hello: true },
+    { caps: 'cap_bpf=ep', direction: 'receive', hello: false },
+    { caps: 'cap_perfmon=ep', direction: 'receive', hello: false },
+    { caps: '', direction: 'receive', hello: false },
     // The loader does not raise permitted capabilities itself: they must be effective at exec.
-    { caps: 'cap_bpf,cap_perfmon=p', hello: false }
-  ])('run as the service user with file capabilities $caps: hello is $hello', ({ caps, hello }) => {
+    { caps: 'cap_bpf,cap_perfmon=p', direction: 'receive', hello: false }
+  ])('run as the service user with file capabilities $caps, direction $direction: hello is $hello', ({ caps, direction, hello }) => {
     const loader = loaderCopy(`probe-${caps.replace(/\W/g, '_') || 'none'}`, caps)
-    const run = spawnSync(dropPrivileges[0]!, [...dropPrivileges.slice(1), loader, '--format', 'json', '--port', '9', '--duration', '1'],
+    const run = spawnSync(dropPrivileges[0]!, [...dropPrivileges.slice(1), loader, '--format', 'json', '--port', '9', '--direction', direction, '--duration', '1'],
       { encoding: 'utf8', timeout: 15_000 })
     const first = JSON.parse(run.stdout.split('\n')[0] || '{}') as { type?: string, message?: string }
     expect(first.type, run.stderr).toBe(hello ? 'hello' : 'error')

@@ -125,8 +125,8 @@ describe('the sending side', () => {
       await probe.stop()
       return names
     }
-    const sending = ['ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start']
-    const receiving = ['ula_arrive', 'ule_recvfrom', 'ule_recvmmsg', 'ule_recvmsg', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
+    const sending = ['ult_send_call', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start']
+    const receiving = ['ula_arrive', 'ule_exit', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list', 'ult_enqueue', 'ult_read']
     const schedulerAndDrops = ['ul_drop', 'uls_rename', 'uls_switch', 'uls_wakeup']
     expect(await attached('send')).toEqual(['ul_drop', ...sending].sort())
     expect(await attached('receive')).toEqual([...schedulerAndDrops, ...receiving].sort())

@@ -20,15 +20,13 @@ export interface Received {
   waitNs: number
   /** CLOCK_MONOTONIC right before the call that read it (the batch's, under recvmmsg). */
   callMonoNs: number
-  /** CLOCK_MONOTONIC right after that call returned: comparable with udplat's marks and a local sender's clock. */
+  /** CLOCK_MONOTONIC right after that call returned (read right before returnNs): comparable with udplat's marks and a local sender's clock. */
   returnMonoNs: number
 }
 
 export interface Receiver {
   port: number
   pid: number
-  /** CLOCK_REALTIME - CLOCK_MONOTONIC, as the receiver measured it: kernelNs - realtimeOffsetNs is monotonic. */
-  realtimeOffsetNs: number
   /** Every datagram read, once the receiver exits. */
   done: Promise<Received[]>
   child: ChildProcessWithoutNullStreams
@@ -103,9 +101,9 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)
-  const ready = JSON.parse(await out.first) as { port: number, pid: number, realtimeOffsetNs?: number }
+  const ready = JSON.parse(await out.first) as { port: number, pid: number }
   const done = out.rest.then((rest) => rest.map((line) => JSON.parse(line) as Received))
-  return { port: ready.port, pid: ready.pid, realtimeOffsetNs: ready.realtimeOffsetNs ?? NaN, done, child }
+  return { port: ready.port, pid: ready.pid, done, child }
 }
 
 export interface SendOptions {
@@ -203,13 +201,13 @@ export function sessionProgramIds (loaderPid: number): number[] {
 
 /** The programs a receiving session with every mark the tracepoint plan sees has attached, by name, sorted. */
 export const RECEIVE_PROGRAMS = [
-  'ul_drop', 'ula_arrive', 'ule_recvfrom', 'ule_recvmmsg', 'ule_recvmsg', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list',
+  'ul_drop', 'ula_arrive', 'ule_exit', 'ulr_gro', 'ulr_gro_frags', 'ulr_netif_rx', 'ulr_skb', 'ulr_skb_list',
   'uls_rename', 'uls_switch', 'uls_wakeup', 'ult_enqueue', 'ult_read'
 ]
 
 /** The programs one tracepoint-plan program set loads (bpf/kern/), by name, sorted: what this host's sessions run on. */
 export const TRACEPOINT_PROGRAMS = [
-  ...RECEIVE_PROGRAMS, 'ult_send_mmsg', 'ult_send_msg', 'ult_send_to', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start'
+  ...RECEIVE_PROGRAMS, 'ult_send_call', 'ult_sent', 'ulx_done', 'ulx_queue', 'ulx_start'
 ]
 
 /** The names of the programs `ids`, from bpftool, sorted. */

@@ -630,28 +630,6 @@ static int recv_with_readers(const struct options *o, long long deadline_ns)
 	return 0;
 }
 
-/*
- * CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few monotonic
- * reads around a realtime one: what turns the kernel's receive timestamp
- * (realtime) into a monotonic time, comparable with udplat's marks.
- */
-static long long realtime_offset_ns(void)
-{
-	long long best_span = -1, offset = 0;
-
-	for (int i = 0; i < 64; i++) {
-		long long before = clock_ns(CLOCK_MONOTONIC);
-		long long real = clock_ns(CLOCK_REALTIME);
-		long long after = clock_ns(CLOCK_MONOTONIC);
-
-		if (best_span < 0 || after - before < best_span) {
-			best_span = after - before;
-			offset = real - before - (after - before) / 2;
-		}
-	}
-	return offset;
-}
-
 static int cmd_recv(const struct options *o)
 {
 	long long deadline_ns = -1;
@@ -685,9 +663,8 @@ static int cmd_recv(const struct options *o)
 
 	alloc_rx(o->batch);
 	fd = open_recv_socket(o, &o->bind, false);
-	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld,\"realtimeOffsetNs\":%lld}\n",
-	       bound_port(fd), getpid(), (long)syscall(SYS_gettid),
-	       realtime_offset_ns());
+	printf("{\"ready\":true,\"port\":%d,\"pid\":%d,\"tid\":%ld}\n",
+	       bound_port(fd), getpid(), (long)syscall(SYS_gettid));
 	fflush(stdout);
 
 	if (o->no_read) {

@@ -6,8 +6,9 @@
 #     receiver's clock right before the call, before its clock right after
 #     (within slack_ns: the two accessors of CLOCK_MONOTONIC), every datagram;
 #   - its first mark against the kernel's receive timestamp (SO_TIMESTAMPNS,
-#     taken in netif_rx right before rx, turned monotonic with the receiver's
-#     realtimeOffsetNs): never before it, within max_stamp_ns at p99;
+#     taken in netif_rx right before rx, CLOCK_REALTIME, turned monotonic with
+#     the receiver's two clocks read back to back after the call): never
+#     before it, within max_stamp_ns at p99;
 #   - the call's tail after the last mark (return to the receiver's clock)
 #     within max_tail_ns at p50.
 # Datagrams of RECV files named *warmup* are judged by their bracket but stay
@@ -33,7 +34,6 @@ FILENAME == ARGV[1] {
 
 field($0, "ready") == "true" {
 	reader_pid[FILENAME] = field($0, "pid")
-	offset[FILENAME] = field($0, "realtimeOffsetNs")
 	next
 }
 
@@ -44,7 +44,7 @@ field($0, "i") != "" {
 	gt_sport[fam, n] = port_of(field($0, "src"))
 	gt_len[fam, n] = field($0, "len")
 	gt_pid[fam, n] = reader_pid[FILENAME]
-	gt_stamp_mono[fam, n] = field($0, "kernelNs") - offset[FILENAME]
+	gt_stamp_mono[fam, n] = field($0, "returnMonoNs") - field($0, "waitNs")
 	gt_call_mono[fam, n] = field($0, "callMonoNs")
 	gt_return_mono[fam, n] = field($0, "returnMonoNs")
 	gt_warmup[fam, n] = FILENAME ~ /warmup/

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A read completes at its receive system call's exit (recvfrom, recvmsg,
- * recvmmsg: the ule_ programs of rx_return.bpf.c), where `return` is
+ * recvmmsg: ule_exit of rx_return.bpf.c), where `return` is
  * stamped: the reader's call ends there, after the copy of the datagram, its
  * address and its control messages, and the rest of the system call. Until
  * then, the thread's reads wait in its slot of `parked_calls`, their

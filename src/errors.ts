@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import createError from '@fastify/error'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import { TEXT_PATTERN } from './schemas/common.js'
 import { PROBLEM_CONTENT_TYPE, problemSchema, type ProblemDetails } from './schemas/problem.js'
 
 /** What the OpenAPI document says about one kind of problem. */
@@ -64,9 +65,10 @@ const problemType = (code: string) => `urn:udplat:problem:${code.replace(/^UDPLA
 function fromFramework (error: FastifyError): FastifyError {
   if (error.validation) {
     const [first] = error.validation
-    const extra = first?.params as { additionalProperty?: string } | undefined
+    const extra = first?.params as { additionalProperty?: string, pattern?: string } | undefined
     const field = `${error.validationContext ?? ''}${first?.instancePath ?? ''}${extra?.additionalProperty ? `/${extra.additionalProperty}` : ''}`
-    return new ValidationFailed(`${field} ${first?.message ?? 'is invalid'}`)
+    const message = extra?.pattern === TEXT_PATTERN ? 'must be Unicode text without NUL (a lone surrogate is not Unicode)' : first?.message
+    return new ValidationFailed(`${field} ${message ?? 'is invalid'}`)
   }
   const framework = FRAMEWORK_ERRORS[error.code]
   if (framework !== undefined) return framework(error.message)

@@ -1,6 +1,6 @@
 import { Type, type Static, type TInteger } from 'typebox'
 import { DIRECTIONS, MARK_NAMES, READER_STATES, VERDICTS, type Verdict } from '../marks.js'
-import { DateTime, Nullable, Port, ref } from './common.js'
+import { DateTime, Nullable, Port, ref, Text } from './common.js'
 
 /** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
 export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', reader: true, direction: 'receive', bufferEvents: 10_000, ttlSeconds: 3600 } as const
@@ -24,7 +24,7 @@ export const Direction = Type.Enum(DIRECTIONS, {
     'or `both`, where a datagram sent and received on this host (loopback, a veth pair into a namespace) is one path event with both halves'
 })
 
-const Prefixes = (side: string) => Type.Array(Type.String({ format: 'cidr', maxLength: 64 }), {
+const Prefixes = (side: string) => Type.Array(Text({ format: 'cidr', maxLength: 64 }), {
   minItems: 1,
   maxItems: 8,
   uniqueItems: true,
@@ -42,8 +42,8 @@ export const Filter = Type.Object({
   remoteAddrs: Type.Optional(Prefixes('Remote')),
   remotePort: Type.Optional(Port),
   pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304, description: 'Reading (sending) process id (tgid)' })),
-  comm: Type.Optional(Type.String({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading (sending) task name, at most 15 bytes' })),
-  cgroup: Type.Optional(Type.String({ format: 'cgroup', maxLength: 4096, description: 'Reader\'s (sender\'s) cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
+  comm: Type.Optional(Text({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading (sending) task name, at most 15 bytes' })),
+  cgroup: Type.Optional(Text({ format: 'cgroup', maxLength: 4096, description: 'Reader\'s (sender\'s) cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
   netns: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Network namespace inode number' })),
   family: Type.Optional(Family)
 }, { $id: 'Filter', additionalProperties: false })
@@ -51,7 +51,7 @@ export const Filter = Type.Object({
 export type Filter = Static<typeof Filter>
 
 export const CreateSession = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Free text to recognise the session by' })),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 64, description: 'Free text to recognise the session by' })),
   filter: Type.Optional(ref(Filter)),
   thresholdUs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000_000, default: SESSION_DEFAULTS.thresholdUs, description: 'A datagram whose latency reaches this many microseconds becomes an event' })),
   plan: Type.Optional(PlanRequest),

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { TEXT_PATTERN } from '../../../../src/schemas/common.js'
 import { alive, expectProblem, fakeProbe, OWN_CGROUP, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
@@ -141,6 +142,35 @@ describe('POST /v1/sessions', () => {
     const problem = expectProblem(await create(app, body), 400, 'UDPLAT_VALIDATION')
     expect(problem.detail).toContain(detail)
     expect(problem.instance).toBe('/v1/sessions')
+  })
+
+  it.each([
+    ['name', { name: 'a\ud800b' }], ['name', { name: 'a\u0000b' }], ['name', { name: '\udc00\ud83d' }],
+    ['filter/comm', { filter: { comm: 'a\udfffb' } }], ['filter/comm', { filter: { comm: 'a\u0000' } }],
+    ['filter/cgroup', { filter: { cgroup: '/a\ud800' } }], ['filter/cgroup', { filter: { cgroup: '/a\u0000b' } }],
+    ['filter/localAddrs/0', { filter: { localAddrs: ['10.0.0.0/8\ud800'] } }]
+  ])('refuses %s that is not Unicode or holds a NUL with 400, by its schema', async (field, body) => {
+    const probe = fakeProbe('run')
+    const app = await sharedApp()
+    const res = await create(app, body)
+    const problem = expectProblem(res, 400, 'UDPLAT_VALIDATION')
+    expect(problem.detail).toMatch(new RegExp(`^body/${field} must`))
+    expect(() => JSON.parse(res.body)).not.toThrow()
+    expect(() => probe()).toThrow()
+    const document = app.swagger() as any
+    const schemas = [document.components.schemas.Filter.properties, document.paths['/v1/sessions'].post.requestBody.content['application/json'].schema.properties]
+    const [top, inner] = field.split('/')
+    const schema = inner === undefined ? schemas[1][top!] : schemas[0][inner].items ?? schemas[0][inner]
+    expect(schema.pattern).toBe(TEXT_PATTERN)
+  })
+
+  it('takes and gives back intact any Unicode text: other scripts, emoji, direction marks', async () => {
+    const app = await testApp()
+    const name = '\u202eudpwork 日本語 🙂 \u2067x\u2069'
+    const res = await create(app, { name })
+    expect(res.statusCode).toBe(201)
+    expect(res.json().name).toBe(name)
+    expect((await app.inject({ url: res.headers.location as string })).json().name).toBe(name)
   })
 
   it('accepts a cgroup given as a numeric id, or under the cgroup2 mount, and IPv6 prefixes', async () => {

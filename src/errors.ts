@@ -26,6 +26,8 @@ export const BadRequest = problem<[string]>('UDPLAT_BAD_REQUEST', 400, 'Bad requ
 export const Unauthorized = problem<[]>('UDPLAT_UNAUTHORIZED', 401, 'Unauthorized', 'a valid bearer token is required')
 export const RouteNotFound = problem<[string, string]>('UDPLAT_ROUTE_NOT_FOUND', 404, 'Route not found', 'no route for %s %s')
 export const SessionNotFound = problem<[string]>('UDPLAT_SESSION_NOT_FOUND', 404, 'Session not found', 'no session with id %s')
+export const SessionDeleted = problem<[string]>('UDPLAT_SESSION_DELETED', 409, 'Session deleted while starting',
+  'session %s was deleted before its probes were attached')
 export const BodyTooLarge = problem<[string]>('UDPLAT_BODY_TOO_LARGE', 413, 'Request body too large', '%s')
 export const UnsupportedMediaType = problem<[string]>('UDPLAT_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type', '%s')
 export const SessionLimit = problem<[number]>('UDPLAT_SESSION_LIMIT', 429, 'Too many sessions',

@@ -16,7 +16,7 @@ describe('app', () => {
     const document = (await app.inject({ url: '/openapi.json' })).json()
     expect(document.components.schemas.Problem.properties.code.enum).toEqual([
       'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_SESSION_NOT_FOUND',
-      'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
+      'UDPLAT_SESSION_DELETED', 'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
       'UDPLAT_LOADER_FAILED', 'UDPLAT_LOADER_UNAVAILABLE', 'UDPLAT_NOT_READY'
     ])
     const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, operation]) => ({ path, method, operation })))

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { nanoid } from 'nanoid'
-import { BufferLimit, LoaderFailed, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
+import { BufferLimit, LoaderFailed, SessionDeleted, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
 import { LoaderStartError } from '../probe/loader.js'
 import type { CreateSession } from '../schemas/session.js'
 import { checkCgroup } from './cgroups.js'
@@ -21,6 +21,8 @@ export interface SessionLimits {
 export class SessionManager {
   readonly #sessions = new Map<string, Session>()
   readonly #retention = new Map<string, NodeJS.Timeout>()
+  /** Sessions deleted: one still starting answers its POST with SessionDeleted. */
+  readonly #deleted = new WeakSet<Session>()
 
   constructor (
     private readonly loader: LoaderSettings,
@@ -41,6 +43,7 @@ export class SessionManager {
       await session.start(this.loader)
     } catch (err) {
       this.#sessions.delete(id)
+      if (this.#deleted.has(session)) throw new SessionDeleted(id)
       if (err instanceof LoaderStartError) throw err.refusedArguments ? new ValidationFailed(err.message) : new LoaderFailed(err.message)
       throw err
     }
@@ -65,7 +68,9 @@ export class SessionManager {
 
   /** Stops the session's loader, waits for it to exit, then forgets the session. */
   async delete (id: string): Promise<void> {
-    await this.get(id).stop()
+    const session = this.get(id)
+    this.#deleted.add(session)
+    await session.stop()
     this.#forget(id)
   }
 

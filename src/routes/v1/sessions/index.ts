@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import {
-  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
+  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionDeleted, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
 } from '../../../errors.js'
 import { ref, SessionParams } from '../../../schemas/common.js'
 import { CreateSession, ListSessionsQuery, Session, SessionList } from '../../../schemas/session.js'
@@ -20,7 +20,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           description: 'The running session',
           headers: { location: { type: 'string', description: 'The session\'s URL' } }
         },
-        ...problemResponses(ValidationFailed, BadRequest, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
+        ...problemResponses(ValidationFailed, BadRequest, SessionDeleted, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
       }
     },
     // Every field has a default, so a bare POST (no body at all) starts a session too; a JSON null is refused.

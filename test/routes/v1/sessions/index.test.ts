@@ -420,6 +420,21 @@ describe('DELETE /v1/sessions/{id}', () => {
     expectProblem(await app.inject({ method: 'DELETE', url: '/v1/sessions/nope' }), 404, 'UDPLAT_SESSION_NOT_FOUND')
   })
 
+  it('stops a session still starting, and its pending POST answers 409, not a loader failure', async () => {
+    const probe = fakeProbe('no-hello')
+    const app = await testApp({ loaderStartTimeoutMs: 30_000 })
+    const creating = create(app)
+    await vi.waitFor(() => expect(alive(probe().pid)).toBe(true))
+    const [starting] = (await app.inject({ url: '/v1/sessions' })).json().sessions
+    expect(starting.state).toBe('starting')
+    const deleted = await app.inject({ method: 'DELETE', url: `/v1/sessions/${starting.id}` })
+    expect(deleted.statusCode).toBe(204)
+    const problem = expectProblem(await creating, 409, 'UDPLAT_SESSION_DELETED')
+    expect(problem.detail).toBe(`session ${starting.id} was deleted before its probes were attached`)
+    expect(alive(probe().pid)).toBe(false)
+    expect((await app.inject({ url: '/v1/sessions' })).json()).toEqual({ sessions: [] })
+  })
+
   it('kills a loader still attaching when the app closes, without waiting for its start timeout', async () => {
     const probe = fakeProbe('no-hello')
     const app = await testApp({ loaderStartTimeoutMs: 30_000 })

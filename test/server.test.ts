@@ -56,7 +56,7 @@ describe('node dist/server.js', () => {
   it('at SIGTERM stops every loader, SIGKILL for one that ignores SIGTERM, ends event streams, and exits 0 within 5 s', async () => {
     const server = await startServer(fakeProbeEnv('ignore-term', { events: 2 }))
     try {
-      const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST' })).json() as { id: string }))
+      const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as { id: string }))
       // The two sessions' loaders, and the keeper of the warm hub.
       const loaders = execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
       expect(loaders).toHaveLength(3)

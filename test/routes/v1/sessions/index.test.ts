@@ -5,6 +5,8 @@ import { alive, expectProblem, fakeProbe, OWN_CGROUP, sharedApp, testApp, waitFo
 type App = Awaited<ReturnType<typeof testApp>>
 
 const create = (app: App, body: object = {}) => app.inject({ method: 'POST', url: '/v1/sessions', payload: body })
+/** A POST of JSON text as it is. */
+const postText = (app: App, payload: string) => app.inject({ method: 'POST', url: '/v1/sessions', payload, headers: { 'content-type': 'application/json' } })
 
 describe('POST /v1/sessions', () => {
   it('answers 201 with a running session, its Location and the plan from hello', async () => {
@@ -34,10 +36,10 @@ describe('POST /v1/sessions', () => {
     expect(Date.parse(session.startedAt)).toBeGreaterThanOrEqual(Date.parse(session.createdAt))
   })
 
-  it('starts a session with every default from a bare POST', async () => {
+  it('starts a session with every default from an empty object', async () => {
     const probe = fakeProbe('run')
     const app = await testApp()
-    const res = await app.inject({ method: 'POST', url: '/v1/sessions' })
+    const res = await create(app, {})
     expect(res.statusCode).toBe(201)
     expect(res.json()).toMatchObject({ filter: {}, thresholdUs: 3000, planRequested: 'auto', direction: 'receive', reader: true, bufferEvents: 10000, ttlSeconds: 3600 })
     expect(probe().argv).toEqual(['--format', 'bin', '--shared', '--plan', 'auto', '--direction', 'receive', '--threshold-us', '3000', '--stats-interval-ms', '1000'])
@@ -199,17 +201,43 @@ describe('POST /v1/sessions', () => {
     expect(problem.detail).toContain('bad --cgroup')
   })
 
-  it('refuses a JSON null body with 400, and starts a session for no body at all', async () => {
+  it('refuses a JSON null body with 400, and no body at all with 415, starting nothing', async () => {
+    const probe = fakeProbe('run')
     const app = await testApp()
-    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: 'null', headers: { 'content-type': 'application/json' } })
-    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe('body must be object')
-    expect((await app.inject({ method: 'POST', url: '/v1/sessions' })).statusCode).toBe(201)
+    expect(expectProblem(await postText(app, 'null'), 400, 'UDPLAT_VALIDATION').detail).toBe('body must be object')
+    // What a page of another site can send without asking first: no body, no content type.
+    expect(expectProblem(await app.inject({ method: 'POST', url: '/v1/sessions' }), 415, 'UDPLAT_UNSUPPORTED_MEDIA_TYPE').detail)
+      .toBe('POST /v1/sessions takes a JSON body: send one as application/json ({} for every default)')
+    expect(expectProblem(await postText(app, ''), 400, 'UDPLAT_BAD_REQUEST').detail).toBe('the body is empty: send a JSON object, {} for every default')
+    expect(() => probe()).toThrow()
+    expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
+    expect((await create(app, {})).statusCode).toBe(201)
   })
 
-  it('rejects a body that is not JSON as problem+json', async () => {
-    const app = await testApp()
-    const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: '{', headers: { 'content-type': 'application/json' } })
-    expectProblem(res, 400, 'UDPLAT_BAD_REQUEST')
+  it.each([
+    ['{', 'Expected property name or \'}\' in JSON at position 1'],
+    ['{"name":"a"} x', 'Unexpected non-whitespace character after JSON at position 13']
+  ])('rejects %j, which is not JSON, saying where', async (payload, where) => {
+    const app = await sharedApp()
+    const res = await postText(app, payload)
+    expect(expectProblem(res, 400, 'UDPLAT_BAD_REQUEST').detail).toBe(`the body is not valid JSON: ${where}`)
+  })
+
+  it.each([
+    ['{"__proto__":{"x":1}}', 'body/__proto__'],
+    ['{"filter":{"ports":[53],"__proto__":{}}}', 'body/filter/__proto__'],
+    ['{"constructor":{"prototype":{"x":1}}}', 'body/constructor/prototype'],
+    ['{"filter":{"comm":"a"},"x":[{"constructor":{"prototype":1}}]}', 'body/x/0/constructor/prototype']
+  ])('refuses %s, valid JSON with a key that could change a prototype, naming the key', async (payload, key) => {
+    const app = await sharedApp()
+    const res = await postText(app, payload)
+    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe(`${key}: this key is refused, since it could change an object's prototype`)
+  })
+
+  it('takes keys named constructor and prototype that cannot change a prototype, as any unknown key: by the schema', async () => {
+    const app = await sharedApp()
+    const res = await postText(app, '{"constructor":1,"prototype":{}}')
+    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe('body/constructor must NOT have additional properties')
   })
 
   it('fails with the loader\'s error record as the reason and leaves nothing behind', async () => {

@@ -9,6 +9,7 @@ import configPlugin from './plugins/config.js'
 import hostPlugin from './plugins/host.js'
 import hubPlugin from './plugins/hub.js'
 import jsonBodyPlugin from './plugins/json-body.js'
+import methodsPlugin from './plugins/methods.js'
 import metricsPlugin from './plugins/metrics.js'
 import routeSchemasPlugin from './plugins/route-schemas.js'
 import sessionsPlugin from './plugins/sessions.js'
@@ -31,6 +32,7 @@ export interface AppOptions {
 export const udplat = fp<AppOptions>(async (app, { config }) => {
   await app.register(configPlugin, { config })
   await app.register(jsonBodyPlugin)
+  await app.register(methodsPlugin)
   await app.register(routeSchemasPlugin)
   await app.register(swaggerPlugin)
   await app.register(sessionsPlugin)

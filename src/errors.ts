@@ -25,6 +25,7 @@ export const ValidationFailed = problem<[string]>('UDPLAT_VALIDATION', 400, 'Inv
 export const BadRequest = problem<[string]>('UDPLAT_BAD_REQUEST', 400, 'Bad request', '%s')
 export const Unauthorized = problem<[]>('UDPLAT_UNAUTHORIZED', 401, 'Unauthorized', 'a valid bearer token is required')
 export const RouteNotFound = problem<[string, string]>('UDPLAT_ROUTE_NOT_FOUND', 404, 'Route not found', 'no route for %s %s')
+export const MethodNotAllowed = problem<[string, string, string]>('UDPLAT_METHOD_NOT_ALLOWED', 405, 'Method not allowed', '%s is not a method of %s, which takes %s')
 export const SessionNotFound = problem<[string]>('UDPLAT_SESSION_NOT_FOUND', 404, 'Session not found', 'no session with id %s')
 export const SessionDeleted = problem<[string]>('UDPLAT_SESSION_DELETED', 409, 'Session deleted while starting',
   'session %s was deleted before its probes were attached')
@@ -105,7 +106,13 @@ export function setProblemHandlers (app: FastifyInstance): void {
     else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.detail)
     return sendProblem(reply, problem)
   })
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request)))
+  app.setNotFoundHandler((request, reply) => {
+    // A route that takes other methods: 405 with them; one that takes this method found nothing (an unknown asset).
+    const allowed = app.allowedMethods(request.url)
+    if (allowed.length === 0 || allowed.includes(request.method)) return sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request))
+    const problem = toProblem(new MethodNotAllowed(request.method, request.url.split('?')[0] ?? request.url, allowed.join(', ')), request)
+    return sendProblem(reply.header('allow', allowed.join(', ')), problem)
+  })
 }
 
 /** Errors Fastify meets before routing: a malformed percent-encoding in the path, a path parameter past the router's limit. */

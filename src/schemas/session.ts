@@ -44,7 +44,11 @@ export const Filter = Type.Object({
   pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304, description: 'Reading (sending) process id (tgid)' })),
   comm: Type.Optional(Text({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading (sending) task name, at most 15 bytes' })),
   cgroup: Type.Optional(Text({ format: 'cgroup', maxLength: 4096, description: 'Reader\'s (sender\'s) cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
-  netns: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Network namespace inode number' })),
+  netns: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 4294967295,
+    description: 'Network namespace inode number; it must be one the service can see: its own, one bound to a path (ip netns add), or one of a process it may inspect'
+  })),
   family: Type.Optional(Family)
 }, { $id: 'Filter', additionalProperties: false })
 

@@ -4,6 +4,7 @@ import { BufferLimit, LoaderFailed, SessionDeleted, SessionLimit, SessionNotFoun
 import { LoaderStartError } from '../probe/loader.js'
 import type { CreateSession } from '../schemas/session.js'
 import { checkCgroup } from './cgroups.js'
+import { checkNetns } from './netns.js'
 import { Session, type LoaderSettings, type SessionState } from './session.js'
 
 export interface SessionLimits {
@@ -35,6 +36,7 @@ export class SessionManager {
     // A send session has no reader: there is no reading thread to follow.
     if (request.reader === true && request.direction === 'send') throw new ValidationFailed('body/reader: a send session has no reader; take it with direction receive or both')
     if (request.filter?.cgroup !== undefined) await checkCgroup(request.filter.cgroup)
+    if (request.filter?.netns !== undefined) await checkNetns(request.filter.netns)
     const id = nanoid()
     const session = new Session(id, request, this.log.child({ sessionId: id }), (ended) => this.#retain(ended))
     this.#checkLimits(session.spec.bufferEvents)

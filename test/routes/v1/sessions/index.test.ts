@@ -1,8 +1,12 @@
+import { statSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
 import { TEXT_PATTERN } from '../../../../src/schemas/common.js'
 import { alive, expectProblem, fakeProbe, OWN_CGROUP, sharedApp, testApp, waitForSession } from '../../../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
+
+/** The network namespace this process runs in, which exists. */
+const OWN_NETNS = statSync('/proc/self/ns/net').ino
 
 const create = (app: App, body: object = {}) => app.inject({ method: 'POST', url: '/v1/sessions', payload: body })
 /** A POST of JSON text as it is. */
@@ -88,7 +92,7 @@ describe('POST /v1/sessions', () => {
         pid: 42,
         comm: 'unbound',
         cgroup: OWN_CGROUP.path,
-        netns: 4026531840,
+        netns: OWN_NETNS,
         family: 'ipv6'
       }
     })
@@ -99,7 +103,7 @@ describe('POST /v1/sessions', () => {
       '--laddr', '127.0.0.0/8', '--laddr', '::1/128',
       '--raddr', '10.0.0.0/8',
       '--rport', '40000', '--pid', '42', '--comm', 'unbound',
-      '--cgroup', OWN_CGROUP.path, '--netns', '4026531840', '--family', '6',
+      '--cgroup', OWN_CGROUP.path, '--netns', String(OWN_NETNS), '--family', '6',
       '--stats-interval-ms', '1000'
     ])
   })
@@ -190,6 +194,15 @@ describe('POST /v1/sessions', () => {
     const probe = fakeProbe('run')
     const app = await testApp()
     expect(expectProblem(await create(app, { filter: { cgroup } }), 400, 'UDPLAT_VALIDATION').detail).toContain(detail)
+    expect(() => probe()).toThrow()
+    expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
+  })
+
+  it('refuses a netns no namespace has with 400, before any loader runs', async () => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    expect(expectProblem(await create(app, { filter: { netns: 1 } }), 400, 'UDPLAT_VALIDATION').detail)
+      .toMatch(/^body\/filter\/netns: no network namespace this service can see has inode 1\./)
     expect(() => probe()).toThrow()
     expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
   })

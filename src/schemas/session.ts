@@ -65,7 +65,7 @@ export const CreateSession = Type.Object({
     uniqueItems: true,
     description: 'The marks to take; default: all the plan sees on the sides of the path the session\'s direction traces. Each must be one the plan sees, ' +
       'on such a side (400 otherwise: the tracepoint plan has no `read`; a session of direction `receive` takes no `send`). ' +
-      'Stages that need a mark not taken are null. Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
+      'Stages that need a mark not taken are null, and the marks must measure some stage of each kind of event the session gets (400 otherwise). Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
       'the cheapest session, but it sees drops only once a datagram is queued'
   })),
   // No `default`: it depends on the direction, and the validator would write it into every request.

@@ -2,8 +2,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { nanoid } from 'nanoid'
 import { BufferLimit, LoaderFailed, SessionDeleted, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
 import { LoaderStartError } from '../probe/loader.js'
-import type { CreateSession } from '../schemas/session.js'
+import { SESSION_DEFAULTS, type CreateSession } from '../schemas/session.js'
 import { checkCgroup } from './cgroups.js'
+import { checkMarks } from './mark-choice.js'
 import { checkNetns } from './netns.js'
 import { Session, type LoaderSettings, type SessionState } from './session.js'
 
@@ -35,6 +36,7 @@ export class SessionManager {
   async create (request: CreateSession): Promise<Session> {
     // A send session has no reader: there is no reading thread to follow.
     if (request.reader === true && request.direction === 'send') throw new ValidationFailed('body/reader: a send session has no reader; take it with direction receive or both')
+    checkMarks(request.marks, request.direction ?? SESSION_DEFAULTS.direction)
     if (request.filter?.cgroup !== undefined) await checkCgroup(request.filter.cgroup)
     if (request.filter?.netns !== undefined) await checkNetns(request.filter.netns)
     const id = nanoid()

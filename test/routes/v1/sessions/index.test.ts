@@ -198,6 +198,19 @@ describe('POST /v1/sessions', () => {
     expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
   })
 
+  it.each([
+    [{ marks: ['rx'] }, 'body/marks: rx measures no stage of a datagram received (latency events)'],
+    [{ marks: ['enqueue'] }, 'body/marks: enqueue measures no stage of a datagram received (latency events)'],
+    [{ marks: ['return'] }, 'body/marks: return measures no stage of a datagram received (latency events)'],
+    [{ direction: 'both', marks: ['send'] }, 'body/marks: send measures no stage of a datagram sent (send events)']
+  ])('refuses marks that bound no stage, %j, with 400 naming what is missing, before any loader runs', async (body, detail) => {
+    const probe = fakeProbe('run')
+    const app = await testApp()
+    expect(expectProblem(await create(app, body), 400, 'UDPLAT_VALIDATION').detail).toContain(`${detail}; a stage needs a mark at each end: `)
+    expect(() => probe()).toThrow()
+    expect((await app.inject({ url: '/v1/sessions' })).json().sessions).toEqual([])
+  })
+
   it('refuses a netns no namespace has with 400, before any loader runs', async () => {
     const probe = fakeProbe('run')
     const app = await testApp()

@@ -11,6 +11,7 @@ import hubPlugin from './plugins/hub.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import methodsPlugin from './plugins/methods.js'
 import metricsPlugin from './plugins/metrics.js'
+import originsPlugin from './plugins/origins.js'
 import routeSchemasPlugin from './plugins/route-schemas.js'
 import sessionsPlugin from './plugins/sessions.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -33,6 +34,7 @@ export const udplat = fp<AppOptions>(async (app, { config }) => {
   await app.register(configPlugin, { config })
   await app.register(jsonBodyPlugin)
   await app.register(methodsPlugin)
+  await app.register(originsPlugin)
   await app.register(routeSchemasPlugin)
   await app.register(swaggerPlugin)
   await app.register(sessionsPlugin)

@@ -24,13 +24,17 @@ function problem<Args extends unknown[]> (code: string, statusCode: number, titl
 export const ValidationFailed = problem<[string]>('UDPLAT_VALIDATION', 400, 'Invalid request', '%s')
 export const BadRequest = problem<[string]>('UDPLAT_BAD_REQUEST', 400, 'Bad request', '%s')
 export const Unauthorized = problem<[]>('UDPLAT_UNAUTHORIZED', 401, 'Unauthorized', 'a valid bearer token is required')
+export const OriginForbidden = problem<[string]>('UDPLAT_ORIGIN_FORBIDDEN', 403, 'Cross-origin request refused',
+  'requests from pages of %s are refused: the API answers its own pages, and those of the origins in UDPLAT_ALLOWED_ORIGINS')
 export const RouteNotFound = problem<[string, string]>('UDPLAT_ROUTE_NOT_FOUND', 404, 'Route not found', 'no route for %s %s')
-export const MethodNotAllowed = problem<[string, string, string]>('UDPLAT_METHOD_NOT_ALLOWED', 405, 'Method not allowed', '%s is not a method of %s, which takes %s')
 export const SessionNotFound = problem<[string]>('UDPLAT_SESSION_NOT_FOUND', 404, 'Session not found', 'no session with id %s')
+export const MethodNotAllowed = problem<[string, string, string]>('UDPLAT_METHOD_NOT_ALLOWED', 405, 'Method not allowed', '%s is not a method of %s, which takes %s')
 export const SessionDeleted = problem<[string]>('UDPLAT_SESSION_DELETED', 409, 'Session deleted while starting',
   'session %s was deleted before its probes were attached')
 export const BodyTooLarge = problem<[string]>('UDPLAT_BODY_TOO_LARGE', 413, 'Request body too large', '%s')
 export const UnsupportedMediaType = problem<[string]>('UDPLAT_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type', '%s')
+export const MisdirectedRequest = problem<[string]>('UDPLAT_MISDIRECTED_REQUEST', 421, 'Not this service\'s host',
+  'this service does not answer for host %s: it answers for localhost, IP addresses, its own name, and those in UDPLAT_ALLOWED_HOSTS')
 export const SessionLimit = problem<[number]>('UDPLAT_SESSION_LIMIT', 429, 'Too many sessions',
   'at most %d sessions may be active at once (UDPLAT_MAX_SESSIONS)')
 export const BufferLimit = problem<[number, number]>('UDPLAT_BUFFER_LIMIT', 429, 'Event buffer limit reached',

@@ -15,14 +15,15 @@ describe('app', () => {
     const app = await testApp()
     const document = (await app.inject({ url: '/openapi.json' })).json()
     expect(document.components.schemas.Problem.properties.code.enum).toEqual([
-      'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_METHOD_NOT_ALLOWED', 'UDPLAT_SESSION_NOT_FOUND',
-      'UDPLAT_SESSION_DELETED', 'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
+      'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ORIGIN_FORBIDDEN', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_SESSION_NOT_FOUND',
+      'UDPLAT_METHOD_NOT_ALLOWED', 'UDPLAT_SESSION_DELETED', 'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_MISDIRECTED_REQUEST',
+      'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
       'UDPLAT_LOADER_FAILED', 'UDPLAT_LOADER_UNAVAILABLE', 'UDPLAT_NOT_READY'
     ])
     const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, operation]) => ({ path, method, operation })))
     for (const { path, operation } of operations) {
       const problems = Object.entries(operation.responses as Record<string, any>).filter(([status]) => Number(status) >= 400)
-      expect(problems.map(([status]) => status), path).toEqual(expect.arrayContaining(['400', '500']))
+      expect(problems.map(([status]) => status), path).toEqual(expect.arrayContaining(['400', '403', '421', '500']))
       if (path !== '/healthz' && path !== '/readyz') expect(problems.map(([status]) => status), path).toContain('401')
       for (const [status, response] of problems) {
         expect(response.content['application/problem+json'].schema.$ref, `${path} ${status}`).toBe('#/components/schemas/Problem')

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,8 @@ beforeAll(() => {
   if (newestMtimeMs(join(ROOT, 'src'), '.ts') <= newestMtimeMs(join(ROOT, 'dist'), '.js')) return
   const copy = mkdtempSync(join(tmpdir(), 'udplat-server-'))
   execFileSync('npx', ['tsc', '-p', ROOT, '--outDir', join(copy, 'dist')], { cwd: ROOT })
+  // As `npm run build` does: the page's files beside the compiled service.
+  cpSync(join(ROOT, 'src/ui'), join(copy, 'dist/ui'), { recursive: true })
   copyFileSync(join(ROOT, 'package.json'), join(copy, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
   SERVER = join(copy, 'dist/server.js')

@@ -23,7 +23,7 @@ function nameOf (host: string): string {
  * subdomains). Any port: a port forward or a proxy in front may change it, and the name is what a rebinding
  * page controls.
  */
-export function ownHost ({ host: listenHost, allowedHosts }: Pick<Config, 'host' | 'allowedHosts'>): (host: string) => boolean {
+function ownHost ({ host: listenHost, allowedHosts }: Pick<Config, 'host' | 'allowedHosts'>): (host: string) => boolean {
   const names = new Set(['localhost', ...allowedHosts.filter((name) => !name.startsWith('*.'))])
   if (isIP(listenHost) === 0) names.add(listenHost.toLowerCase())
   if (listenHost === '0.0.0.0' || listenHost === '::') names.add(hostname().toLowerCase())

@@ -48,6 +48,6 @@ export const isolated = (text) => text === null || text === undefined
 /** A titled section of the page. */
 export const section = (title, ...children) => h('section', {}, h('h2', {}, title), ...children)
 
-/** A definition list from [term, value] pairs, skipping pairs without a value. */
+/** A definition list from [term, value] pairs, skipping pairs without a value (nothing, '', no nodes). */
 export const facts = (pairs) => h('dl', { class: 'facts' },
-  pairs.filter(([, value]) => value !== undefined && value !== null && value !== '').map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))
+  pairs.filter(([, value]) => value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0)).map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))

@@ -65,14 +65,14 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit, waitMs = EVENTS_QUERY_DEFAULTS.waitMs } = request.query
     if (wantsEventStream(request.headers.accept)) return stream(request, reply, session, cursor(session, after, request.headers['last-event-id']))
 
-    cursor(session, after, undefined)
-    let window = session.events.window(after, limit)
+    const from = cursor(session, after, undefined)
+    let window = session.events.window(from, limit)
     if (window.last < window.first && waitMs > 0 && session.active) {
       const closed = new AbortController()
       reply.raw.once('close', () => closed.abort())
       const deadline = Date.now() + waitMs
       while (window.last < window.first && session.active && await session.changes.wait(deadline - Date.now(), closed.signal)) {
-        window = session.events.window(after, limit)
+        window = session.events.window(from, limit)
       }
     }
     // Already the EventPage schema's JSON: Fastify sends a Buffer as it is (the type provider only knows strings and objects).

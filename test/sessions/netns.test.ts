@@ -74,7 +74,10 @@ describe('the netns filter, from the service run as an unprivileged user', () =>
       const sessions = await (await fetch(`${base}/v1/sessions`)).json() as { sessions: Array<{ filter: { netns: number } }> }
       expect(sessions.sessions.map(({ filter }) => filter.netns).sort()).toEqual([OWN, bound].sort())
     } finally {
+      // As at any SIGTERM, the service stops its loaders and its hub before it exits.
+      const exited = new Promise((resolve) => child.once('close', resolve))
       child.kill()
+      await exited
     }
   })
 })

@@ -75,7 +75,7 @@ describe('the netns filter, from the service run as an unprivileged user', () =>
       expect(sessions.sessions.map(({ filter }) => filter.netns).sort()).toEqual([OWN, bound].sort())
     } finally {
       // As at any SIGTERM, the service stops its loaders and its hub before it exits.
-      const exited = new Promise((resolve) => child.once('close', resolve))
+      const exited = child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolve) => child.once('close', resolve))
       child.kill()
       await exited
     }

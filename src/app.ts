@@ -8,7 +8,10 @@ import authPlugin from './plugins/auth.js'
 import configPlugin from './plugins/config.js'
 import hostPlugin from './plugins/host.js'
 import hubPlugin from './plugins/hub.js'
+import jsonBodyPlugin from './plugins/json-body.js'
+import methodsPlugin from './plugins/methods.js'
 import metricsPlugin from './plugins/metrics.js'
+import originsPlugin from './plugins/origins.js'
 import routeSchemasPlugin from './plugins/route-schemas.js'
 import sessionsPlugin from './plugins/sessions.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -29,8 +32,9 @@ export interface AppOptions {
 /** The whole service as one plugin: documentation, services, error handling and routes. */
 export const udplat = fp<AppOptions>(async (app, { config }) => {
   await app.register(configPlugin, { config })
-  // Bodies are JSON: a text/plain one is a 415, not text to validate as JSON.
-  app.removeContentTypeParser('text/plain')
+  await app.register(jsonBodyPlugin)
+  await app.register(methodsPlugin)
+  await app.register(originsPlugin)
   await app.register(routeSchemasPlugin)
   await app.register(swaggerPlugin)
   await app.register(sessionsPlugin)

@@ -35,6 +35,10 @@ export interface Config {
   hubRestartMs: number
   /** Who may frame the page at /ui: CSP frame-ancestors sources; undefined means the service's own pages only ('self'). */
   uiFrameAncestors: string | undefined
+  /** Host names the service answers for beyond its own (src/plugins/origins.ts); `*.example.com` takes its subdomains. */
+  allowedHosts: string[]
+  /** Origins of other sites whose pages may call the API (CORS), such as a portal's: scheme://host[:port]. */
+  allowedOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -55,7 +59,9 @@ const FLAGS = {
   'max-ended-sessions': { type: 'string' },
   'log-level': { type: 'string' },
   'token-file': { type: 'string' },
-  'ui-frame-ancestors': { type: 'string' }
+  'ui-frame-ancestors': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
+  'allowed-origins': { type: 'string' }
 } as const
 
 /** Builds the one configuration object from CLI flags (which win) and environment variables. */
@@ -92,7 +98,9 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     hostInfoCacheMs: 5_000,
     warmHub: true,
     hubRestartMs: 1_000,
-    uiFrameAncestors: frameAncestors(setting('ui-frame-ancestors', 'UDPLAT_UI_FRAME_ANCESTORS'))
+    uiFrameAncestors: frameAncestors(setting('ui-frame-ancestors', 'UDPLAT_UI_FRAME_ANCESTORS')),
+    allowedHosts: hostNames(setting('allowed-hosts', 'UDPLAT_ALLOWED_HOSTS')),
+    allowedOrigins: origins(setting('allowed-origins', 'UDPLAT_ALLOWED_ORIGINS'))
   }
 }
 
@@ -128,6 +136,32 @@ function frameAncestors ([name, raw]: [string, string | undefined]): string | un
     throw new ConfigError(`${name} takes space-separated origins such as https://portal.example.com, or 'self', got "${bad}"`)
   }
   return sources.join(' ')
+}
+
+/** A list in one setting, separated by spaces or commas. */
+const list = (raw: string | undefined): string[] => raw?.split(/[\s,]+/).filter(Boolean) ?? []
+
+const HOST_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/
+
+function hostNames ([name, raw]: [string, string | undefined]): string[] {
+  const names = list(raw).map((host) => host.toLowerCase())
+  const bad = names.find((host) => !HOST_NAME.test(host))
+  if (bad !== undefined) throw new ConfigError(`${name} takes host names such as udplat.example.net or *.example.net, without a scheme or port, got "${bad}"`)
+  return names
+}
+
+/** Origins as browsers send them: scheme://host[:port], the port only when not the scheme's own. */
+function origins ([name, raw]: [string, string | undefined]): string[] {
+  return list(raw).map((origin) => {
+    let url: URL | undefined
+    try {
+      url = new URL(origin)
+    } catch {}
+    if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
+      throw new ConfigError(`${name} takes origins as browsers send them, such as https://portal.example.com (scheme, host, and a port only when not the scheme's own), got "${origin}"`)
+    }
+    return origin
+  })
 }
 
 function readToken (inline: string | undefined, [fileSetting, file]: [string, string | undefined]): string | undefined {

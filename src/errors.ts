@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import createError from '@fastify/error'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import { TEXT_PATTERN } from './schemas/common.js'
 import { PROBLEM_CONTENT_TYPE, problemSchema, type ProblemDetails } from './schemas/problem.js'
 
 /** What the OpenAPI document says about one kind of problem. */
@@ -23,10 +24,17 @@ function problem<Args extends unknown[]> (code: string, statusCode: number, titl
 export const ValidationFailed = problem<[string]>('UDPLAT_VALIDATION', 400, 'Invalid request', '%s')
 export const BadRequest = problem<[string]>('UDPLAT_BAD_REQUEST', 400, 'Bad request', '%s')
 export const Unauthorized = problem<[]>('UDPLAT_UNAUTHORIZED', 401, 'Unauthorized', 'a valid bearer token is required')
+export const OriginForbidden = problem<[string]>('UDPLAT_ORIGIN_FORBIDDEN', 403, 'Cross-origin request refused',
+  'requests from pages of %s are refused: the API answers its own pages, and those of the origins in UDPLAT_ALLOWED_ORIGINS')
 export const RouteNotFound = problem<[string, string]>('UDPLAT_ROUTE_NOT_FOUND', 404, 'Route not found', 'no route for %s %s')
 export const SessionNotFound = problem<[string]>('UDPLAT_SESSION_NOT_FOUND', 404, 'Session not found', 'no session with id %s')
+export const MethodNotAllowed = problem<[string, string, string]>('UDPLAT_METHOD_NOT_ALLOWED', 405, 'Method not allowed', '%s is not a method of %s, which takes %s')
+export const SessionDeleted = problem<[string]>('UDPLAT_SESSION_DELETED', 409, 'Session deleted while starting',
+  'session %s was deleted before its probes were attached')
 export const BodyTooLarge = problem<[string]>('UDPLAT_BODY_TOO_LARGE', 413, 'Request body too large', '%s')
 export const UnsupportedMediaType = problem<[string]>('UDPLAT_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type', '%s')
+export const MisdirectedRequest = problem<[string]>('UDPLAT_MISDIRECTED_REQUEST', 421, 'Not this service\'s host',
+  'this service does not answer for host %s: it answers for localhost, IP addresses, its own name, and those in UDPLAT_ALLOWED_HOSTS')
 export const SessionLimit = problem<[number]>('UDPLAT_SESSION_LIMIT', 429, 'Too many sessions',
   'at most %d sessions may be active at once (UDPLAT_MAX_SESSIONS)')
 export const BufferLimit = problem<[number, number]>('UDPLAT_BUFFER_LIMIT', 429, 'Event buffer limit reached',
@@ -64,9 +72,10 @@ const problemType = (code: string) => `urn:udplat:problem:${code.replace(/^UDPLA
 function fromFramework (error: FastifyError): FastifyError {
   if (error.validation) {
     const [first] = error.validation
-    const extra = first?.params as { additionalProperty?: string } | undefined
+    const extra = first?.params as { additionalProperty?: string, pattern?: string } | undefined
     const field = `${error.validationContext ?? ''}${first?.instancePath ?? ''}${extra?.additionalProperty ? `/${extra.additionalProperty}` : ''}`
-    return new ValidationFailed(`${field} ${first?.message ?? 'is invalid'}`)
+    const message = extra?.pattern === TEXT_PATTERN ? 'must be Unicode text without NUL (a lone surrogate is not Unicode)' : first?.message
+    return new ValidationFailed(`${field} ${message ?? 'is invalid'}`)
   }
   const framework = FRAMEWORK_ERRORS[error.code]
   if (framework !== undefined) return framework(error.message)
@@ -101,7 +110,13 @@ export function setProblemHandlers (app: FastifyInstance): void {
     else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.detail)
     return sendProblem(reply, problem)
   })
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request)))
+  app.setNotFoundHandler((request, reply) => {
+    // A route that takes other methods: 405 with them; one that takes this method found nothing (an unknown asset).
+    const allowed = app.allowedMethods(request.url)
+    if (allowed.length === 0 || allowed.includes(request.method)) return sendProblem(reply, toProblem(new RouteNotFound(request.method, request.url), request))
+    const problem = toProblem(new MethodNotAllowed(request.method, request.url.split('?')[0] ?? request.url, allowed.join(', ')), request)
+    return sendProblem(reply.header('allow', allowed.join(', ')), problem)
+  })
 }
 
 /** Errors Fastify meets before routing: a malformed percent-encoding in the path, a path parameter past the router's limit. */

@@ -15,14 +15,15 @@ describe('app', () => {
     const app = await testApp()
     const document = (await app.inject({ url: '/openapi.json' })).json()
     expect(document.components.schemas.Problem.properties.code.enum).toEqual([
-      'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_SESSION_NOT_FOUND',
-      'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
+      'UDPLAT_VALIDATION', 'UDPLAT_BAD_REQUEST', 'UDPLAT_UNAUTHORIZED', 'UDPLAT_ORIGIN_FORBIDDEN', 'UDPLAT_ROUTE_NOT_FOUND', 'UDPLAT_SESSION_NOT_FOUND',
+      'UDPLAT_METHOD_NOT_ALLOWED', 'UDPLAT_SESSION_DELETED', 'UDPLAT_BODY_TOO_LARGE', 'UDPLAT_UNSUPPORTED_MEDIA_TYPE', 'UDPLAT_MISDIRECTED_REQUEST',
+      'UDPLAT_SESSION_LIMIT', 'UDPLAT_BUFFER_LIMIT', 'UDPLAT_INTERNAL',
       'UDPLAT_LOADER_FAILED', 'UDPLAT_LOADER_UNAVAILABLE', 'UDPLAT_NOT_READY'
     ])
     const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, operation]) => ({ path, method, operation })))
     for (const { path, operation } of operations) {
       const problems = Object.entries(operation.responses as Record<string, any>).filter(([status]) => Number(status) >= 400)
-      expect(problems.map(([status]) => status), path).toEqual(expect.arrayContaining(['400', '500']))
+      expect(problems.map(([status]) => status), path).toEqual(expect.arrayContaining(['400', '403', '421', '500']))
       if (path !== '/healthz' && path !== '/readyz') expect(problems.map(([status]) => status), path).toContain('401')
       for (const [status, response] of problems) {
         expect(response.content['application/problem+json'].schema.$ref, `${path} ${status}`).toBe('#/components/schemas/Problem')
@@ -67,6 +68,35 @@ describe('app', () => {
       instance: '/v2/things',
       code: 'UDPLAT_ROUTE_NOT_FOUND'
     })
+  })
+
+  it('answers a method a route does not take with 405 and its Allow header, on every route', async () => {
+    const app = buildApp(testConfig())
+    const patterns = new Set<string>()
+    app.addHook('onRoute', ({ url }) => { patterns.add(url) })
+    await app.ready()
+    const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+    try {
+      expect([...patterns]).toEqual(expect.arrayContaining(['/ui', '/ui/sessions/:id', '/v1/sessions', '/v1/sessions/:id', '/docs/static/*']))
+      for (const pattern of patterns) {
+        const url = pattern.replace(/:\w+|\*/g, 'x')
+        const methods = METHODS.filter((method) => app.hasRoute({ url: pattern, method }))
+        const allow = methods.join(', ')
+        for (const method of METHODS.filter((one) => !methods.includes(one))) {
+          const res = await app.inject({ method: method as 'GET', url })
+          expect(res.statusCode, `${method} ${url}`).toBe(405)
+          expect(res.headers.allow, `${method} ${url}`).toBe(allow)
+          if (method !== 'HEAD') expect(expectProblem(res, 405, 'UDPLAT_METHOD_NOT_ALLOWED').detail).toBe(`${method} is not a method of ${url}, which takes ${allow}`)
+        }
+      }
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('answers 404, not 405, where a route of the method finds nothing', async () => {
+    const app = await sharedApp()
+    expectProblem(await app.inject({ url: '/ui/assets/no-such-file.js' }), 404, 'UDPLAT_ROUTE_NOT_FOUND')
   })
 
   it('hides the internals of unexpected errors', async () => {

@@ -25,7 +25,9 @@ describe('loadConfig', () => {
       heartbeatMs: 15_000,
       hostInfoCacheMs: 5_000,
       warmHub: true,
-      hubRestartMs: 1_000
+      hubRestartMs: 1_000,
+      allowedHosts: [],
+      allowedOrigins: []
     })
   })
 
@@ -75,6 +77,32 @@ describe('loadConfig', () => {
 
   it('listens beyond loopback with a token', () => {
     expect(loadConfig([], { UDPLAT_HOST: '0.0.0.0', UDPLAT_TOKEN: TOKEN }).host).toBe('0.0.0.0')
+  })
+})
+
+describe('UDPLAT_ALLOWED_HOSTS and UDPLAT_ALLOWED_ORIGINS', () => {
+  it('take lists separated by spaces or commas, from the environment or the flag, which wins', () => {
+    expect(loadConfig([], { UDPLAT_ALLOWED_HOSTS: ' udplat.example.net,*.Corp.example  10.0.0.5 ', UDPLAT_ALLOWED_ORIGINS: 'https://portal.example.com, http://[::1]:3000' }))
+      .toMatchObject({ allowedHosts: ['udplat.example.net', '*.corp.example', '10.0.0.5'], allowedOrigins: ['https://portal.example.com', 'http://[::1]:3000'] })
+    expect(loadConfig(['--allowed-hosts', 'a.example', '--allowed-origins', 'https://b.example:8443'], { UDPLAT_ALLOWED_HOSTS: 'c.example', UDPLAT_ALLOWED_ORIGINS: 'https://c.example' }))
+      .toMatchObject({ allowedHosts: ['a.example'], allowedOrigins: ['https://b.example:8443'] })
+  })
+
+  it.each([
+    ['UDPLAT_ALLOWED_HOSTS', 'udplat.example.net:9470', 'takes host names such as udplat.example.net or *.example.net, without a scheme or port, got "udplat.example.net:9470"'],
+    ['UDPLAT_ALLOWED_HOSTS', 'https://udplat.example.net', 'got "https://udplat.example.net"'],
+    ['UDPLAT_ALLOWED_HOSTS', '*', 'got "*"'],
+    ['UDPLAT_ALLOWED_ORIGINS', '*', 'takes origins as browsers send them, such as https://portal.example.com (scheme, host, and a port only when not the scheme\'s own), got "*"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'null', 'got "null"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'portal.example.com', 'got "portal.example.com"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'https://portal.example.com/', 'got "https://portal.example.com/"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'https://portal.example.com:443', 'got "https://portal.example.com:443"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'https://Portal.example.com', 'got "https://Portal.example.com"'],
+    ['UDPLAT_ALLOWED_ORIGINS', 'ftp://portal.example.com', 'got "ftp://portal.example.com"']
+  ])('refuses %s=%s at start', (name, value, message) => {
+    expect(() => loadConfig([], { [name]: value })).toThrow(ConfigError)
+    expect(() => loadConfig([], { [name]: value })).toThrow(name)
+    expect(() => loadConfig([], { [name]: value })).toThrow(message)
   })
 })
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,8 @@ beforeAll(() => {
   if (newestMtimeMs(join(ROOT, 'src'), '.ts') <= newestMtimeMs(join(ROOT, 'dist'), '.js')) return
   const copy = mkdtempSync(join(tmpdir(), 'udplat-server-'))
   execFileSync('npx', ['tsc', '-p', ROOT, '--outDir', join(copy, 'dist')], { cwd: ROOT })
+  // As `npm run build` does: the page's files beside the compiled service.
+  cpSync(join(ROOT, 'src/ui'), join(copy, 'dist/ui'), { recursive: true })
   copyFileSync(join(ROOT, 'package.json'), join(copy, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
   SERVER = join(copy, 'dist/server.js')
@@ -56,7 +58,7 @@ describe('node dist/server.js', () => {
   it('at SIGTERM stops every loader, SIGKILL for one that ignores SIGTERM, ends event streams, and exits 0 within 5 s', async () => {
     const server = await startServer(fakeProbeEnv('ignore-term', { events: 2 }))
     try {
-      const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST' })).json() as { id: string }))
+      const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as { id: string }))
       // The two sessions' loaders, and the keeper of the warm hub.
       const loaders = execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
       expect(loaders).toHaveLength(3)

@@ -124,7 +124,7 @@ export const EVENTS_QUERY_DEFAULTS = { after: 0, limit: 100, waitMs: 0 } as cons
 export const MAX_WAIT_MS = 30_000
 
 export const EventsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq (for a stream, `Last-Event-ID` wins over it); decimal' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: EVENTS_QUERY_DEFAULTS.after, description: 'Return events with a larger seq (for a stream, `Last-Event-ID` wins over it); decimal; past the session\'s lastSeq is a 400' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: EVENTS_QUERY_DEFAULTS.limit, description: 'At most this many events per page (polling only)' })),
   waitMs: Type.Optional(Type.Integer({
     minimum: 0,
@@ -137,7 +137,7 @@ export const EventsQuery = Type.Object({
 export const StreamQuery = Type.Object({ after: EventsQuery.properties.after }, { additionalProperties: false })
 
 export const StreamHeaders = Type.Object({
-  'last-event-id': Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Resume after this seq: EventSource sends it when it reconnects; decimal' }))
+  'last-event-id': Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Resume after this seq: EventSource sends it when it reconnects; decimal; past the session\'s lastSeq is a 400' }))
 })
 
 /** SSE only: events between the cursor and `nextSeq` that the bounded buffer evicted before this client read them. */

@@ -1,6 +1,6 @@
 import { Type, type Static, type TInteger } from 'typebox'
 import { DIRECTIONS, MARK_NAMES, READER_STATES, VERDICTS, type Verdict } from '../marks.js'
-import { DateTime, Nullable, Port, ref } from './common.js'
+import { DateTime, Nullable, Port, ref, Text } from './common.js'
 
 /** Defaults of POST /v1/sessions, shared by the schema and the session manager. */
 export const SESSION_DEFAULTS = { thresholdUs: 3000, plan: 'auto', reader: true, direction: 'receive', bufferEvents: 10_000, ttlSeconds: 3600 } as const
@@ -24,7 +24,7 @@ export const Direction = Type.Enum(DIRECTIONS, {
     'or `both`, where a datagram sent and received on this host (loopback, a veth pair into a namespace) is one path event with both halves'
 })
 
-const Prefixes = (side: string) => Type.Array(Type.String({ format: 'cidr', maxLength: 64 }), {
+const Prefixes = (side: string) => Type.Array(Text({ format: 'cidr', maxLength: 64 }), {
   minItems: 1,
   maxItems: 8,
   uniqueItems: true,
@@ -42,16 +42,20 @@ export const Filter = Type.Object({
   remoteAddrs: Type.Optional(Prefixes('Remote')),
   remotePort: Type.Optional(Port),
   pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304, description: 'Reading (sending) process id (tgid)' })),
-  comm: Type.Optional(Type.String({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading (sending) task name, at most 15 bytes' })),
-  cgroup: Type.Optional(Type.String({ format: 'cgroup', maxLength: 4096, description: 'Reader\'s (sender\'s) cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
-  netns: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Network namespace inode number' })),
+  comm: Type.Optional(Text({ format: 'comm', minLength: 1, maxLength: 15, description: 'Reading (sending) task name, at most 15 bytes' })),
+  cgroup: Type.Optional(Text({ format: 'cgroup', maxLength: 4096, description: 'Reader\'s (sender\'s) cgroup v2 (and below): an absolute path as /proc/PID/cgroup shows it, or under the cgroup2 mount, or a numeric id; it must exist' })),
+  netns: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 4294967295,
+    description: 'Network namespace inode number; it must be one the service can see: its own, one bound to a path (ip netns add), or one of a process it may inspect'
+  })),
   family: Type.Optional(Family)
 }, { $id: 'Filter', additionalProperties: false })
 
 export type Filter = Static<typeof Filter>
 
 export const CreateSession = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Free text to recognise the session by' })),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 64, description: 'Free text to recognise the session by' })),
   filter: Type.Optional(ref(Filter)),
   thresholdUs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000_000, default: SESSION_DEFAULTS.thresholdUs, description: 'A datagram whose latency reaches this many microseconds becomes an event' })),
   plan: Type.Optional(PlanRequest),
@@ -61,7 +65,7 @@ export const CreateSession = Type.Object({
     uniqueItems: true,
     description: 'The marks to take; default: all the plan sees on the sides of the path the session\'s direction traces. Each must be one the plan sees, ' +
       'on such a side (400 otherwise: the tracepoint plan has no `read`; a session of direction `receive` takes no `send`). ' +
-      'Stages that need a mark not taken are null. Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
+      'Stages that need a mark not taken are null, and the marks must measure some stage of each kind of event the session gets (400 otherwise). Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
       'the cheapest session, but it sees drops only once a datagram is queued'
   })),
   // No `default`: it depends on the direction, and the validator would write it into every request.

@@ -1,9 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { nanoid } from 'nanoid'
-import { BufferLimit, LoaderFailed, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
+import { BufferLimit, LoaderFailed, SessionDeleted, SessionLimit, SessionNotFound, ValidationFailed } from '../errors.js'
 import { LoaderStartError } from '../probe/loader.js'
-import type { CreateSession } from '../schemas/session.js'
+import { SESSION_DEFAULTS, type CreateSession } from '../schemas/session.js'
 import { checkCgroup } from './cgroups.js'
+import { checkMarks } from './mark-choice.js'
+import { checkNetns } from './netns.js'
 import { Session, type LoaderSettings, type SessionState } from './session.js'
 
 export interface SessionLimits {
@@ -21,6 +23,8 @@ export interface SessionLimits {
 export class SessionManager {
   readonly #sessions = new Map<string, Session>()
   readonly #retention = new Map<string, NodeJS.Timeout>()
+  /** Sessions deleted: one still starting answers its POST with SessionDeleted. */
+  readonly #deleted = new WeakSet<Session>()
 
   constructor (
     private readonly loader: LoaderSettings,
@@ -32,7 +36,9 @@ export class SessionManager {
   async create (request: CreateSession): Promise<Session> {
     // A send session has no reader: there is no reading thread to follow.
     if (request.reader === true && request.direction === 'send') throw new ValidationFailed('body/reader: a send session has no reader; take it with direction receive or both')
+    checkMarks(request.marks, request.direction ?? SESSION_DEFAULTS.direction)
     if (request.filter?.cgroup !== undefined) await checkCgroup(request.filter.cgroup)
+    if (request.filter?.netns !== undefined) await checkNetns(request.filter.netns)
     const id = nanoid()
     const session = new Session(id, request, this.log.child({ sessionId: id }), (ended) => this.#retain(ended))
     this.#checkLimits(session.spec.bufferEvents)
@@ -41,6 +47,7 @@ export class SessionManager {
       await session.start(this.loader)
     } catch (err) {
       this.#sessions.delete(id)
+      if (this.#deleted.has(session)) throw new SessionDeleted(id)
       if (err instanceof LoaderStartError) throw err.refusedArguments ? new ValidationFailed(err.message) : new LoaderFailed(err.message)
       throw err
     }
@@ -65,7 +72,9 @@ export class SessionManager {
 
   /** Stops the session's loader, waits for it to exit, then forgets the session. */
   async delete (id: string): Promise<void> {
-    await this.get(id).stop()
+    const session = this.get(id)
+    this.#deleted.add(session)
+    await session.stop()
     this.#forget(id)
   }
 

@@ -1,5 +1,5 @@
-import { h } from './dom.js'
-import { clock, duration, inline } from './format.js'
+import { h, isolated } from './dom.js'
+import { braced, clock, duration } from './format.js'
 
 export const EVENT_COLUMNS = ['seq', 'time', 'type', 'latency', 'stages', 'flow', 'reader', 'more']
 
@@ -23,11 +23,11 @@ export function eventRow (type, event) {
     h('td', { class: 'num' }, event.latencyNs === undefined ? '' : duration(event.latencyNs)),
     h('td', { class: 'stages' }, stageSpans(event)),
     h('td', { class: 'mono' }, event.src === undefined || event.dst === undefined ? '' : `${endpoint(event.src)} → ${endpoint(event.dst)}`),
-    h('td', {}, event.comm === undefined ? '' : `${event.comm} ${event.pid}/${event.tid}`),
+    h('td', {}, event.comm === undefined ? '' : [isolated(event.comm), ` ${event.pid}/${event.tid}`]),
     h('td', { class: 'more mono' }, Object.entries(event).filter(([key]) => !COLUMNED.has(key))
-      .map(([key, value]) => h('span', {}, `${key}=${value !== null && typeof value === 'object' && !Array.isArray(value) ? `{${inline(value)}}` : inline(value)}`))))
+      .map(([key, value]) => h('span', {}, `${key}=`, braced(value)))))
 }
 
-/** A row that says something about the stream itself: events lost, a reconnection. */
+/** A row that says something about the stream itself: events lost, a reconnection; `text` may hold nodes. */
 export const noticeRow = (kind, text, attributes = {}) =>
   h('tr', { class: `notice notice-${kind}`, ...attributes }, h('td', { colspan: EVENT_COLUMNS.length }, text))

@@ -1,5 +1,5 @@
 import { json } from './api.js'
-import { h } from './dom.js'
+import { h, isolated } from './dom.js'
 import { createSessionSchema, resolve } from './schema.js'
 
 // The form is built from the API's own schema of POST /v1/sessions and checks nothing itself: what is typed is
@@ -109,7 +109,7 @@ export function sessionForm (doc, { describeOption, onCreated }) {
     try {
       onCreated(await json('/v1/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body.read()) }))
     } catch (err) {
-      error.textContent = err.code === undefined ? err.message : `${err.message} (${err.code})`
+      error.replaceChildren(isolated(err.message), err.code === undefined ? '' : ` (${err.code})`)
       error.hidden = false
       const named = /^body\/(\S+)/.exec(err.message)?.[1]
       const culprit = [...form.querySelectorAll('[data-path]')].findLast((control) => named === control.dataset.path || named?.startsWith(`${control.dataset.path}/`))

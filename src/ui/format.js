@@ -1,3 +1,5 @@
+import { isolated } from './dom.js'
+
 const UNITS = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs'], [1, 'ns']]
 
 /** A duration in nanoseconds, with three significant digits in the largest unit that fits; null is a stage not measured. */
@@ -21,9 +23,16 @@ export function span (ms) {
 /** The wall-clock part of an RFC 3339 time, to the microsecond: events are told apart by it. */
 export const clock = (time) => /T(\d\d:\d\d:\d\d(\.\d{1,6})?)/.exec(time)?.[1] ?? time
 
-/** A value of any shape as one short line: objects as key=value pairs. */
+/** A value of any shape as one short line, as nodes: objects as key=value pairs, nested ones in braces, every text isolated. */
 export function inline (value) {
+  if (typeof value === 'string') return isolated(value)
   if (value === null || typeof value !== 'object') return String(value)
-  if (Array.isArray(value)) return value.map(inline).join(', ')
-  return Object.entries(value).map(([key, item]) => `${key}=${typeof item === 'object' && item !== null ? `{${inline(item)}}` : item}`).join(' ')
+  if (Array.isArray(value)) return value.flatMap((item, i) => i === 0 ? [inline(item)] : [', ', inline(item)])
+  return Object.entries(value).flatMap(([key, item], i) => [i === 0 ? '' : ' ', `${key}=`, braced(item)])
 }
+
+/** A value as it reads after `key=`: an object in braces. */
+export const braced = (value) => value !== null && typeof value === 'object' && !Array.isArray(value) ? ['{', inline(value), '}'] : inline(value)
+
+/** A session's filter, or that it has none. */
+export const filterLine = (filter) => Object.keys(filter).length === 0 ? 'everything' : inline(filter)

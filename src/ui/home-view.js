@@ -1,5 +1,5 @@
 import { json } from './api.js'
-import { h, section } from './dom.js'
+import { h, isolated, section } from './dom.js'
 import { sessionForm } from './form.js'
 import { hostPanel, planNote } from './host.js'
 import { every, pause } from './poll.js'
@@ -8,7 +8,7 @@ import { sessionsTable } from './sessions.js'
 
 const REFRESH_MS = 2000
 
-const failure = (what, err) => h('p', { class: 'error', role: 'alert' }, `${what}: ${err.message}`)
+const failure = (what, err) => h('p', { class: 'error', role: 'alert' }, `${what}: `, isolated(err.message))
 
 /** The host, every session, and the form to start one; the first two refreshed every two seconds. */
 export function homeView (root, navigate) {

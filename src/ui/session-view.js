@@ -1,8 +1,8 @@
 import { ApiError, json, sessionPath } from './api.js'
 import { histogramChart } from './chart.js'
-import { facts, h, section } from './dom.js'
+import { facts, h, isolated, section } from './dom.js'
 import { EVENT_COLUMNS, eventRow, noticeRow } from './events.js'
-import { count, duration, inline, span } from './format.js'
+import { count, duration, filterLine, inline, span } from './format.js'
 import { every } from './poll.js'
 import { countDescriptions, openapi } from './schema.js'
 import { deleteButton, ENDED_STATES } from './sessions.js'
@@ -28,7 +28,7 @@ function countsPanel (counts, descriptions) {
       Object.keys(value).length === 0
         ? h('p', { class: 'muted' }, 'none')
         : h('table', {}, h('tbody', {}, Object.entries(value).sort(([, a], [, b]) => b - a)
-          .map(([key, n]) => h('tr', {}, h('td', { class: 'mono' }, key), h('td', { class: 'num' }, count(n))))))))
+          .map(([key, n]) => h('tr', {}, h('td', { class: 'mono' }, isolated(key)), h('td', { class: 'num' }, count(n))))))))
   return [h('div', { class: 'tiles' }, tiles), h('div', { class: 'breakdowns' }, breakdowns)]
 }
 
@@ -90,7 +90,7 @@ export function sessionView (root, id, navigate) {
     } catch (err) {
       if (signal.aborted) return false
       const gone = err instanceof ApiError && err.status === 404
-      header.replaceChildren(h('p', { class: 'error', role: 'alert' }, gone ? `${err.message}: it was deleted, or removed after its retention.` : err.message),
+      header.replaceChildren(h('p', { class: 'error', role: 'alert' }, isolated(err.message), gone ? ': it was deleted, or removed after its retention.' : ''),
         h('a', { href: '/ui', 'data-route': true }, 'All sessions'))
       return !gone
     }
@@ -100,20 +100,20 @@ export function sessionView (root, id, navigate) {
     const now = Date.now()
     header.replaceChildren(
       h('div', { class: 'title' },
-        h('h1', {}, session.name ?? session.id), h('span', { class: `state ${session.state}`, 'data-state': session.state }, session.state),
+        h('h1', {}, isolated(session.name ?? session.id)), h('span', { class: `state ${session.state}`, 'data-state': session.state }, session.state),
         deleteButton(session.id, () => navigate('/ui')), h('a', { href: '/ui', 'data-route': true }, 'All sessions')),
       facts([
         ['id', session.id],
         ['plan', session.plan === null ? session.planRequested : `${session.plan}${session.planRequested === 'auto' ? ' (auto)' : ''}`],
         ['marks', inline(session.marks)],
-        ['filter', inline(session.filter) || 'everything'],
+        ['filter', filterLine(session.filter)],
         ['threshold', `${count(session.thresholdUs)} µs`],
         ['age', span(now - Date.parse(session.createdAt))],
         ['TTL', session.endedAt === null ? `${span(Date.parse(session.expiresAt) - now)} left of ${span(session.ttlSeconds * 1000)}` : `ended ${span(now - Date.parse(session.endedAt))} ago`],
         ['buffer', `${count(session.bufferEvents)} events`],
-        ['kernel', session.kernelRelease],
-        ['notes', session.notes],
-        ['error', session.error],
+        ['kernel', isolated(session.kernelRelease)],
+        ['notes', isolated(session.notes)],
+        ['error', isolated(session.error)],
         ...Object.entries(session).filter(([name]) => !SESSION_FIELDS.has(name)).map(([name, value]) => [name, inline(value)])
       ]))
     counters.replaceChildren(...countsPanel(session.counts, descriptions))
@@ -147,7 +147,7 @@ export function sessionView (root, id, navigate) {
     while (rows.rows.length > MAX_ROWS) rows.lastElementChild.remove()
     const seqs = stream.received === 0 ? '' : ` (seq ${stream.first} to ${stream.last})`
     streamStatus.replaceChildren(
-      `Stream ${stream.connection}${stream.error === undefined ? '' : ` (${stream.error})`}: received ${count(stream.received)} events${seqs}; `,
+      `Stream ${stream.connection}`, stream.error === undefined ? '' : [' (', isolated(stream.error), ')'], `: received ${count(stream.received)} events${seqs}; `,
       h('span', { class: stream.lost > 0 ? 'warn' : undefined }, `lost ${count(stream.lost)}`),
       `; reconnected ${stream.reconnects} times.`)
     Object.assign(streamStatus.dataset, { received: stream.received, lost: stream.lost, reconnects: stream.reconnects, connection: stream.connection })
@@ -162,7 +162,7 @@ export function sessionView (root, id, navigate) {
 
   function onFrame (type, data) {
     if (type === 'state') {
-      queue(noticeRow('state', `session ${data.state}${data.error === null ? '' : `: ${data.error}`}`))
+      queue(noticeRow('state', [`session ${data.state}`, data.error === null ? '' : [': ', isolated(data.error)]]))
       return
     }
     if (type === 'lost') {
@@ -182,7 +182,7 @@ export function sessionView (root, id, navigate) {
   }
 
   function onStatus ({ connection, reconnects, after, error }) {
-    if (connection === 'reconnecting') queue(noticeRow('reconnect', `stream interrupted (${error}); reconnecting`))
+    if (connection === 'reconnecting') queue(noticeRow('reconnect', ['stream interrupted (', isolated(error), '); reconnecting']))
     if (connection === 'open' && reconnects > 0) {
       queue(noticeRow('reconnect', `reconnected: resumed after seq ${after}`, { 'data-resumed-after': after }))
     }

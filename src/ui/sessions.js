@@ -1,6 +1,6 @@
 import { json, sessionPath } from './api.js'
-import { h, section } from './dom.js'
-import { count, inline, span } from './format.js'
+import { h, isolated, section } from './dom.js'
+import { count, filterLine, span } from './format.js'
 
 export const ENDED_STATES = new Set(['stopped', 'expired', 'failed'])
 
@@ -34,7 +34,7 @@ export function deleteButton (id, onDeleted) {
         await json(sessionPath(id), { method: 'DELETE' })
         onDeleted()
       } catch (err) {
-        button.replaceWith(h('span', { class: 'error', role: 'alert' }, err.message))
+        button.replaceWith(h('span', { class: 'error', role: 'alert' }, isolated(err.message)))
       }
     }
   })
@@ -52,11 +52,11 @@ export function sessionsTable (sessions, { now, onDeleted }) {
   const rows = sessions.map((session) => {
     const ended = ENDED_STATES.has(session.state)
     return h('tr', { 'data-session': session.id },
-      h('td', {}, h('a', { href: `/ui/sessions/${encodeURIComponent(session.id)}`, 'data-route': true }, session.name ?? session.id),
+      h('td', {}, h('a', { href: `/ui/sessions/${encodeURIComponent(session.id)}`, 'data-route': true }, isolated(session.name ?? session.id)),
         session.name === null ? undefined : h('small', {}, session.id)),
-      h('td', {}, h('span', { class: `state ${session.state}` }, session.state), session.error === null ? undefined : h('small', { class: 'error' }, session.error)),
+      h('td', {}, h('span', { class: `state ${session.state}` }, session.state), session.error === null ? undefined : h('small', { class: 'error' }, isolated(session.error))),
       h('td', {}, session.plan ?? session.planRequested),
-      h('td', { class: 'mono' }, inline(session.filter) || 'everything'),
+      h('td', { class: 'mono' }, filterLine(session.filter)),
       h('td', {}, `${count(session.thresholdUs)} µs`),
       h('td', { class: 'counts' }, glance(session.counts)),
       h('td', {}, span(now - Date.parse(session.createdAt))),

@@ -111,11 +111,13 @@ export interface FakeProbeOptions {
   marks?: number
   /** What --list-plans prints. */
   plans?: 'tracepoint' | 'no-btf' | 'none' | 'garbage'
+  /** The comm of the task its events name; its own default when empty. */
+  comm?: string
 }
 
 /** The environment that makes fake loaders behave so. */
-export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = RECEIVE_MARKS, plans = 'tracepoint' }: FakeProbeOptions = {}) {
-  return { FAKE_PROBE_MODE: mode, FAKE_PROBE_EVENTS: String(events), FAKE_PROBE_DROPS: String(drops), FAKE_PROBE_MARKS: String(marks), FAKE_PROBE_PLANS: plans }
+export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = RECEIVE_MARKS, plans = 'tracepoint', comm = '' }: FakeProbeOptions = {}) {
+  return { FAKE_PROBE_MODE: mode, FAKE_PROBE_EVENTS: String(events), FAKE_PROBE_DROPS: String(drops), FAKE_PROBE_MARKS: String(marks), FAKE_PROBE_PLANS: plans, FAKE_PROBE_COMM: comm }
 }
 
 /**

@@ -8,6 +8,7 @@
 //   FAKE_PROBE_EVENTS  events to send after hello, and again at each SIGUSR1 (default 0): of --direction's kind,
 //                      latency (receive, the default), send, or path (both)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
+//   FAKE_PROBE_COMM    the comm of the task its events name (default, or empty: receiver, or sender for send events)
 //   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
 //   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of MARK_NAMES (default: arrive, enqueue,
 //                      read, return, and for --direction send or both, the send marks); --marks NAMES replaces it
@@ -116,7 +117,7 @@ function event (i) {
     b.writeUInt16LE(AF_INET, 56)
     b.writeUInt32LE(process.pid, 60)
     b.writeUInt32LE(process.pid, 64)
-    b.write(kind === 2 ? 'sender' : 'receiver', 68)
+    b.write(process.env.FAKE_PROBE_COMM || (kind === 2 ? 'sender' : 'receiver'), 68)
     if (kind !== 1) {
       b.writeUInt32LE(process.pid, 160)
       b.writeUInt32LE(process.pid, 164)

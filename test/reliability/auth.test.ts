@@ -27,7 +27,7 @@ describe('with a token configured', () => {
     })
     await app.ready()
     try {
-      const created = await app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: `Bearer ${TOKEN}` } })
+      const created = await app.inject({ method: 'POST', url: '/v1/sessions', payload: {}, headers: { authorization: `Bearer ${TOKEN}` } })
       expect(created.statusCode).toBe(201)
       const id: string = created.json().id
       const guarded = routes.filter(({ url }) => !OPEN.some((open) => open.test(url)))
@@ -39,7 +39,7 @@ describe('with a token configured', () => {
       for (const { method, url } of guarded) {
         // DELETE comes last of its session's routes: run it on a session of its own.
         const target = method === 'DELETE'
-          ? (await app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: `Bearer ${TOKEN}` } })).json().id
+          ? (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {}, headers: { authorization: `Bearer ${TOKEN}` } })).json().id
           : id
         const path = url.replace(':id', target)
         for (const [what, authorization] of WRONG) {
@@ -49,7 +49,7 @@ describe('with a token configured', () => {
           expect(res.headers['www-authenticate']).toBe('Bearer realm="udplat"')
         }
         // As a stream: the event stream of a running session does not end.
-        const allowed = await app.inject({ method: method as 'GET', url: path, headers: { authorization: `Bearer ${TOKEN}` }, payloadAsStream: true })
+        const allowed = await app.inject({ method: method as 'GET', url: path, headers: { authorization: `Bearer ${TOKEN}` }, ...(method === 'POST' ? { payload: {} } : {}), payloadAsStream: true })
         allowed.stream().destroy()
         expect(allowed.statusCode, `${method} ${url}`).toBeLessThan(300)
       }

@@ -86,6 +86,10 @@ function requestOf (operation: Operation, resolve: (ref: string) => Schema): fc.
         { weight: 2, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x', 'garbage') }
       )),
       authorization: sometimes(0.1, fc.constantFrom('Bearer x', 'Basic Zm9vOmJhcg==', 'Bearer', '')),
+      // Pages of other sites, and names that are not the service's: 403 and 421 on every route.
+      origin: sometimes(0.03, fc.constantFrom('https://evil.example', 'null', 'http://localhost:80')),
+      host: sometimes(0.03, fc.constantFrom('rebind.evil.example:9470', 'localhost.', '[::1]:1')),
+      'sec-fetch-site': sometimes(0.03, fc.constantFrom('cross-site', 'same-origin', 'none')),
       ...Object.fromEntries(headerParams.map((p) => [p.name, sometimes(0.3, paramText(p.schema, resolve))]))
     }).map((headers) => Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined)) as Record<string, string>),
     body: fc.oneof(

@@ -125,7 +125,7 @@ describe('non-finite numbers in a query string or header', () => {
   ])('are refused with 400: %s %j', async (query, headers) => {
     fakeProbe('run', { events: 3 })
     const app = await testApp()
-    const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json()
+    const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json()
     const url = `/v1/sessions/${id}/events${'last-event-id' in headers ? '/stream' : ''}?${query}`
     const res = await app.inject({ url, headers, payloadAsStream: true })
     res.stream().destroy()

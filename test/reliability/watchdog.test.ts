@@ -9,7 +9,7 @@ type App = Awaited<ReturnType<typeof testApp>>
 
 async function start (app: App, mode: Parameters<typeof fakeProbe>[0] = 'run') {
   const probe = fakeProbe(mode)
-  const res = await app.inject({ method: 'POST', url: '/v1/sessions' })
+  const res = await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })
   expect(res.statusCode).toBe(201)
   return { id: res.json().id as string, pid: probe().pid }
 }

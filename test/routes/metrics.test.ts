@@ -19,7 +19,7 @@ describe('GET /metrics', () => {
     // A stream from the start skips the 52 events the buffer evicted.
     await app.inject({ url: `/v1/sessions/${id}/events/stream` })
     fakeProbe('run', { events: 3, marks: TRACEPOINT_MARKS })
-    const running = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json().id
+    const running = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json().id
     await waitForSession(app, running, (session) => expect(session.counts.matched).toBe(30))
     const lines = await scrape(app)
 
@@ -53,7 +53,7 @@ describe('GET /metrics', () => {
 
   it('drops a session\'s series once it is deleted', async () => {
     const app = await testApp()
-    const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json()
+    const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json()
     expect((await scrape(app)).filter((line) => line.includes(id)).length).toBeGreaterThan(0)
     await app.inject({ method: 'DELETE', url: `/v1/sessions/${id}` })
     expect((await scrape(app)).filter((line) => line.includes(id))).toEqual([])

@@ -20,13 +20,13 @@ export interface Browser {
   close: () => Promise<void>
 }
 
-/** Chromium with a fresh profile of its own, removed at close. */
-export async function launchBrowser (): Promise<Browser> {
+/** Chromium with a fresh profile of its own, removed at close; `flags` go after the usual ones. */
+export async function launchBrowser (flags: string[] = []): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'udplat-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...flags],
     viewport: { width: 1280, height: 900 }
   })
   return {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { problemResponses, SessionNotFound } from '../../../errors.js'
+import { problemResponses, SessionNotFound, ValidationFailed } from '../../../errors.js'
 import { SessionParams } from '../../../schemas/common.js'
 import { EVENTS_QUERY_DEFAULTS, EventPage, EventsQuery, SSE_DESCRIPTION, StreamHeaders, StreamQuery } from '../../../schemas/event.js'
 import { eventPage } from '../../../sessions/event-page.js'
@@ -12,6 +12,17 @@ import { wantsEventStream } from './accept.js'
 const EVENT_STREAM = 'text/event-stream'
 const streamContent = { [EVENT_STREAM]: { schema: Type.String({ description: SSE_DESCRIPTION }) } }
 const noMoreEvents = Type.Null({ description: 'Stream only: the session has ended and no event follows the cursor (EventSource then stops reconnecting)' })
+
+/**
+ * The cursor a request reads after: Last-Event-ID for a stream when given, else `after`. Never past the last
+ * event: the session gave no such seq, and a page or stream from it would wait for events it would then skip.
+ */
+function cursor (session: Session, after: number, lastEventId: number | undefined): number {
+  const [field, value] = lastEventId === undefined ? ['querystring/after', after] : ['headers/last-event-id', lastEventId]
+  const { lastSeq } = session.events
+  if (value > lastSeq) throw new ValidationFailed(`${field} is ${value}, past the session's last event (seq ${lastSeq})`)
+  return value
+}
 
 /** /v1/sessions/{id}/events: cursor polling, long-polling and Server-Sent Events over the session's buffered events. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -52,15 +63,16 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const session = app.sessions.get(request.params.id)
     const { after = EVENTS_QUERY_DEFAULTS.after, limit = EVENTS_QUERY_DEFAULTS.limit, waitMs = EVENTS_QUERY_DEFAULTS.waitMs } = request.query
-    if (wantsEventStream(request.headers.accept)) return stream(request, reply, session, request.headers['last-event-id'] ?? after)
+    if (wantsEventStream(request.headers.accept)) return stream(request, reply, session, cursor(session, after, request.headers['last-event-id']))
 
-    let window = session.events.window(after, limit)
+    const from = cursor(session, after, undefined)
+    let window = session.events.window(from, limit)
     if (window.last < window.first && waitMs > 0 && session.active) {
       const closed = new AbortController()
       reply.raw.once('close', () => closed.abort())
       const deadline = Date.now() + waitMs
       while (window.last < window.first && session.active && await session.changes.wait(deadline - Date.now(), closed.signal)) {
-        window = session.events.window(after, limit)
+        window = session.events.window(from, limit)
       }
     }
     // Already the EventPage schema's JSON: Fastify sends a Buffer as it is (the type provider only knows strings and objects).
@@ -83,7 +95,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const session = app.sessions.get(request.params.id)
-    return stream(request, reply, session, request.headers['last-event-id'] ?? request.query.after ?? EVENTS_QUERY_DEFAULTS.after)
+    return stream(request, reply, session, cursor(session, request.query.after ?? EVENTS_QUERY_DEFAULTS.after, request.headers['last-event-id']))
   })
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import {
-  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
+  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionDeleted, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
 } from '../../../errors.js'
 import { ref, SessionParams } from '../../../schemas/common.js'
 import { CreateSession, ListSessionsQuery, Session, SessionList } from '../../../schemas/session.js'
@@ -12,7 +12,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['sessions'],
       summary: 'Start a session',
-      description: 'Answers once the probes are attached (state `running`), or with a problem that says why they could not be, leaving nothing behind.',
+      description: 'Answers once the probes are attached (state `running`), or with a problem that says why they could not be, leaving nothing behind. ' +
+        'The body is JSON (`application/json`), `{}` for every default; a request without one is a 415.',
       body: CreateSession,
       response: {
         201: {
@@ -20,11 +21,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           description: 'The running session',
           headers: { location: { type: 'string', description: 'The session\'s URL' } }
         },
-        ...problemResponses(ValidationFailed, BadRequest, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
+        ...problemResponses(ValidationFailed, BadRequest, SessionDeleted, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
       }
-    },
-    // Every field has a default, so a bare POST (no body at all) starts a session too; a JSON null is refused.
-    preValidation: async (request) => { if (request.body === undefined) request.body = {} }
+    }
   }, async (request, reply) => {
     const session = await app.sessions.create(request.body)
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session.toResource())

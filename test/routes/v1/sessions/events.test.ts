@@ -238,10 +238,34 @@ describe('GET /v1/sessions/{id}/events as Server-Sent Events', () => {
     }
   })
 
-  it('takes the largest exact cursor, 2^53 - 1', async () => {
+  it('reads the largest exact cursor, 2^53 - 1, as itself', async () => {
     const app = await testApp()
     const id = await sessionWith(app, { events: 1 })
-    expect(await page(app, id, `?after=${Number.MAX_SAFE_INTEGER}`)).toEqual({ events: [], nextAfter: Number.MAX_SAFE_INTEGER, evicted: 0 })
+    expect(expectProblem(await app.inject({ url: `/v1/sessions/${id}/events?after=${Number.MAX_SAFE_INTEGER}` }), 400, 'UDPLAT_VALIDATION').detail)
+      .toBe(`querystring/after is ${Number.MAX_SAFE_INTEGER}, past the session's last event (seq 1)`)
+  })
+
+  it.each([
+    ['polling', '', {}, 'querystring/after is 1000000000'],
+    ['a long poll', '&waitMs=30000', {}, 'querystring/after is 1000000000'],
+    ['a stream', '', { accept: 'text/event-stream' }, 'querystring/after is 1000000000'],
+    ['a stream resumed', '', { accept: 'text/event-stream', 'last-event-id': '4' }, 'headers/last-event-id is 4']
+  ])('refuses a cursor past the last event at once, naming the last seq: %s', async (_, query, headers, what) => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 3 })
+    const started = Date.now()
+    const res = await app.inject({ url: `/v1/sessions/${id}/events?after=1000000000${query}`, headers })
+    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe(`${what}, past the session's last event (seq 3)`)
+    expect(Date.now() - started).toBeLessThan(1000)
+    // The last seq itself is a cursor: nothing follows it yet.
+    expect(await page(app, id, '?after=3')).toEqual({ events: [], nextAfter: 3, evicted: 0 })
+  })
+
+  it('refuses a cursor past the last event of a session that has ended, rather than answering 204', async () => {
+    const app = await testApp()
+    const id = await sessionWith(app, { events: 2, mode: 'die-after-hello' })
+    const res = await stream(app, id, '', { 'last-event-id': '3' })
+    expect(expectProblem(res, 400, 'UDPLAT_VALIDATION').detail).toBe('headers/last-event-id is 3, past the session\'s last event (seq 2)')
   })
 
   it.each([

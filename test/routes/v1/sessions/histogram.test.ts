@@ -6,7 +6,7 @@ type App = Awaited<ReturnType<typeof testApp>>
 /** A running session whose fake loader reported 3 slow datagrams out of 30 matched, and its histograms. */
 async function sessionWith (app: App, marks?: number) {
   fakeProbe('run', { events: 3, marks })
-  const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions' })).json()
+  const { id } = (await app.inject({ method: 'POST', url: '/v1/sessions', payload: {} })).json()
   await waitForSession(app, id, (session) => expect(session.counts.matched).toBe(30))
   return id as string
 }

@@ -11,7 +11,7 @@ import { parseFrames, type Frame } from '../../../helpers/sse.js'
 type Listening = Awaited<ReturnType<typeof listeningApp>>
 const TOKEN = 'correct-horse-battery-staple'
 
-/** A running session whose fake loader sends `events` events now and `events` more at each SIGUSR1. */
+/** A running session whose fake loader has sent `events` events, and sends `events` more at each SIGUSR1. */
 async function session ({ base }: Listening, { events = 0, bufferEvents = 10_000, headers = {} as Record<string, string> }) {
   const probe = fakeProbe('run', { events })
   const res = await fetch(`${base}/v1/sessions`, {
@@ -20,6 +20,8 @@ async function session ({ base }: Listening, { events = 0, bufferEvents = 10_000
     body: JSON.stringify({ bufferEvents })
   })
   const { id } = await res.json() as { id: string }
+  // A cursor is one of the session's seqs: a stream after the first events waits for them to be there.
+  await vi.waitFor(async () => expect((await (await fetch(`${base}/v1/sessions/${id}`, { headers })).json()).lastSeq).toBe(events), { timeout: 10_000 })
   return { id, more: () => process.kill(probe().pid, 'SIGUSR1'), delete: async () => await fetch(`${base}/v1/sessions/${id}`, { method: 'DELETE', headers }) }
 }
 

@@ -13,7 +13,7 @@ const Bucket = Type.Object({
 const PERCENTILE = 'the upper bound of the log2 bucket holding it (the lower bound for the last, open bucket); null without data'
 
 export const StageHistogram = Type.Object({
-  measured: Type.Boolean({ description: 'False when the plan does not see the marks this stage needs (the tracepoint plan has no copy stage); such a stage has no data' }),
+  measured: Type.Boolean({ description: 'False when the session does not take the marks this stage needs (without `read`, no copy); such a stage has no data' }),
   count: Type.Integer({ minimum: 0, description: 'Datagrams in the histogram' }),
   buckets: Type.Array(Bucket, { description: 'log2 buckets from the lowest to the highest non-empty one' }),
   p50Ns: Ns(`Median: ${PERCENTILE}`),

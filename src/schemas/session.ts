@@ -64,9 +64,9 @@ export const CreateSession = Type.Object({
     minItems: 1,
     uniqueItems: true,
     description: 'The marks to take; default: all the plan sees on the sides of the path the session\'s direction traces. Each must be one the plan sees, ' +
-      'on such a side (400 otherwise: the tracepoint plan has no `read`; a session of direction `receive` takes no `send`). ' +
+      'on such a side (400 otherwise: a session of direction `receive` takes no `send`). ' +
       'Stages that need a mark not taken are null, and the marks must measure some stage of each kind of event the session gets (400 otherwise). Without `rx` and `arrive`, nothing runs for the host\'s packets before the socket: ' +
-      'the cheapest session, but it sees drops only once a datagram is queued'
+      'the cheapest session, but it sees drops only once a datagram is queued. `return` is the receive system calls\' exit: while a session takes it, every system call of the host takes the kernel\'s slower exit path'
   })),
   // No `default`: it depends on the direction, and the validator would write it into every request.
   reader: Type.Optional(Type.Boolean({

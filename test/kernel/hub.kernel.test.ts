@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { listeningService } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
@@ -176,6 +177,42 @@ describe('the hub the service keeps warm', () => {
       expect(hubPids()).toEqual([again])
       await traffic('127.0.0.1', 24202, 2)
       await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${next.json.id}/events`)).json.events).toHaveLength(2))
+    } finally {
+      await warm.app.close()
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
+  }, 60_000)
+})
+
+describe('a session created right after another\'s deletion', () => {
+  /** The ids of the links that attach the programs `ids`: a program detached and attached again has a new one. */
+  const linkIdsOf = (ids: number[]) => (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ id: number, prog_id: number }>)
+    .filter((link) => ids.includes(link.prog_id)).map((link) => link.id).sort((a, b) => a - b)
+
+  it('finds nothing of its teardown on its path: the programs still attached, its ring made ahead', async () => {
+    const warm = await listeningService({ loaderStatsIntervalMs: 100 })
+    const post = async (port: number) => await warm.call('POST', '/v1/sessions', { filter: { ports: [port] }, thresholdUs: 0 })
+    try {
+      await vi.waitFor(async () => expect((await warm.call('GET', '/readyz')).status).toBe(200), { timeout: 5000, interval: 20 })
+      const [hub] = hubPids()
+      const programs = programIdsOf(hub!)
+      // Two rings made ahead (the hub holds nothing else of a ring), so that two sessions in a row find theirs.
+      await vi.waitFor(() => expect(ringIdsOf(hub!)).toHaveLength(2))
+      const first = await post(24207)
+      expect(first.status, JSON.stringify(first.json)).toBe(201)
+      const links = linkIdsOf(programs)
+      expect(links).toHaveLength(RECEIVE_PROGRAMS.length)
+      expect((await warm.call('DELETE', `/v1/sessions/${first.json.id}`)).status).toBe(204)
+      const next = await post(24208)
+      expect(next.status, JSON.stringify(next.json)).toBe(201)
+      // The same links: not detached and attached again, which waits for an RCU grace period.
+      expect(linkIdsOf(programs)).toEqual(links)
+      await traffic('127.0.0.1', 24208, 2)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${next.json.id}/events`)).json.events).toHaveLength(2))
+      expect((await warm.call('DELETE', `/v1/sessions/${next.json.id}`)).status).toBe(204)
+      // With no session for a while, they go; the rings of the two sessions go, and two are made ahead again.
+      expect(await programsDetached(programs)).toEqual([])
+      await vi.waitFor(() => expect(ringIdsOf(hub!)).toHaveLength(2))
     } finally {
       await warm.app.close()
     }

@@ -16,6 +16,7 @@ export default fp(async (app) => {
   const { config } = app
   const keeper = new HubKeeper({
     probePath: config.probePath,
+    env: config.loaderEnv,
     log: app.log.child({ component: 'hub' }),
     startTimeoutMs: config.loaderStartTimeoutMs,
     stopGraceMs: config.loaderStopGraceMs,

@@ -1,9 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { startLoader, type RunningLoader } from './loader.js'
+import { startLoader, type LoaderEnv, type RunningLoader } from './loader.js'
 import type { PlanName } from './records.js'
 
 export interface HubKeeperOptions {
   probePath: string
+  env: LoaderEnv
   log: FastifyBaseLogger
   startTimeoutMs: number
   stopGraceMs: number
@@ -45,8 +46,8 @@ export class HubKeeper {
 
   start (): void {
     if (this.#stopped) return
-    const { probePath, log, startTimeoutMs, stopGraceMs } = this.options
-    this.#loader = startLoader({ probePath, args: ['--keep-hub', '--format', 'bin'], log, startTimeoutMs, stopGraceMs }, {
+    const { probePath, env, log, startTimeoutMs, stopGraceMs } = this.options
+    this.#loader = startLoader({ probePath, env, args: ['--keep-hub', '--format', 'bin'], log, startTimeoutMs, stopGraceMs }, {
       onHello: (hello) => {
         this.#status = { running: true, plan: hello.plan, error: null }
         this.#delayMs = this.options.restartMs

@@ -8,7 +8,7 @@
 //   FAKE_PROBE_EVENTS  events to send after hello, and again at each SIGUSR1 (default 0): of --direction's kind,
 //                      latency (receive, the default), send, or path (both)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
-//   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
+//   FAKE_PROBE_INFO    file to write { pid, argv, env } to, as JSON
 //   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of MARK_NAMES (default: arrive, enqueue,
 //                      read, return, and for --direction send or both, the send marks); --marks NAMES replaces it
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
@@ -28,7 +28,7 @@ const direction = { receive: 1, send: 2, both: 3 }[option('--direction', 'receiv
 const marks = option('--marks', undefined)?.split(',').reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0) ??
   Number(process.env.FAKE_PROBE_MARKS ?? bitsOf(['arrive', 'enqueue', 'read', 'return'])) | (direction & 2 ? SEND_MARKS : 0)
 const statsIntervalMs = Number(option('--stats-interval-ms', 1000))
-if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
+if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), env: process.env }))
 
 /** The value after `flag` on the command line, else `fallback`. */
 function option (flag, fallback) {

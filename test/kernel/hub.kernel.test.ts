@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { listeningService } from '../reliability/service.js'
+import { loaderChildren } from '../reliability/proc.js'
+import { listeningService, serviceProcess } from '../reliability/service.js'
 import { type RunningProbe, startProbe } from './probe.js'
 import { attachedProgramIds, hubPids, programNames, RECEIVE_PROGRAMS, TRACEPOINT_PROGRAMS, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
@@ -218,4 +220,27 @@ describe('a session created right after another\'s deletion', () => {
     }
     await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
   }, 60_000)
+})
+
+describe('the service\'s children', () => {
+  const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((entry) => entry !== '')
+
+  it('run with PATH for their whole environment, the hub with none: nothing of the service\'s, its token least of all', async () => {
+    const token = 'a-token-that-no-child-may-see'
+    const server = await serviceProcess({ UDPLAT_TOKEN: token })
+    try {
+      await vi.waitFor(async () => expect((await server.call('GET', '/readyz')).status).toBe(200), { timeout: 5000, interval: 20 })
+      const res = await server.call('POST', '/v1/sessions', { filter: { ports: [24210] } })
+      expect(res.status, JSON.stringify(res.json)).toBe(201)
+      const [loader] = loaderChildren(server.child.pid)
+      const [keeper] = keeperPids()
+      const [hub] = hubPids()
+      expect(environ(loader!)).toEqual([`PATH=${process.env.PATH}`])
+      expect(environ(keeper!)).toEqual([`PATH=${process.env.PATH}`])
+      expect(environ(hub!)).toEqual([])
+    } finally {
+      server.child.kill('SIGTERM')
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 10_000 })
+  })
 })

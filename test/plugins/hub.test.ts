@@ -20,6 +20,14 @@ describe('the warm hub', () => {
     expect(alive(keeper.pid)).toBe(false)
   }, 30_000)
 
+  it('runs its keeper in the loaders\' environment alone, nothing of the service\'s', async () => {
+    const probe = fakeProbe('run')
+    const loaderEnv = { PATH: process.env.PATH, FAKE_PROBE_INFO: process.env.FAKE_PROBE_INFO }
+    const app = await testApp({ warmHub: true, token: 'correct-horse-battery-staple', loaderEnv })
+    await vi.waitFor(() => expect(app.hub.status.running).toBe(true))
+    expect(probe().env).toEqual(loaderEnv)
+  }, 30_000)
+
   it('is started again when it dies, and /readyz says why meanwhile', async () => {
     process.env.FAKE_PROBE_HUB = 'die'
     const probe = fakeProbe('run')

@@ -25,7 +25,7 @@ export interface LoaderOptions {
   stopGraceMs: number
   /**
    * How often the loader sends its counters (`--stats-interval-ms`): the watchdog's clock. Without it
-   * (a hub keeper, which sends nothing between hello and bye) nothing watches for silence.
+   * (a hub keeper, whose silence is its hub's: see HubKeeper) nothing watches for silence.
    */
   statsIntervalMs?: number
   /** Aborting it before the hello kills the loader and fails the start. */

@@ -12,8 +12,10 @@
 //   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of MARK_NAMES (default: arrive, enqueue,
 //                      read, return, and for --direction send or both, the send marks); --marks NAMES replaces it
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
-//   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then bye at SIGTERM) | error (fails to start)
+//   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then a stats record every --stats-interval-ms, as its hub
+//                      answers its pings, then bye at SIGTERM) | error (fails to start)
 //                      | die (says hello, then exits as if its hub had gone, after 200 ms)
+//                      | stopped (says hello, then nothing: its hub answers no ping)
 // Running, it repeats its stats record every --stats-interval-ms, as the real loader does.
 import { writeFileSync } from 'node:fs'
 
@@ -213,6 +215,8 @@ if (process.argv.includes('--keep-hub')) {
   process.on('SIGTERM', () => { void exit(0, bye()) })
   await send(hello())
   if (hubMode === 'die') setTimeout(() => { void exit(1, error('the hub exited')) }, 200)
+  // The real keeper's stats record of each answer has no session to count.
+  if (hubMode !== 'stopped') setInterval(() => { void send(record(4, 112, () => {})) }, statsIntervalMs)
   stayAlive()
 } else {
   await session()

@@ -45,6 +45,8 @@ export class HubKeeper {
   #plan: PlanName | null = null
   /** When the hub last answered (performance.now()); undefined while no keeper has joined a hub. */
   #answeredAt: number | undefined
+  /** Whether a keeper is joined and asking, from its hello to its exit: only then does silence tell. */
+  #asking = false
   #error: string | null = null
   /** The keeper running or starting, resolved with undefined once it has failed to start. */
   #loader: Promise<RunningLoader | undefined> = Promise.resolve(undefined)
@@ -57,15 +59,14 @@ export class HubKeeper {
   }
 
   get status (): HubStatus {
-    const silence = this.silence
     if (this.#answeredAt === undefined) return { running: false, plan: null, error: this.#error }
-    if (silence !== null) return { running: false, plan: null, error: silence }
-    return { running: true, plan: this.#plan, error: null }
+    const silence = this.silence
+    return silence === null ? { running: true, plan: this.#plan, error: null } : { running: false, plan: null, error: silence }
   }
 
   /** Why the hub is taken for stopped or stuck, while it is: a loader that joined it now would wait in vain. */
   get silence (): string | null {
-    if (this.#answeredAt === undefined) return null
+    if (this.#answeredAt === undefined || !this.#asking) return null
     const silentMs = performance.now() - this.#answeredAt
     return silentMs > HUB_SILENCE_MS ? `the hub has not answered for ${(silentMs / 1000).toFixed(1)} s: it is stopped or stuck` : null
   }
@@ -78,6 +79,7 @@ export class HubKeeper {
     this.#loader = startLoader({ probePath, env, args, log, startTimeoutMs, stopGraceMs }, {
       onHello: (hello) => {
         helloAt = this.#answeredAt = performance.now()
+        this.#asking = true
         this.#plan = hello.plan
         this.#error = null
         this.#delayMs = this.options.restartMs
@@ -88,7 +90,9 @@ export class HubKeeper {
       },
       onExit: (failure) => {
         const reason = failure ?? 'the hub keeper exited'
-        // Its hub still answered a moment ago: the next keeper joins it, and the hub is still taken to serve.
+        this.#asking = false
+        // A keeper that ran a while and died of its own: its hub still serves as far as anyone knows, and the next
+        // keeper joins it (or starts it again, when the keeper was its last connection).
         if (reason !== HUB_EXITED && helloAt !== undefined && performance.now() - helloAt >= this.options.restartMs) {
           log.warn({ error: reason }, 'hub keeper ended, starting it again')
           this.start()

@@ -281,6 +281,20 @@ export async function freeUdpPort () {
 
 // ---- the service ----
 
+let standIns = 0
+
+/**
+ * A command that runs a stand-in loader (a Node script) with its settings: the service gives its loaders
+ * nothing of its environment but PATH, so they are written into the command. Removed at exit.
+ */
+export function standInProbe (script, env) {
+  const file = join(tmpdir(), `udplat-bench-probe-${process.pid}-${standIns++}.sh`)
+  const settings = Object.entries(env).map(([name, value]) => `${name}='${value}'`).join(' ')
+  writeFileSync(file, `#!/bin/sh\nexec env ${settings} '${process.execPath}' '${script}' "$@"\n`, { mode: 0o755 })
+  atExit(() => rmSync(file, { force: true }))
+  return file
+}
+
 /** Node's flags as the service is started (`npm start`, systemd/udplat.service, the Dockerfile): the benchmarks measure that. */
 export const SERVICE_NODE_ARGS = (process.env.UDPLAT_BENCH_NODE_ARGS ?? '--max-semi-space-size=1 --v8-pool-size=1').split(' ').filter(Boolean)
 

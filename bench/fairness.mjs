@@ -8,7 +8,7 @@
  * what is measured is the service alone.
  */
 import {
-  ROOT, emit, fmt, median, options, percentile, progress, reportHeader, sleep, start, startService, table, verdict
+  ROOT, emit, fmt, median, options, percentile, progress, reportHeader, sleep, standInProbe, start, startService, table, verdict
 } from './common.mjs'
 
 const USAGE = 'usage: node bench/fairness.mjs [--rounds N] [--out FILE]'
@@ -47,8 +47,7 @@ for (let i = 0; i < clients; i++) {
 async function scenario ({ clients, events }) {
   const service = await startService({
     env: {
-      UDPLAT_PROBE: `${ROOT}test/helpers/fake-probe.mjs`,
-      FAKE_PROBE_EVENTS: String(events),
+      UDPLAT_PROBE: standInProbe(`${ROOT}test/helpers/fake-probe.mjs`, { FAKE_PROBE_EVENTS: String(events) }),
       UDPLAT_MAX_BUFFERED_EVENTS: String(Math.max(1_000_000, events))
     }
   })

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { finished } from 'node:stream/promises'
 import {
   DIST, PROBE, ROOT, atExit, emit, fail, flood, fmt, freeUdpPort, median, options, parseCpus, pollUntil, preflight, progress,
-  reportHeader, sleep, spread, start, startService, table, verdict
+  reportHeader, sleep, spread, standInProbe, start, startService, table, verdict
 } from './common.mjs'
 import { openEventClient } from './event-client.mjs'
 
@@ -289,9 +289,10 @@ if (opts.part !== 'live') {
   const totalEvents = Math.min(1_000_000, repeat * recording.events)
   const service = await startService({
     env: {
-      UDPLAT_PROBE: `${ROOT}bench/replay-probe.mjs`,
-      UDPLAT_BENCH_STREAM: recording.file,
-      UDPLAT_BENCH_REPEAT: String(Math.ceil(totalEvents / recording.events)),
+      UDPLAT_PROBE: standInProbe(`${ROOT}bench/replay-probe.mjs`, {
+        UDPLAT_BENCH_STREAM: recording.file,
+        UDPLAT_BENCH_REPEAT: String(Math.ceil(totalEvents / recording.events))
+      }),
       UDPLAT_MAX_BUFFERED_EVENTS: String(4_000_000)
     },
     ready: false

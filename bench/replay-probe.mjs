@@ -5,10 +5,12 @@
  * UDPLAT_PROBE pointing here). Writes the recording's hello, then its data
  * records UDPLAT_BENCH_REPEAT times as fast as the pipe takes them, then waits
  * for SIGTERM and says bye, as the loader does. Its arguments are ignored,
- * but for --keep-hub: the service's hub keeper gets the hello alone.
+ * but for --keep-hub: the service's hub keeper gets the hello, then an empty
+ * stats record every --stats-interval-ms, as the hub answers the keeper.
  */
 import { readFileSync, writeSync } from 'node:fs'
 
+const REC_STATS = 4
 const REC_BYE = 8
 const stream = readFileSync(process.env.UDPLAT_BENCH_STREAM ?? '')
 const repeat = Number(process.env.UDPLAT_BENCH_REPEAT ?? 1)
@@ -30,7 +32,15 @@ function writeAll (buf) {
 
 writeAll(stream.subarray(0, helloSize))
 const data = stream.subarray(helloSize)
-if (!process.argv.includes('--keep-hub')) for (let i = 0; i < repeat; i++) writeAll(data)
+const keeper = process.argv.indexOf('--keep-hub') !== -1
+if (!keeper) for (let i = 0; i < repeat; i++) writeAll(data)
+if (keeper) {
+  const answered = Buffer.alloc(112)
+  answered.writeUInt16LE(REC_STATS, 0)
+  answered.writeUInt16LE(answered.length, 2)
+  const intervalAt = process.argv.indexOf('--stats-interval-ms')
+  setInterval(() => writeAll(answered), intervalAt === -1 ? 1000 : Number(process.argv[intervalAt + 1]))
+}
 
 const bye = Buffer.alloc(8)
 bye.writeUInt16LE(REC_BYE, 0)

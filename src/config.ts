@@ -12,6 +12,11 @@ export interface Config {
   /** Bearer token required on /v1; undefined means no authentication (loopback only). */
   token: string | undefined
   probePath: string
+  /**
+   * The whole environment of every loader, and so of the hub keeper and the hub: PATH alone, so that a loader
+   * that is a script finds its interpreter; nothing else of the service's, its token least of all.
+   */
+  loaderEnv: Readonly<Record<string, string | undefined>>
   maxSessions: number
   maxBufferedEvents: number
   /** How long a session that ended (stopped, expired, failed) stays readable before it is removed. */
@@ -85,6 +90,7 @@ export function loadConfig (argv: string[] = process.argv.slice(2), env: NodeJS.
     port: integer(setting('port', 'UDPLAT_PORT'), 9470, 0, 65535),
     token,
     probePath: setting('probe', 'UDPLAT_PROBE')[1] ?? `${PACKAGE_ROOT}bpf/build/udplat-probe`,
+    loaderEnv: env.PATH === undefined ? {} : { PATH: env.PATH },
     maxSessions: integer(setting('max-sessions', 'UDPLAT_MAX_SESSIONS'), 32, 1, 1024),
     maxBufferedEvents: integer(setting('max-buffered-events', 'UDPLAT_MAX_BUFFERED_EVENTS'), 1_000_000, 100, 100_000_000),
     retentionSeconds: integer(setting('retention-seconds', 'UDPLAT_RETENTION_SECONDS'), 3600, 0, 30 * 24 * 3600),

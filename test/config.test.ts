@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       port: 9470,
       token: undefined,
       probePath: fileURLToPath(new URL('../bpf/build/udplat-probe', import.meta.url)),
+      loaderEnv: {},
       maxSessions: 32,
       maxBufferedEvents: 1_000_000,
       retentionSeconds: 3600,
@@ -29,6 +30,11 @@ describe('loadConfig', () => {
       allowedHosts: [],
       allowedOrigins: []
     })
+  })
+
+  it('gives the loaders PATH alone of its environment: nothing else of the service\'s, its token least of all', () => {
+    expect(loadConfig([], { PATH: '/usr/bin:/bin', UDPLAT_TOKEN: TOKEN, HOME: '/root', AWS_SECRET_ACCESS_KEY: 'x' }).loaderEnv)
+      .toEqual({ PATH: '/usr/bin:/bin' })
   })
 
   it('reads the environment', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { alive, FAKE_PROBE, fakeProbeEnv } from './helpers/app.js'
+import { alive, FAKE_PROBE, fakeProbeCommand } from './helpers/app.js'
 import { parseFrames } from './helpers/sse.js'
 
 // The built service as it runs in production: `node dist/server.js`, configured by its environment.
@@ -56,7 +56,7 @@ async function startServer (env: Record<string, string>): Promise<Server> {
 
 describe('node dist/server.js', () => {
   it('at SIGTERM stops every loader, SIGKILL for one that ignores SIGTERM, ends event streams, and exits 0 within 5 s', async () => {
-    const server = await startServer(fakeProbeEnv('ignore-term', { events: 2 }))
+    const server = await startServer({ UDPLAT_PROBE: fakeProbeCommand('ignore-term', { events: 2 }) })
     try {
       const created = await Promise.all([1, 2].map(async () => await (await fetch(`${server.base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as { id: string }))
       // The two sessions' loaders, and the keeper of the warm hub.

@@ -573,7 +573,7 @@ static const struct option_spec {
 	{ "shared", 0, NULL, apply_shared,
 	  "join the host's hub, whose probes every --shared session shares\n(started on demand, gone with its last session)" },
 	{ "keep-hub", 0, NULL, apply_keep_hub,
-	  "start the hub of the plan if none runs and keep it running, with no\nsession of our own, until SIGINT or SIGTERM (the service runs one)" },
+	  "start the hub of the plan if none runs and keep it running, with no\nsession of our own, until SIGINT or SIGTERM (the service runs one);\njson and bin output carry a stats record each time the hub answers,\nasked every --stats-interval-ms" },
 	{ "list-plans", 0, NULL, apply_list_plans,
 	  "print the attach plans this kernel allows (JSON) and exit" },
 	{ "verbose", 'v', NULL, apply_verbose,

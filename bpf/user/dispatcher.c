@@ -11,7 +11,15 @@
 #include "libbpf_log.h"
 #include "names.h"
 #include "plans.h"
+#include "rings.h"
 #include "udplat.skel.h"
+
+/*
+ * Programs stay attached this long after the last session has gone:
+ * detaching, then attaching again, waits for an RCU grace period (10-30 ms
+ * here) that a session created right after another's deletion would pay.
+ */
+#define DETACH_DELAY_NS (200 * 1000000ULL)
 
 static __u64 monotonic_ns(void)
 {
@@ -54,6 +62,30 @@ static void wanted(const struct dispatcher *d, struct wants *w)
 	w->readers = d->used & d->readers;
 }
 
+/* Tells the programs what the sessions take: where tracking begins, what else they follow. */
+static void set_tracking(struct dispatcher *d, const struct wants *w)
+{
+	d->skel->bss->rx_tracking = w->marks & MARK_BIT(RX);
+	d->skel->bss->track_at_enqueue =
+		!(w->marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
+	d->skel->bss->reader_tracking = w->readers;
+	d->skel->bss->cpu_history_on =
+		w->readers ||
+		(w->marks & MARK_BIT(RX) && w->marks & MARK_BIT(ARRIVE));
+	d->skel->bss->sent_tracking = w->marks & MARK_BIT(SENT);
+	/*
+	 * Reads wait for the system calls' exit only while a session takes
+	 * return: sync_programs() clears this before detaching the exit
+	 * program, and this sets it once attached, in a new generation.
+	 */
+	if (!(w->marks & MARK_BIT(RETURN))) {
+		d->skel->bss->return_tracking = false;
+	} else if (!d->skel->bss->return_tracking) {
+		d->skel->bss->returns_generation++;
+		d->skel->bss->return_tracking = true;
+	}
+}
+
 /*
  * Attaches the programs the active sessions need and detaches the others
  * (none at all without a session: an idle dispatcher costs the host's packets
@@ -88,20 +120,7 @@ static int sync_programs(struct dispatcher *d, char *msg, size_t msglen)
 		}
 		i++;
 	}
-	d->skel->bss->rx_tracking = w.marks & MARK_BIT(RX);
-	d->skel->bss->track_at_enqueue =
-		!(w.marks & (MARK_BIT(RX) | MARK_BIT(ARRIVE)));
-	d->skel->bss->reader_tracking = w.readers;
-	d->skel->bss->cpu_history_on =
-		w.readers ||
-		(w.marks & MARK_BIT(RX) && w.marks & MARK_BIT(ARRIVE));
-	d->skel->bss->sent_tracking = w.marks & MARK_BIT(SENT);
-	/* And wait for them only once they run. */
-	if (d->used && w.marks & MARK_BIT(RETURN) && !err &&
-	    !d->skel->bss->return_tracking) {
-		d->skel->bss->returns_generation++;
-		d->skel->bss->return_tracking = true;
-	}
+	set_tracking(d, &w);
 	return err;
 }
 
@@ -112,7 +131,6 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
 	int err, n = 0;
 
 	memset(d, 0, sizeof(*d));
-	d->spare_fd = -1;
 	d->spare_bytes = DEFAULT_RINGBUF_BYTES;
 	d->plan = plan;
 	d->ncpus = libbpf_num_possible_cpus();
@@ -144,7 +162,11 @@ int dispatcher_open(struct dispatcher *d, enum plan plan, char *msg,
 		snprintf(msg, msglen, "failed to allocate links");
 		return -ENOMEM;
 	}
-	return 0;
+	err = rings_open(&d->rings, bpf_map__fd(d->skel->maps.rings));
+	if (err)
+		snprintf(msg, msglen, "failed to open a pipe: %s",
+			 strerror(-err));
+	return err;
 }
 
 static int set_port_bit(struct dispatcher *d, __u16 port, __u64 bit, bool on)
@@ -222,68 +244,59 @@ static int marks_seen(enum plan plan, __u32 direction, __u32 *marks, char *msg,
 	return 0;
 }
 
-/* A free slot other than the spare's, round-robin so that a freed one is reused last; -1 when none. */
+/*
+ * A slot with no session, no ring on its way in or out and no spare,
+ * round-robin so that a freed one is reused last; -1 when none.
+ */
 static int free_slot(const struct dispatcher *d)
 {
+	const struct rings *r = &d->rings;
+	__u64 taken = d->used | r->busy | rings_spare_slots(r);
 	__u32 i, s;
 
 	for (i = 0; i < MAX_SESSIONS; i++) {
 		s = (d->next_slot + i) % MAX_SESSIONS;
-		if (!(d->used & (1ULL << s)) &&
-		    !(d->spare_fd >= 0 && s == d->spare_slot))
+		if (!(taken & (1ULL << s)))
 			return s;
 	}
 	return -1;
 }
 
-static int new_ring(struct dispatcher *d, __u32 slot, __u32 bytes)
-{
-	int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ul_ring", 0, 0, bytes,
-				NULL),
-	    err;
-
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.rings), &slot, &fd,
-				BPF_ANY)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 void dispatcher_prepare(struct dispatcher *d)
 {
-	int s = d->spare_fd < 0 ? free_slot(d) : -1;
+	struct rings *r = &d->rings;
+	int s;
 
-	if (s < 0)
-		return;
-	d->spare_fd = new_ring(d, s, d->spare_bytes);
-	d->spare_slot = s;
-	if (d->spare_fd >= 0)
+	rings_reap(r, false);
+	while (r->nr_spares < RING_SPARES && (s = free_slot(d)) >= 0) {
+		rings_prepare(r, s, d->spare_bytes);
 		d->next_slot = (s + 1) % MAX_SESSIONS;
+	}
 }
 
-/* A slot and its ring of ring_bytes: the spare when it fits, else a new one; the slot on success, else -errno. */
+/*
+ * A slot and its ring of ring_bytes: a spare when one fits (waiting for it
+ * when it is on its way), else a new one; the slot on success, else -errno.
+ */
 static int take_slot(struct dispatcher *d, __u32 ring_bytes, int *ring_fd,
 		     char *msg, size_t msglen)
 {
+	struct rings *r = &d->rings;
+	bool coming;
 	int s, fd;
 
-	if (d->spare_fd >= 0 && d->spare_bytes == ring_bytes) {
-		*ring_fd = d->spare_fd;
-		d->spare_fd = -1;
-		return d->spare_slot;
-	}
-	s = free_slot(d);
-	if (s < 0 && d->spare_fd >= 0) {
-		/* Only the spare's slot is left, and the session wants another size. */
-		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings),
-				    &d->spare_slot);
-		close(d->spare_fd);
-		d->spare_fd = -1;
-		s = d->spare_slot;
+	for (;;) {
+		rings_reap(r, false);
+		s = rings_take_spare(r, ring_bytes, ring_fd, &coming);
+		if (s >= 0)
+			return s;
+		if (!coming) {
+			s = free_slot(d);
+			if (s >= 0 || !r->busy)
+				break;
+		}
+		/* A spare that fits is on its way, or every slot is taken or on its way out. */
+		rings_reap(r, true);
 	}
 	if (s < 0) {
 		snprintf(
@@ -292,14 +305,14 @@ static int take_slot(struct dispatcher *d, __u32 ring_bytes, int *ring_fd,
 			MAX_SESSIONS);
 		return -ENOSPC;
 	}
-	fd = new_ring(d, s, ring_bytes);
+	fd = rings_put(r, s, ring_bytes);
 	if (fd < 0) {
 		snprintf(msg, msglen, "failed to create ring buffer: %s",
 			 strerror(-fd));
 		return fd;
 	}
 	d->next_slot = (s + 1) % MAX_SESSIONS;
-	/* The next spare is the size sessions ask for. */
+	/* The next spares are the size sessions ask for. */
 	d->spare_bytes = ring_bytes;
 	*ring_fd = fd;
 	return s;
@@ -354,10 +367,11 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 	if (err) {
 		d->used &= ~(1ULL << s);
 		sync_programs(d, msg, msglen);
-		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &s);
+		rings_remove(&d->rings, s);
 		close(fd);
 		return err;
 	}
+	d->detach_at_ns = 0;
 	set_masks(d, &c, 1ULL << s, true);
 	*slot = s;
 	*ring_fd = fd;
@@ -367,15 +381,42 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 void dispatcher_remove(struct dispatcher *d, __u32 slot)
 {
 	struct session_conf conf;
+	struct wants w;
 
 	if (slot >= MAX_SESSIONS || !(d->used & (1ULL << slot)))
 		return;
 	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.sessions), &slot,
 				 &conf))
 		set_masks(d, &conf, 1ULL << slot, false);
-	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.rings), &slot);
 	d->used &= ~(1ULL << slot);
+	rings_remove(&d->rings, slot);
+	if (d->used) {
+		sync_programs(d, NULL, 0);
+		return;
+	}
+	/* Attached, the programs match nothing now; they go unless a session comes first. */
+	wanted(d, &w);
+	set_tracking(d, &w);
+	d->detach_at_ns = monotonic_ns() + DETACH_DELAY_NS;
+}
+
+int dispatcher_tick(struct dispatcher *d)
+{
+	__u64 now;
+
+	if (!d->detach_at_ns)
+		return -1;
+	now = monotonic_ns();
+	if (now < d->detach_at_ns)
+		return (d->detach_at_ns - now + 999999) / 1000000;
+	d->detach_at_ns = 0;
 	sync_programs(d, NULL, 0);
+	return -1;
+}
+
+int dispatcher_reports_fd(const struct dispatcher *d)
+{
+	return rings_reports_fd(&d->rings);
 }
 
 int dispatcher_states_fd(const struct dispatcher *d)
@@ -388,9 +429,7 @@ void dispatcher_close(struct dispatcher *d)
 	d->used = 0;
 	if (d->links)
 		sync_programs(d, NULL, 0);
-	if (d->skel && d->spare_fd >= 0)
-		close(d->spare_fd);
-	d->spare_fd = -1;
+	rings_close(&d->rings);
 	udplat_bpf__destroy(d->skel);
 	d->skel = NULL;
 	free(d->links);

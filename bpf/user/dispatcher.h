@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "dispatch.h"
+#include "rings.h"
 
 /* The ring buffer a session gets unless it asks for another size (--ringbuf-kb). */
 #define DEFAULT_RINGBUF_BYTES (1024 * 1024)
@@ -31,10 +32,10 @@ struct dispatcher {
 	__u32 next_slot; /* slots are handed out round-robin, so a freed one is reused last */
 	int ncpus;
 	void *zero_state; /* ncpus zeroed struct session_state, to reset a slot */
-	/* A ring buffer already in `rings` at spare_slot, for the next session that wants spare_bytes. */
-	int spare_fd;
-	__u32 spare_slot;
-	__u32 spare_bytes;
+	/* With the spare rings, made ahead for the next sessions. */
+	struct rings rings;
+	__u32 spare_bytes; /* the size spares are made at: the last session's */
+	__u64 detach_at_ns; /* CLOCK_MONOTONIC when the programs go, since the last session went; 0 for never */
 };
 
 /* Loads the plan's programs, attached while at least one session is added; on failure, a message in msg. */
@@ -55,14 +56,26 @@ int dispatcher_add(struct dispatcher *d, const struct session_conf *conf,
 		   size_t msglen);
 
 /*
- * Makes the next session's ring buffer ahead of time: putting a ring into
+ * Takes in the ring operations that have ended, and has the next session's
+ * ring buffer made ahead of time, in the background: putting a ring into
  * the map of rings waits for an RCU grace period (milliseconds), which a
  * session would otherwise wait for at its start. Best effort.
  */
 void dispatcher_prepare(struct dispatcher *d);
 
-/* The session stops matching at once; its ring buffer goes when its last fd closes. */
+/* Readable when a ring operation has ended: then call dispatcher_prepare(). */
+int dispatcher_reports_fd(const struct dispatcher *d);
+
+/*
+ * The session stops matching at once; its ring leaves the map of rings in
+ * the background, and goes when its last fd closes. When it was the last
+ * session, the programs stay attached, matching nothing, until
+ * dispatcher_tick() detaches them.
+ */
 void dispatcher_remove(struct dispatcher *d, __u32 slot);
+
+/* Does what is due (detaching the programs of a dispatcher left idle); ms until the next, -1 for nothing. */
+int dispatcher_tick(struct dispatcher *d);
 
 /* The per-CPU session_state map, indexed by slot: the dispatcher's fd, to lend, not to close. */
 int dispatcher_states_fd(const struct dispatcher *d);

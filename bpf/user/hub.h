@@ -12,15 +12,16 @@
  * The hub: one process per user, plan and loader build that owns the
  * dispatcher every --shared loader of the host joins, so that N sessions
  * cost one set of programs instead of N (docs/design.md, "The hub"). The
- * first loader to need it starts it; it exits when its last connection has
- * gone, and a loader's session ends in the kernel the moment that loader's
- * connection closes, however the loader died. Each loader keeps its own ring
+ * first loader to need it starts it; it exits as soon as its last connection
+ * has gone (the starting loader's is its first), and a loader's session ends
+ * in the kernel the moment that loader's connection closes, however the
+ * loader died. Each loader keeps its own ring
  * buffer and reads its own slot of the per-CPU state: records still flow
  * from one loader process per session.
  *
  * A keeper (`udplat-probe --keep-hub`, which the service runs for as long as
  * it runs) holds a connection without a session, so the hub stays warm
- * between sessions.
+ * between sessions, and pings the hub on it, so the service knows it serves.
  */
 
 /* A session's handles on its dispatcher, in this process or in the hub. */
@@ -57,5 +58,11 @@ int hub_serve(const char *plan_name);
 
 /* Whether the hub behind hub_fd has gone, and with it the session's probes. */
 bool hub_gone(int hub_fd);
+
+/* A keeper asks the hub behind hub_fd whether it serves: 0, or -EPIPE when it has gone. */
+int hub_ping(int hub_fd, __u32 seq);
+
+/* The hub's answer, once hub_fd is readable: the seq it answers, or -EPIPE when it has gone. */
+long hub_pong(int hub_fd);
 
 #endif /* __HUB_H */

@@ -12,29 +12,41 @@
 #include "hub_proto.h"
 #include "plans.h"
 
-/* A hub that does not answer a join in this long is stuck (stopped, say). */
-#define HUB_REPLY_TIMEOUT_S 5
+/*
+ * A hub that does not answer a join in this long is stopped or stuck: one
+ * that serves answers in milliseconds, one still loading its programs in a
+ * fraction of a second.
+ */
+#define HUB_REPLY_TIMEOUT_S 2
 #define JOIN_ATTEMPTS 3
 
-/* Starts a hub detached from this loader (it outlives it) and waits until it serves or fails. */
-static int hub_spawn(enum plan plan, char *msg, size_t msglen)
+/*
+ * Starts a hub detached from this loader, and returns our end of the hub's
+ * first connection: the hub answers the request sent on it once it serves,
+ * or says why it cannot. A hub ends with its last connection, so one whose
+ * starter died before joining ends as soon as it has loaded.
+ */
+static int hub_spawn(enum plan plan)
 {
-	int status[2], devnull, n, got = 0;
+	char *const no_environment[] = { NULL };
+	int pair[2], devnull, err;
 	pid_t pid;
 
-	if (pipe2(status, O_CLOEXEC))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
-		close(status[0]);
-		close(status[1]);
-		return -errno;
+		err = -errno;
+		close(pair[0]);
+		close(pair[1]);
+		return err;
 	}
 	if (!pid) {
 		/*
 		 * The grandchild becomes the hub: reparented at once, in a session
-		 * of its own, holding none of our pipes, and with an argv of its own
-		 * so that nobody takes it for this session's loader.
+		 * of its own, holding nothing of ours but its connection, with an
+		 * argv of its own so that nobody takes it for this session's
+		 * loader, and an empty environment: it needs none.
 		 */
 		setsid();
 		if (fork())
@@ -42,22 +54,17 @@ static int hub_spawn(enum plan plan, char *msg, size_t msglen)
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull < 0 || dup2(devnull, 0) < 0 ||
 		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
-		    dup2(status[1], HUB_STATUS_FD) < 0)
+		    (pair[1] == HUB_STARTER_FD ?
+			     fcntl(pair[1], F_SETFD, 0) :
+			     dup2(pair[1], HUB_STARTER_FD)) < 0)
 			_exit(1);
-		execl("/proc/self/exe", "udplat-probe", "--hub",
-		      plan_name(plan), (char *)NULL);
+		execle("/proc/self/exe", "udplat-probe", "--hub",
+		       plan_name(plan), (char *)NULL, no_environment);
 		_exit(1);
 	}
-	close(status[1]);
+	close(pair[1]);
 	waitpid(pid, NULL, 0);
-	while (got < (int)msglen - 1 &&
-	       (n = read(status[0], msg + got, msglen - 1 - got)) > 0)
-		got += n;
-	close(status[0]);
-	msg[got] = '\0';
-	if (got)
-		return -EPERM;
-	return 0;
+	return pair[0];
 }
 
 static int hub_connect(enum plan plan)
@@ -75,13 +82,17 @@ static int hub_connect(enum plan plan)
 	return fd;
 }
 
-/* Sends the request and takes the reply (and a session's fds); -ECONNRESET when the hub went away before answering. */
+/*
+ * Sends the request and takes the reply (and a session's fds), waiting
+ * timeout_s at most (0: until the hub answers or goes); -ECONNRESET when the
+ * hub went away before answering.
+ */
 static int hub_register(int fd, const struct hub_request *req,
 			struct session_handles *session, struct hub_info *info,
-			char *msg, size_t msglen)
+			int timeout_s, char *msg, size_t msglen)
 {
 	char control[CMSG_SPACE(2 * sizeof(int))];
-	struct timeval timeout = { .tv_sec = HUB_REPLY_TIMEOUT_S };
+	struct timeval timeout = { .tv_sec = timeout_s };
 	struct hub_reply *reply = malloc(sizeof(*reply));
 	struct iovec iov = { .iov_base = reply, .iov_len = sizeof(*reply) };
 	struct msghdr m = { .msg_iov = &iov,
@@ -104,7 +115,7 @@ static int hub_register(int fd, const struct hub_request *req,
 		snprintf(
 			msg, msglen,
 			"failed to join the hub: it did not answer within %d s",
-			HUB_REPLY_TIMEOUT_S);
+			timeout_s);
 		err = -ETIMEDOUT;
 		goto out;
 	}
@@ -150,25 +161,29 @@ int hub_join(enum plan plan, bool spawn, const struct session_conf *conf,
 		.ring_bytes = ring_bytes,
 	};
 	int attempt, fd, err = -ECONNREFUSED;
+	bool starting;
 
 	if (conf)
 		req.conf = *conf;
-	/* A hub may exit between our connect and its accept: start another and try again. */
+	/*
+	 * A hub may exit between our connect and its accept, and one we start
+	 * exits at once when another took its name first: try again.
+	 */
 	for (attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
 		fd = hub_connect(plan);
-		if (fd == -ECONNREFUSED && spawn) {
-			err = hub_spawn(plan, msg, msglen);
-			if (err)
-				return err;
-			fd = hub_connect(plan);
-		}
+		starting = fd == -ECONNREFUSED && spawn;
+		if (starting)
+			fd = hub_spawn(plan);
 		if (fd < 0) {
 			err = fd;
 			if (!spawn)
 				return err;
 			continue;
 		}
-		err = hub_register(fd, &req, session, info, msg, msglen);
+		/* The hub we start answers once it has loaded its programs. */
+		err = hub_register(fd, &req, session, info,
+				   starting ? 0 : HUB_REPLY_TIMEOUT_S, msg,
+				   msglen);
 		if (!err)
 			return 0;
 		close(fd);
@@ -184,4 +199,22 @@ bool hub_gone(int hub_fd)
 	struct pollfd p = { .fd = hub_fd, .events = POLLIN };
 
 	return poll(&p, 1, 0) > 0;
+}
+
+int hub_ping(int hub_fd, __u32 seq)
+{
+	struct hub_ping ping = { .seq = seq };
+
+	return send(hub_fd, &ping, sizeof(ping), MSG_NOSIGNAL) == sizeof(ping) ?
+		       0 :
+		       -EPIPE;
+}
+
+long hub_pong(int hub_fd)
+{
+	struct hub_ping pong;
+
+	return recv(hub_fd, &pong, sizeof(pong), MSG_DONTWAIT) == sizeof(pong) ?
+		       (long)pong.seq :
+		       -EPIPE;
 }

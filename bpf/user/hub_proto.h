@@ -7,8 +7,11 @@
 #include <sys/un.h>
 #include "hub.h"
 
-/* The hub's status pipe, at a fixed number across exec. */
-#define HUB_STATUS_FD 3
+/*
+ * The connection of the loader that started the hub, at a fixed number
+ * across exec: the hub's first client, told why when the hub cannot start.
+ */
+#define HUB_STARTER_FD 3
 
 enum hub_join_kind {
 	JOIN_SESSION = 0, /* takes a slot, a ring buffer and the states map */
@@ -29,6 +32,11 @@ struct hub_reply {
 	__u32 slot;
 	char message[ERROR_MSG_LEN];
 	struct hub_info info;
+};
+
+/* A keeper's question on its connection, answered with the same bytes: the hub's loop is turning. */
+struct hub_ping {
+	__u32 seq;
 };
 
 /* The abstract socket name of the hub of plan (PLAN_AUTO: the alias of the plan auto picks). */

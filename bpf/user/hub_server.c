@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The hub's half: own the dispatcher, admit loaders and keepers, free a slot when its loader goes. */
+/* The hub's half: own the dispatcher, admit loaders and keepers, answer keepers, free a slot when its loader goes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -13,21 +13,22 @@
 #include "hub_proto.h"
 #include "plans.h"
 
-/* A hub that nobody joins within this long after it started, or after its last loader left, exits. */
-#define HUB_IDLE_MS 2000
 #define HUB_REQUEST_TIMEOUT_S 1
 /* Keepers (one per service) beside the MAX_SESSIONS sessions. */
 #define MAX_KEEPERS 8
-#define NR_LISTENERS 2
 #define MAX_CLIENTS (MAX_SESSIONS + MAX_KEEPERS)
 #define KEEPER_SLOT -1
+/* What the hub polls before its clients: its listeners, then the dispatcher's ring reports. */
+#define NR_LISTENERS 2
+#define REPORTS NR_LISTENERS
+#define FIRST_CLIENT (NR_LISTENERS + 1)
 
 struct hub {
 	struct dispatcher d;
 	struct hub_info info;
 	/* The plan's own name, then the `auto` alias when auto picks this plan (else -1). */
-	struct pollfd fds[NR_LISTENERS + MAX_CLIENTS];
-	int slots[NR_LISTENERS +
+	struct pollfd fds[FIRST_CLIENT + MAX_CLIENTS];
+	int slots[FIRST_CLIENT +
 		  MAX_CLIENTS]; /* a client's session slot, or KEEPER_SLOT */
 	int nfds;
 	int keepers;
@@ -148,13 +149,15 @@ static int learn_kernel(struct hub *hub, enum plan plan, bool *auto_plan,
 			char *msg, size_t msglen)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int err;
 
 	if (!vmlinux) {
+		err = errno ? -errno : -ENOENT;
 		snprintf(
 			msg, msglen,
 			"failed to start the hub: failed to load kernel BTF: %s",
-			strerror(errno));
-		return -errno;
+			strerror(-err));
+		return err;
 	}
 	hub->info.plan = plan;
 	*auto_plan = choose_plan(vmlinux, hub->info.notes,
@@ -164,13 +167,25 @@ static int learn_kernel(struct hub *hub, enum plan plan, bool *auto_plan,
 	return 0;
 }
 
-/* Drops the clients whose connection closed, freeing their slots. */
-static void drop_closed(struct hub *hub)
+/* A keeper's ping is answered; a session sends nothing after its request: anything else is a connection closing. */
+static bool answered(const struct hub *hub, int i)
+{
+	struct hub_ping ping;
+	int fd = hub->fds[i].fd;
+
+	return hub->slots[i] == KEEPER_SLOT &&
+	       recv(fd, &ping, sizeof(ping), MSG_DONTWAIT) == sizeof(ping) &&
+	       send(fd, &ping, sizeof(ping), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+		       sizeof(ping);
+}
+
+/* Answers the keepers that asked; drops the clients whose connection closed, freeing their slots. */
+static void serve_clients(struct hub *hub)
 {
 	int i;
 
-	for (i = hub->nfds - 1; i >= NR_LISTENERS; i--) {
-		if (!hub->fds[i].revents)
+	for (i = hub->nfds - 1; i >= FIRST_CLIENT; i--) {
+		if (!hub->fds[i].revents || answered(hub, i))
 			continue;
 		if (hub->slots[i] == KEEPER_SLOT)
 			hub->keepers--;
@@ -183,19 +198,11 @@ static void drop_closed(struct hub *hub)
 	}
 }
 
-/*
- * One client per listener and turn: an admit can wait milliseconds for the kernel, and a loop that
- * accepted while clients kept coming never got back to poll(), so slots of loaders that had gone
- * were not freed (the dispatcher filled up with 8 sessions churning).
- */
-static void accept_client(struct hub *hub, int listener)
+/* Admits the client connected on fd: a full dispatcher turns the loader away (ENOSPC); fds has room for every slot and keeper. */
+static void add_client(struct hub *hub, int fd)
 {
-	int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC), slot;
+	int slot = admit(hub, fd);
 
-	if (fd < 0)
-		return;
-	/* A full dispatcher turns the loader away (ENOSPC): fds has room for every slot and keeper. */
-	slot = admit(hub, fd);
 	if (slot < KEEPER_SLOT) {
 		close(fd);
 		return;
@@ -204,10 +211,26 @@ static void accept_client(struct hub *hub, int listener)
 	hub->slots[hub->nfds++] = slot;
 }
 
-/* Admits clients until none is left (and nobody joined for HUB_IDLE_MS), or, once stopping, until the last leaves. */
+/*
+ * One client per listener and turn: a loop that accepted while clients kept coming never got back
+ * to poll(), so slots of loaders that had gone were not freed (the dispatcher filled up with 8
+ * sessions churning).
+ */
+static void accept_client(struct hub *hub, int listener)
+{
+	int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd >= 0)
+		add_client(hub, fd);
+}
+
+/*
+ * Serves until no client is left and none is waiting to join (at once: a hub
+ * outlives no one), taking no one new once asked to stop.
+ */
 static void serve(struct hub *hub)
 {
-	int i, n;
+	int i, n, timeout;
 
 	for (;;) {
 		if (stop_requested) {
@@ -217,36 +240,50 @@ static void serve(struct hub *hub)
 					close(hub->fds[i].fd);
 				hub->fds[i].fd = -1;
 			}
-			if (hub->nfds == NR_LISTENERS)
-				return;
 		}
-		n = poll(hub->fds, hub->nfds,
-			 hub->nfds == NR_LISTENERS ? HUB_IDLE_MS : -1);
+		timeout = dispatcher_tick(&hub->d);
+		if (hub->nfds == FIRST_CLIENT)
+			timeout = 0;
+		n = poll(hub->fds, hub->nfds, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			return;
-		drop_closed(hub);
-		if (hub->nfds == NR_LISTENERS && !hub->fds[0].revents &&
+		serve_clients(hub);
+		if (hub->nfds == FIRST_CLIENT && !hub->fds[0].revents &&
 		    !hub->fds[1].revents)
 			return;
 		for (i = 0; i < NR_LISTENERS; i++)
 			if (hub->fds[i].revents && hub->fds[i].fd >= 0)
 				accept_client(hub, hub->fds[i].fd);
-		/* The next session's ring is made now, so that its join does not wait for the kernel. */
+		/* The next session's ring is made now, in the background, so that its join does not wait for the kernel. */
 		dispatcher_prepare(&hub->d);
 	}
 }
 
+/* Tells the loader that started the hub why it could not (it has sent its request already, or will). */
+static void refuse_starter(const char *msg, int err)
+{
+	struct hub_reply *reply = calloc(1, sizeof(*reply));
+
+	if (!reply)
+		return;
+	reply->err = err;
+	snprintf(reply->message, sizeof(reply->message), "%s", msg);
+	send_reply(HUB_STARTER_FD, reply, -1, -1);
+	free(reply);
+}
+
 /*
- * The hub's life: bind the name (another hub holding it is not an error),
- * load the programs, report to the starting loader through the status pipe
- * (closed empty on success, a message on failure), then serve.
+ * The hub's life: bind the name (another hub holding it is not an error: the
+ * loader that started this one joins that one instead), load the programs,
+ * admit the loader that started it (connected on HUB_STARTER_FD), or tell it
+ * why not, then serve.
  */
 int hub_serve(const char *plan_arg)
 {
 	struct sigaction stop = { .sa_handler = on_stop_signal };
-	int plan = plan_from_name(plan_arg), status_fd = HUB_STATUS_FD, i, fd;
+	int plan = plan_from_name(plan_arg), i, fd, err;
 	char msg[ERROR_MSG_LEN];
 	struct hub *hub;
 	bool auto_plan = false;
@@ -255,42 +292,49 @@ int hub_serve(const char *plan_arg)
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	if (plan <= PLAN_AUTO) {
-		dprintf(status_fd, "failed to start the hub: unknown plan %s",
-			plan_arg);
+		snprintf(msg, sizeof(msg),
+			 "failed to start the hub: unknown plan %s", plan_arg);
+		refuse_starter(msg, -EINVAL);
 		return 2;
 	}
 	hub = calloc(1, sizeof(*hub));
 	if (!hub) {
-		dprintf(status_fd, "failed to start the hub: out of memory");
+		refuse_starter("failed to start the hub: out of memory",
+			       -ENOMEM);
 		return 1;
 	}
-	for (i = 0; i < NR_LISTENERS; i++)
+	for (i = 0; i < FIRST_CLIENT; i++)
 		hub->fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-	hub->nfds = NR_LISTENERS;
+	hub->nfds = FIRST_CLIENT;
 	fd = listen_on(plan);
 	if (fd < 0) {
-		if (fd != -EADDRINUSE)
-			dprintf(status_fd, "failed to start the hub: %s",
-				strerror(-fd));
+		if (fd != -EADDRINUSE) {
+			snprintf(msg, sizeof(msg),
+				 "failed to start the hub: %s", strerror(-fd));
+			refuse_starter(msg, fd);
+		}
 		free(hub);
 		return fd == -EADDRINUSE ? 0 : 1;
 	}
 	hub->fds[0].fd = fd;
-	if (learn_kernel(hub, plan, &auto_plan, msg, sizeof(msg)) ||
-	    dispatcher_open(&hub->d, plan, msg, sizeof(msg))) {
-		dprintf(status_fd, "%s", msg);
+	err = learn_kernel(hub, plan, &auto_plan, msg, sizeof(msg));
+	if (!err)
+		err = dispatcher_open(&hub->d, plan, msg, sizeof(msg));
+	if (err) {
+		refuse_starter(msg, err);
 		dispatcher_close(&hub->d);
 		free(hub);
 		return 1;
 	}
 	if (auto_plan)
 		hub->fds[1].fd = listen_on(PLAN_AUTO);
+	hub->fds[REPORTS].fd = dispatcher_reports_fd(&hub->d);
 	dispatcher_prepare(&hub->d);
-	close(status_fd);
+	add_client(hub, HUB_STARTER_FD);
 	serve(hub);
 	/* New loaders now start a new hub instead of queueing on this one. */
 	for (i = 0; i < hub->nfds; i++)
-		if (hub->fds[i].fd >= 0)
+		if (hub->fds[i].fd >= 0 && i != REPORTS)
 			close(hub->fds[i].fd);
 	dispatcher_close(&hub->d);
 	free(hub);

@@ -365,24 +365,55 @@ out:
 	return err;
 }
 
-/* --keep-hub: holds the hub open, with no session, until stopped or until the hub has gone. */
-static int keep(const struct session_handles *session)
+/*
+ * --keep-hub: holds the hub open, with no session, until stopped or until the
+ * hub has gone, and pings it every stats interval: each answer is a stats
+ * record (of no session: its counters are zero; none in text), so the
+ * service knows the hub serves. One question at a time: a hub that does not answer is asked
+ * nothing more until it does.
+ */
+static int keep(const struct config *cfg, const struct session_handles *session)
 {
 	struct pollfd hub = { .fd = session->hub_fd, .events = POLLIN };
+	struct rec_stats answered = { .hdr = { REC_STATS, sizeof(answered) } };
 	struct rec_bye bye = { .hdr = { REC_BYE, sizeof(bye) } };
-	int err = 0;
+	__u64 interval_ns = cfg->stats_interval_ms * 1000000ULL, now,
+	      next_ping = now_ns(CLOCK_MONOTONIC);
+	__u32 seq = 0;
+	bool asking = false;
+	int err = 0, timeout_ms;
 
 	while (!exiting && !err) {
-		if (poll(&hub, 1, -1) > 0) {
-			err = -EPIPE;
-			report_error(err, "the hub exited");
+		now = now_ns(CLOCK_MONOTONIC);
+		if (!asking && now >= next_ping) {
+			err = hub_ping(hub.fd, ++seq);
+			asking = !err;
+			next_ping = now + interval_ns;
 		}
-	}
-	if (!err) {
-		output_record(&out, &bye);
+		timeout_ms =
+			asking ? -1 :
+				 (int)((next_ping - now + 999999) / 1000000);
+		if (err || poll(&hub, 1, timeout_ms) <= 0)
+			continue;
+		if (hub_pong(hub.fd) != seq) {
+			err = -EPIPE;
+			continue;
+		}
+		asking = false;
+		if (cfg->format == FORMAT_TEXT)
+			continue;
+		answered.time_ns = now_ns(CLOCK_MONOTONIC);
+		output_record(&out, &answered);
 		err = output_flush(&out);
+		if (err)
+			return err;
 	}
-	return err;
+	if (err) {
+		report_error(err, "the hub exited");
+		return err;
+	}
+	output_record(&out, &bye);
+	return output_flush(&out);
 }
 
 int main(int argc, char **argv)
@@ -398,7 +429,7 @@ int main(int argc, char **argv)
 	enum plan plan = PLAN_AUTO;
 	int err;
 
-	/* The hub outlives the loader that started it: it ends with its last session instead. */
+	/* The hub outlives the loader that started it: it ends with its last connection instead. */
 	if (argc == 3 && !strcmp(argv[1], "--hub"))
 		return hub_serve(argv[2]);
 	/* A dead service must leave no probes behind. */
@@ -429,7 +460,7 @@ int main(int argc, char **argv)
 		emit_hello(plan, notes, &cfg.session);
 		err = output_flush(&out);
 		if (!err)
-			err = cfg.keep_hub ? keep(&session) :
+			err = cfg.keep_hub ? keep(&cfg, &session) :
 					     trace(&cfg, &session);
 	}
 	if (out.err)

@@ -12,12 +12,12 @@ declare module 'fastify' {
  * loader cannot tell, an `Unavailable` saying why (each route answers with its own problem).
  */
 export default fp(async (app) => {
-  const { probePath, hostInfoCacheMs } = app.config
+  const { probePath, loaderEnv, hostInfoCacheMs } = app.config
   let cached: { at: number, plans: Promise<HostPlans> } | undefined
   app.decorate('host', {
     plans: async (Unavailable) => {
       if (cached === undefined || Date.now() - cached.at >= hostInfoCacheMs) {
-        cached = { at: Date.now(), plans: listPlans(probePath) }
+        cached = { at: Date.now(), plans: listPlans(probePath, loaderEnv) }
       }
       return await cached.plans.catch((err: unknown) => {
         throw err instanceof PlanListError ? new Unavailable(err.message) : err

@@ -7,6 +7,8 @@ declare module 'fastify' {
       /** Whether the service keeps the hub warm at all (`warmHub`). */
       readonly kept: boolean
       readonly status: HubStatus
+      /** Why the hub kept warm is taken for stopped or stuck, while it is: a loader joining it would wait in vain. */
+      readonly silence: string | null
     }
   }
 }
@@ -16,6 +18,7 @@ export default fp(async (app) => {
   const { config } = app
   const keeper = new HubKeeper({
     probePath: config.probePath,
+    env: config.loaderEnv,
     log: app.log.child({ component: 'hub' }),
     startTimeoutMs: config.loaderStartTimeoutMs,
     stopGraceMs: config.loaderStopGraceMs,
@@ -23,7 +26,8 @@ export default fp(async (app) => {
   })
   app.decorate('hub', {
     kept: config.warmHub,
-    get status () { return keeper.status }
+    get status () { return keeper.status },
+    get silence () { return config.warmHub ? keeper.silence : null }
   })
   if (!config.warmHub) return
   app.addHook('onReady', async () => { keeper.start() })

@@ -16,6 +16,7 @@ export default fp(async (app) => {
   const manager = new SessionManager(
     {
       probePath: config.probePath,
+      env: config.loaderEnv,
       startTimeoutMs: config.loaderStartTimeoutMs,
       stopGraceMs: config.loaderStopGraceMs,
       statsIntervalMs: config.loaderStatsIntervalMs

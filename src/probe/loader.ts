@@ -10,15 +10,22 @@ import { watchdog, type Watchdog } from './watchdog.js'
 /** What a running loader sends after its hello. */
 export type DataRecord = EventRecord | DropRecord | StatsRecord | HistRecord | DropCountRecord
 
+/**
+ * The whole environment a loader runs in (config.loaderEnv): it runs with the probe's privileges, and inherits
+ * nothing of the service's, its token least of all.
+ */
+export type LoaderEnv = Readonly<Record<string, string | undefined>>
+
 export interface LoaderOptions {
   probePath: string
+  env: LoaderEnv
   args: string[]
   log: FastifyBaseLogger
   startTimeoutMs: number
   stopGraceMs: number
   /**
    * How often the loader sends its counters (`--stats-interval-ms`): the watchdog's clock. Without it
-   * (a hub keeper, which sends nothing between hello and bye) nothing watches for silence.
+   * (a hub keeper, whose silence is its hub's: see HubKeeper) nothing watches for silence.
    */
   statsIntervalMs?: number
   /** Aborting it before the hello kills the loader and fails the start. */
@@ -102,7 +109,7 @@ class LoaderProcess implements RunningLoader {
     this.#listener = listener
     const { probePath, startTimeoutMs, statsIntervalMs } = options
     const args = statsIntervalMs === undefined ? options.args : [...options.args, '--stats-interval-ms', String(statsIntervalMs)]
-    const child = this.#child = spawn(probePath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = this.#child = spawn(probePath, args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.#log = options.log.child({ loaderPid: child.pid })
     this.#exited = new Promise((resolve) => child.once('close', () => resolve()))
     const timer = setTimeout(() => this.#abort(`the loader did not attach its probes within ${startTimeoutMs} ms`), startTimeoutMs)

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import type { PlanName } from './records.js'
-import { cannotRun } from './loader.js'
+import { cannotRun, type LoaderEnv } from './loader.js'
 
 /** `udplat-probe --list-plans`: the kernel, its BTF, and which attach plans it allows (bpf/user/udplat.c list_plans). */
 export interface HostPlans {
@@ -23,9 +23,9 @@ function isHostPlans (value: unknown): value is HostPlans {
 }
 
 /** Runs the loader with --list-plans; rejects with a PlanListError saying why it could not tell. */
-export async function listPlans (probePath: string): Promise<HostPlans> {
+export async function listPlans (probePath: string, env: LoaderEnv): Promise<HostPlans> {
   return await new Promise((resolve, reject) => {
-    execFile(probePath, ['--list-plans'], { timeout: LIST_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(probePath, ['--list-plans'], { env, timeout: LIST_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
       // Without BTF it still prints the JSON, and exits 1.
       let parsed: unknown
       try {

@@ -28,8 +28,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/readyz', {
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the loader runs, the kernel has BTF and an attach plan, and the hub is warm',
-      description: 'From `udplat-probe --list-plans`, reused for a few seconds.',
+      summary: 'Readiness: the loader runs, the kernel has BTF and an attach plan, and the hub is warm and answers',
+      description: 'From `udplat-probe --list-plans`, reused for a few seconds, and from the hub\'s answers to the pings of its keeper.',
       response: {
         200: Type.Object({
           status: Type.Literal('ready'),
@@ -44,7 +44,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const host = await app.host.plans(NotReady)
     const autoPlan = readyPlan(host)
     const { kept, status } = app.hub
-    if (kept && !status.running) throw new NotReady(`the hub is not running${status.error === null ? ' yet' : `: ${status.error}`}`)
+    if (kept && !status.running) throw new NotReady(status.error ?? 'the hub is not running yet')
     return { status: 'ready' as const, kernel: host.kernel, autoPlan, hubPlan: kept ? status.plan : null }
   })
 }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { READER_STATE_NAMES, STAGE_NAMES, StageMeter, type EventTypeName, type MarkName, type ReaderStateName, type StageName, type Verdict } from '../marks.js'
-import { startLoader, type DataRecord, type RunningLoader } from '../probe/loader.js'
+import { startLoader, type DataRecord, type LoaderEnv, type RunningLoader } from '../probe/loader.js'
 import type { HelloRecord, HistName, StatsRecord } from '../probe/records.js'
 import { probeArgs } from '../probe/args.js'
 import type { Histogram } from '../schemas/histogram.js'
@@ -25,6 +25,7 @@ export interface StateChange {
 
 export interface LoaderSettings {
   probePath: string
+  env: LoaderEnv
   startTimeoutMs: number
   stopGraceMs: number
   statsIntervalMs: number
@@ -119,6 +120,7 @@ export class Session {
   async start (settings: LoaderSettings): Promise<void> {
     const starting = startLoader({
       probePath: settings.probePath,
+      env: settings.env,
       args: probeArgs(this.spec),
       log: this.log,
       startTimeoutMs: settings.startTimeoutMs,

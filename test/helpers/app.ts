@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,10 +9,20 @@ import { loadConfig, type Config } from '../../src/config.js'
 import { MARK_NAMES, type MarkName } from '../../src/marks.js'
 
 export const FAKE_PROBE = fileURLToPath(new URL('./fake-probe.mjs', import.meta.url))
+/** The fake loader's environment: this process's, in which fakeProbe() says how it behaves. */
+export const FAKE_PROBE_ENV = process.env
 
 /** A configuration for tests: the fake loader, short timeouts, no hub kept warm (see hub.test.ts), defaults otherwise. */
 export function testConfig (overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig([], {}), probePath: FAKE_PROBE, loaderStartTimeoutMs: 2000, loaderStopGraceMs: 500, warmHub: false, ...overrides }
+  return {
+    ...loadConfig([], {}),
+    probePath: FAKE_PROBE,
+    loaderEnv: FAKE_PROBE_ENV,
+    loaderStartTimeoutMs: 2000,
+    loaderStopGraceMs: 500,
+    warmHub: false,
+    ...overrides
+  }
 }
 
 const apps: Array<ReturnType<typeof buildApp>> = []
@@ -121,15 +131,33 @@ export function fakeProbeEnv (mode: ProbeMode, { events = 0, drops = 0, marks = 
 }
 
 /**
- * How the next fake loaders behave (they inherit this process's environment).
- * Returns a reader of what the last one started reported: its pid and command line.
+ * How the next fake loaders behave (they run in this process's environment: FAKE_PROBE_ENV).
+ * Returns a reader of what the last one started reported: its pid, command line and environment.
  */
 export function fakeProbe (mode: ProbeMode, options: FakeProbeOptions = {}) {
   const infoFile = join(tmpdir(), `udplat-fake-probe-${process.pid}-${++infoFiles}.json`)
   rmSync(infoFile, { force: true })
   Object.assign(process.env, { ...fakeProbeEnv(mode, options), FAKE_PROBE_INFO: infoFile })
-  return (): { pid: number, argv: string[] } => JSON.parse(readFileSync(infoFile, 'utf8'))
+  return (): { pid: number, argv: string[], env: Record<string, string> } => JSON.parse(readFileSync(infoFile, 'utf8'))
 }
+
+const commands: string[] = []
+
+/**
+ * A command that runs the fake loader behaving so, for a service run as a process of its own: a service gives
+ * its loaders nothing of its environment (config.loaderEnv), so the behaviour is written into the command.
+ */
+export function fakeProbeCommand (mode: ProbeMode, options: FakeProbeOptions = {}): string {
+  const file = join(tmpdir(), `udplat-fake-probe-${process.pid}-${commands.length}.sh`)
+  const env = Object.entries(fakeProbeEnv(mode, options)).map(([name, value]) => `${name}=${value}`)
+  writeFileSync(file, `#!/bin/sh\nexec env ${env.join(' ')} '${process.execPath}' '${FAKE_PROBE}' "$@"\n`, { mode: 0o755 })
+  commands.push(file)
+  return file
+}
+
+afterAll(() => {
+  for (const file of commands.splice(0)) rmSync(file, { force: true })
+})
 
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()))

@@ -9,12 +9,14 @@
 //                      latency (receive, the default), send, or path (both)
 //   FAKE_PROBE_DROPS   drop events to send after them (default 0)
 //   FAKE_PROBE_COMM    the comm of the task its events name (default, or empty: receiver, or sender for send events)
-//   FAKE_PROBE_INFO    file to write { pid, argv } to, as JSON
+//   FAKE_PROBE_INFO    file to write { pid, argv, env } to, as JSON
 //   FAKE_PROBE_MARKS   the hello's marks bitmask, bit i for the i-th of MARK_NAMES (default: arrive, enqueue,
 //                      read, return, and for --direction send or both, the send marks); --marks NAMES replaces it
 //   FAKE_PROBE_PLANS   what --list-plans prints: tracepoint (default) | no-btf | none | garbage
-//   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then bye at SIGTERM) | error (fails to start)
+//   FAKE_PROBE_HUB     as --keep-hub: run (default: hello, then a stats record every --stats-interval-ms, as its hub
+//                      answers its pings, then bye at SIGTERM) | error (fails to start)
 //                      | die (says hello, then exits as if its hub had gone, after 200 ms)
+//                      | stopped (says hello, then nothing: its hub answers no ping)
 // Running, it repeats its stats record every --stats-interval-ms, as the real loader does.
 import { writeFileSync } from 'node:fs'
 
@@ -29,7 +31,7 @@ const direction = { receive: 1, send: 2, both: 3 }[option('--direction', 'receiv
 const marks = option('--marks', undefined)?.split(',').reduce((bits, name) => bits | (1 << MARK_NAMES.indexOf(name)), 0) ??
   Number(process.env.FAKE_PROBE_MARKS ?? bitsOf(['arrive', 'enqueue', 'read', 'return'])) | (direction & 2 ? SEND_MARKS : 0)
 const statsIntervalMs = Number(option('--stats-interval-ms', 1000))
-if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2) }))
+if (process.env.FAKE_PROBE_INFO) writeFileSync(process.env.FAKE_PROBE_INFO, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), env: process.env }))
 
 /** The value after `flag` on the command line, else `fallback`. */
 function option (flag, fallback) {
@@ -214,6 +216,8 @@ if (process.argv.includes('--keep-hub')) {
   process.on('SIGTERM', () => { void exit(0, bye()) })
   await send(hello())
   if (hubMode === 'die') setTimeout(() => { void exit(1, error('the hub exited')) }, 200)
+  // The real keeper's stats record of each answer has no session to count.
+  if (hubMode !== 'stopped') setInterval(() => { void send(record(4, 112, () => {})) }, statsIntervalMs)
   stayAlive()
 } else {
   await session()

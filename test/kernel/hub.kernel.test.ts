@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { listeningService } from '../reliability/service.js'
-import { type RunningProbe, startProbe } from './probe.js'
+import { loaderChildren } from '../reliability/proc.js'
+import { listeningService, serviceProcess } from '../reliability/service.js'
+import { type RunningProbe, sleep, startProbe } from './probe.js'
 import { attachedProgramIds, hubPids, programNames, RECEIVE_PROGRAMS, TRACEPOINT_PROGRAMS, keeperPids, loaderPids, mapsGone, programIdsOf, programsDetached, programsGone, ringIdsOf, send, startReceiver } from './workload.js'
 
 // The service's sessions share one hub (bpf/user/hub.h): one program set for all, each session with its own
@@ -181,4 +184,131 @@ describe('the hub the service keeps warm', () => {
     }
     await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
   }, 60_000)
+
+  it('is ready while its hub answers: not within 1 s of the hub stopping, when a POST fails fast; its keeper\'s death is no false alarm', async () => {
+    const warm = await listeningService({ loaderStatsIntervalMs: 100 })
+    const readyz = async () => await warm.call('GET', '/readyz')
+    const post = async (port: number) => await warm.call('POST', '/v1/sessions', { filter: { ports: [port] }, thresholdUs: 0 })
+    let stopped: number | undefined
+    try {
+      await vi.waitFor(async () => expect((await readyz()).status).toBe(200), { timeout: 5000, interval: 20 })
+      const [hub, ...others] = hubPids()
+      expect(others).toEqual([])
+      const [keeper] = keeperPids()
+      // The keeper killed while the hub serves a session: still ready, and another keeper joins that hub at once
+      // (the keeper has run for longer than hubRestartMs, 1 s).
+      const session = await post(24206)
+      expect(session.status, JSON.stringify(session.json)).toBe(201)
+      await sleep(1100)
+      process.kill(keeper!, 'SIGKILL')
+      const statuses: number[] = []
+      for (const killedAt = performance.now(); performance.now() - killedAt < 1500; await sleep(10)) statuses.push((await readyz()).status)
+      expect(statuses.filter((status) => status !== 200)).toEqual([])
+      const [next, ...more] = keeperPids()
+      expect(more).toEqual([])
+      expect(next).not.toBe(keeper)
+      expect(hubPids()).toEqual([hub])
+      await traffic('127.0.0.1', 24206, 2)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${session.json.id}/events`)).json.events).toHaveLength(2))
+      expect((await warm.call('DELETE', `/v1/sessions/${session.json.id}`)).status).toBe(204)
+
+      process.kill(hub!, 'SIGSTOP')
+      stopped = hub
+      const stoppedAt = performance.now()
+      const sinceStop = async <T>(request: Promise<T>) => ({ ...await request, ms: performance.now() - stoppedAt })
+      // Sent before the service could know: its loader gives up on the hub after 2 s.
+      const first = sinceStop(post(24203))
+      const notReady = await vi.waitFor(async () => {
+        const res = await sinceStop(readyz())
+        expect(res.status).toBe(503)
+        return res
+      }, { timeout: 3000, interval: 10 })
+      console.log(`hub stopped: /readyz 503 after ${notReady.ms.toFixed(0)} ms: ${notReady.json.detail}`)
+      expect(notReady.ms).toBeLessThan(1000)
+      expect(notReady.json).toMatchObject({ code: 'UDPLAT_NOT_READY', detail: expect.stringMatching(/^the hub has not answered for \d+\.\d s: it is stopped or stuck$/) })
+      // Sent once the service knows: refused at once, with no loader run.
+      const askedAt = performance.now()
+      const refused = await post(24204)
+      const refusedMs = performance.now() - askedAt
+      expect(refused.json).toMatchObject({ status: 503, code: 'UDPLAT_NOT_READY', detail: expect.stringMatching(/^the hub has not answered for \d+\.\d s: it is stopped or stuck$/) })
+      expect(refusedMs).toBeLessThan(500)
+      expect(loaderPids('--port 24204 ')).toEqual([])
+      const late = await first
+      console.log(`hub stopped: a POST sent at once answered ${late.status} after ${late.ms.toFixed(0)} ms: ${late.json.detail}; one sent after /readyz said so, ${refused.status} after ${refusedMs.toFixed(0)} ms`)
+      expect(late.json).toMatchObject({ status: 503, code: 'UDPLAT_LOADER_FAILED', detail: 'failed to join the hub: it did not answer within 2 s' })
+      expect(late.ms).toBeLessThan(3000)
+
+      process.kill(hub!, 'SIGCONT')
+      stopped = undefined
+      await vi.waitFor(async () => expect((await readyz()).status).toBe(200), { timeout: 1000, interval: 10 })
+      const res = await post(24205)
+      expect(res.status, JSON.stringify(res.json)).toBe(201)
+      expect(hubPids()).toEqual([hub])
+      await traffic('127.0.0.1', 24205, 2)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${res.json.id}/events`)).json.events).toHaveLength(2))
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT')
+      await warm.app.close()
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
+  }, 60_000)
+})
+
+describe('a session created right after another\'s deletion', () => {
+  /** The ids of the links that attach the programs `ids`: a program detached and attached again has a new one. */
+  const linkIdsOf = (ids: number[]) => (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ id: number, prog_id: number }>)
+    .filter((link) => ids.includes(link.prog_id)).map((link) => link.id).sort((a, b) => a - b)
+
+  it('finds nothing of its teardown on its path: the programs still attached, its ring made ahead', async () => {
+    const warm = await listeningService({ loaderStatsIntervalMs: 100 })
+    const post = async (port: number) => await warm.call('POST', '/v1/sessions', { filter: { ports: [port] }, thresholdUs: 0 })
+    try {
+      await vi.waitFor(async () => expect((await warm.call('GET', '/readyz')).status).toBe(200), { timeout: 5000, interval: 20 })
+      const [hub] = hubPids()
+      const programs = programIdsOf(hub!)
+      // Two rings made ahead (the hub holds nothing else of a ring), so that two sessions in a row find theirs.
+      await vi.waitFor(() => expect(ringIdsOf(hub!)).toHaveLength(2))
+      const first = await post(24207)
+      expect(first.status, JSON.stringify(first.json)).toBe(201)
+      const links = linkIdsOf(programs)
+      expect(links).toHaveLength(RECEIVE_PROGRAMS.length)
+      expect((await warm.call('DELETE', `/v1/sessions/${first.json.id}`)).status).toBe(204)
+      const next = await post(24208)
+      expect(next.status, JSON.stringify(next.json)).toBe(201)
+      // The same links: not detached and attached again, which waits for an RCU grace period.
+      expect(linkIdsOf(programs)).toEqual(links)
+      await traffic('127.0.0.1', 24208, 2)
+      await vi.waitFor(async () => expect((await warm.call('GET', `/v1/sessions/${next.json.id}/events`)).json.events).toHaveLength(2))
+      expect((await warm.call('DELETE', `/v1/sessions/${next.json.id}`)).status).toBe(204)
+      // With no session for a while, they go; the rings of the two sessions go, and two are made ahead again.
+      expect(await programsDetached(programs)).toEqual([])
+      await vi.waitFor(() => expect(ringIdsOf(hub!)).toHaveLength(2))
+    } finally {
+      await warm.app.close()
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 5000 })
+  }, 60_000)
+})
+
+describe('the service\'s children', () => {
+  const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((entry) => entry !== '')
+
+  it('run with PATH for their whole environment, the hub with none: nothing of the service\'s, its token least of all', async () => {
+    const token = 'a-token-that-no-child-may-see'
+    const server = await serviceProcess({ UDPLAT_TOKEN: token })
+    try {
+      await vi.waitFor(async () => expect((await server.call('GET', '/readyz')).status).toBe(200), { timeout: 5000, interval: 20 })
+      const res = await server.call('POST', '/v1/sessions', { filter: { ports: [24210] } })
+      expect(res.status, JSON.stringify(res.json)).toBe(201)
+      const [loader] = loaderChildren(server.child.pid)
+      const [keeper] = keeperPids()
+      const [hub] = hubPids()
+      expect(environ(loader!)).toEqual([`PATH=${process.env.PATH}`])
+      expect(environ(keeper!)).toEqual([`PATH=${process.env.PATH}`])
+      expect(environ(hub!)).toEqual([])
+    } finally {
+      server.child.kill('SIGTERM')
+    }
+    await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 10_000 })
+  })
 })

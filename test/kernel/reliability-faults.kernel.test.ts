@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { kernelStack, loaderChildren } from '../reliability/proc.js'
 import { listeningService, serviceProcess } from '../reliability/service.js'
@@ -84,9 +84,37 @@ describe('a loader that dies or stops', () => {
 })
 
 describe('the service killed with SIGKILL', () => {
+  /** Whether a process has exited (a zombie has: its descriptors are closed); its stack says nothing while it runs. */
+  function hasExited (pid: number): boolean {
+    try {
+      return /^\d+ \(.*\) [ZX] /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+    } catch {
+      return true
+    }
+  }
+
+  /**
+   * SIGKILLs the service, then watches until none of `pids` runs and none of `programs` is loaded (5 s at most):
+   * how long each took.
+   */
+  async function killAndWatch (server: Awaited<ReturnType<typeof serviceProcess>>, pids: number[], programs: number[]) {
+    const exited = exitOf(server.child)
+    const killedAt = performance.now()
+    server.child.kill('SIGKILL')
+    let processesGoneMs: number | undefined
+    let left: number[] = programs
+    while ((processesGoneMs === undefined || left.length > 0) && performance.now() - killedAt < 5000) {
+      if (pids.every(hasExited)) processesGoneMs ??= performance.now() - killedAt
+      const loaded = loadedProgramIds()
+      left = programs.filter((id) => loaded.has(id))
+      await sleep(5)
+    }
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' })
+    return { processesGoneMs, programsGoneMs: performance.now() - killedAt, left }
+  }
+
   it('leaves no loader, no hub keeper, no hub and no BPF program of its own within 1 s (PR_SET_PDEATHSIG)', async () => {
     const server = await serviceProcess()
-    const exited = exitOf(server.child)
     try {
       for (const port of [23121, 23122, 23123, 23124]) {
         const res = await server.call('POST', '/v1/sessions', { filter: { ports: [port] } })
@@ -102,23 +130,37 @@ describe('the service killed with SIGKILL', () => {
       const keepers = keeperPids()
       expect(keepers).toHaveLength(1)
 
-      const killedAt = performance.now()
-      server.child.kill('SIGKILL')
-      let loadersGoneMs: number | undefined
-      let left: number[] = programs
-      while (left.length > 0 && performance.now() - killedAt < 5000) {
-        const alive = [...loaders, ...keepers, ...hubs].filter((pid) => kernelStack(pid) !== '')
-        if (alive.length === 0) loadersGoneMs ??= performance.now() - killedAt
-        const loaded = loadedProgramIds()
-        left = programs.filter((id) => loaded.has(id))
-        await sleep(5)
-      }
-      const programsGoneMs = performance.now() - killedAt
-      console.log(`service SIGKILLed with 4 sessions: loaders, hub keeper and hub gone after ${loadersGoneMs?.toFixed(0)} ms, their 4 BPF programs after ${programsGoneMs.toFixed(0)} ms`)
-      expect(await exited).toEqual({ code: null, signal: 'SIGKILL' })
+      const { processesGoneMs, programsGoneMs, left } = await killAndWatch(server, [...loaders, ...keepers, ...hubs], programs)
+      console.log(`service SIGKILLed with 4 sessions: loaders, hub keeper and hub gone after ${processesGoneMs?.toFixed(0)} ms, their BPF programs after ${programsGoneMs.toFixed(0)} ms`)
       expect(left).toEqual([])
-      expect(loadersGoneMs).toBeLessThan(1000)
+      expect(processesGoneMs).toBeLessThan(1000)
       expect(programsGoneMs).toBeLessThan(1000)
+    } finally {
+      server.child.kill('SIGKILL')
+    }
+  })
+
+  it('leaves no hub that a session\'s loader was starting within 1 s: the hub goes with the loader that started it', async () => {
+    const server = await serviceProcess()
+    try {
+      await vi.waitFor(async () => expect((await server.call('GET', '/readyz')).status).toBe(200), { timeout: 5000, interval: 20 })
+      const [warm, ...others] = hubPids()
+      expect(others).toEqual([])
+      // The keeper follows its hub and is started again only after a second: meanwhile, a session's loader starts the hub.
+      process.kill(warm!, 'SIGKILL')
+      await vi.waitFor(() => expect([...hubPids(), ...keeperPids()]).toEqual([]), { timeout: 2000, interval: 5 })
+      const posting = server.call('POST', '/v1/sessions', { filter: { ports: [23125] } }).catch(() => undefined)
+      // Caught while it loads its programs, before its loader has joined it.
+      const hub = await vi.waitFor(() => {
+        const [started] = hubPids()
+        expect(started).toBeDefined()
+        return started!
+      }, { timeout: 5000, interval: 1 })
+      const starting = [...loaderChildren(server.child.pid), hub]
+      const { processesGoneMs } = await killAndWatch(server, starting, [])
+      await posting
+      console.log(`service SIGKILLed while its loader started the hub: loader and hub gone after ${processesGoneMs?.toFixed(0)} ms`)
+      expect(processesGoneMs).toBeLessThan(1000)
     } finally {
       server.child.kill('SIGKILL')
     }

@@ -1,7 +1,7 @@
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { startLoader } from '../../src/probe/loader.js'
-import { FAKE_PROBE, fakeProbe } from '../helpers/app.js'
+import { FAKE_PROBE, FAKE_PROBE_ENV, fakeProbe } from '../helpers/app.js'
 
 /** Starts the fake loader in `mode`, as a session would; keeps the type of every record it delivers and every line it logs. */
 async function startFake (mode: Parameters<typeof fakeProbe>[0]) {
@@ -11,7 +11,7 @@ async function startFake (mode: Parameters<typeof fakeProbe>[0]) {
   const received: string[] = []
   const onExit = vi.fn<(failure: string | null) => void>()
   const loader = await startLoader(
-    { probePath: FAKE_PROBE, args: [], log, startTimeoutMs: 5000, stopGraceMs: 2000, statsIntervalMs: 1000 },
+    { probePath: FAKE_PROBE, env: FAKE_PROBE_ENV, args: [], log, startTimeoutMs: 5000, stopGraceMs: 2000, statsIntervalMs: 1000 },
     { onHello: () => {}, onRecord: (record) => received.push(record.type), onExit }
   )
   return { loader, received, logged, onExit }

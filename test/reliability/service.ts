@@ -13,13 +13,15 @@ export interface Api {
   call: (method: string, path: string, body?: unknown) => Promise<{ status: number, json: any }>
 }
 
-export function api (base: string): Api {
+/** Requests to the service at base, with the bearer token when it has one. */
+export function api (base: string, token?: string): Api {
+  const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
   return {
     base,
     call: async (method, path, body) => {
       const res = await fetch(base + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body)
       })
       const text = await res.text()
@@ -53,5 +55,5 @@ export async function serviceProcess (env: Record<string, string> = {}): Promise
     })
     child.once('close', (code) => reject(new Error(`the service exited with code ${code} before listening: ${stderr}`)))
   })
-  return { child, ...api(base) }
+  return { child, ...api(base, env.UDPLAT_TOKEN) }
 }

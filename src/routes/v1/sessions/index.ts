@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import {
-  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, problemResponses, SessionDeleted, SessionLimit, SessionNotFound, UnsupportedMediaType, ValidationFailed
+  BadRequest, BodyTooLarge, BufferLimit, LoaderFailed, NotReady, problemResponses, SessionDeleted, SessionLimit, SessionNotFound, UnsupportedMediaType,
+  ValidationFailed
 } from '../../../errors.js'
 import { ref, SessionParams } from '../../../schemas/common.js'
 import { CreateSession, ListSessionsQuery, Session, SessionList } from '../../../schemas/session.js'
@@ -21,10 +22,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           description: 'The running session',
           headers: { location: { type: 'string', description: 'The session\'s URL' } }
         },
-        ...problemResponses(ValidationFailed, BadRequest, SessionDeleted, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed)
+        ...problemResponses(ValidationFailed, BadRequest, SessionDeleted, BodyTooLarge, UnsupportedMediaType, SessionLimit, BufferLimit, LoaderFailed, NotReady)
       }
     }
   }, async (request, reply) => {
+    // Its loader would wait for a hub that does not answer: say so at once.
+    const silence = app.hub.silence
+    if (silence !== null) throw new NotReady(silence)
     const session = await app.sessions.create(request.body)
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session.toResource())
   })

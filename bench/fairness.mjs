@@ -1,50 +1,37 @@
 #!/usr/bin/env node
 /**
- * Does a stream's backlog starve everyone else? Event-stream clients in
- * processes of their own drain a session's buffer as fast as the socket
- * delivers, while this process asks GET /healthz every 10 ms; the table gives
- * /healthz latency during the drain, and the drain's rate. The loader is the
- * fake one (test/helpers/fake-probe.mjs), which fills the buffer at once:
- * what is measured is the service alone.
+ * Do streams that drain a backlog stall everyone else, or each other? The
+ * service runs alone on CPU 0; event-stream clients (one process) start
+ * together on CPU 1 and read a session's backlog as fast as the socket
+ * delivers, while a prober at real-time priority on CPU 1 asks GET /healthz
+ * every 20 ms (test/helpers/stream-fairness.mjs). The table gives /healthz
+ * latency from the moment the clients connect until they are done or the
+ * window closes, the spread of bytes between streams (most / least, when the
+ * first stream was done or at the window's end), and the rate to the clients.
+ * The loader is the fake one (test/helpers/fake-probe.mjs), which fills the
+ * buffer before the clients start: what is measured is the service alone.
  */
+import { execFileSync } from 'node:child_process'
+import { measureStreams } from '../test/helpers/stream-fairness.mjs'
 import {
-  ROOT, emit, fmt, median, options, percentile, progress, reportHeader, sleep, standInProbe, start, startService, table, verdict
+  ROOT, emit, fmt, median, options, percentile, progress, reportHeader, sleep, standInProbe, startService, table, verdict
 } from './common.mjs'
 
-const USAGE = 'usage: node bench/fairness.mjs [--rounds N] [--out FILE]'
-const opts = options(USAGE, { rounds: 3, out: '' })
+const USAGE = 'usage: node bench/fairness.mjs [--rounds N] [--window-ms MS] [--clients 10,50,100,1] [--out FILE]'
+const opts = options(USAGE, { rounds: 3, 'window-ms': 5000, clients: '10,50,100,1', out: '' })
 
+const SERVICE_CPU = 0
+const CLIENT_CPU = 1
+const PROBE_EVERY_MS = 20
 const SCENARIOS = [
-  { label: '300 clients × 4 000 events', clients: 300, events: 4000 },
-  { label: '4 clients × 300 000 events', clients: 4, events: 300_000 },
-  { label: '1 client × 300 000 events', clients: 1, events: 300_000 }
+  { label: '10 clients × 100 000 events', clients: 10, events: 100_000 },
+  { label: '50 clients × 100 000 events', clients: 50, events: 100_000 },
+  { label: '100 clients × 100 000 events', clients: 100, events: 100_000 },
+  // Its rate to the last event: the window only bounds it.
+  { label: '1 client × 300 000 events', clients: 1, events: 300_000, windowMs: 60_000 }
 ]
-const CLIENT_PROCESSES = 4
 
-/** Runs `clients` event-stream readers from `after=0`, each to seq `last`; once all have it, prints "done FIRST LAST": the first byte's and the last's epoch ms. */
-const CLIENTS = `
-const [url, clients, last] = [process.argv[1], Number(process.argv[2]), process.argv[3]]
-const http = require('node:http')
-const agent = new http.Agent({ maxSockets: Infinity })
-const needle = Buffer.from('id: ' + last + '\\n')
-let left = clients
-let firstMs
-for (let i = 0; i < clients; i++) {
-  http.get(url, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
-    let tail = Buffer.alloc(0)
-    res.on('data', (chunk) => {
-      firstMs ??= performance.timeOrigin + performance.now()
-      const found = Buffer.concat([tail, chunk.subarray(0, needle.length)]).includes(needle) || chunk.includes(needle)
-      tail = chunk.subarray(-needle.length)
-      if (!found) return
-      res.destroy()
-      if (--left === 0) { console.log('done ' + firstMs + ' ' + (performance.timeOrigin + performance.now())); process.exit(0) }
-    })
-  })
-}
-`
-
-async function scenario ({ clients, events }) {
+async function scenario ({ clients, events, windowMs = opts['window-ms'] }) {
   const service = await startService({
     env: {
       UDPLAT_PROBE: standInProbe(`${ROOT}test/helpers/fake-probe.mjs`, { FAKE_PROBE_EVENTS: String(events) }),
@@ -52,59 +39,72 @@ async function scenario ({ clients, events }) {
     }
   })
   try {
+    // Every thread of the service on its CPU; the loader it starts inherits it, and is idle once it has sent its events.
+    execFileSync('taskset', ['-a', '-c', '-p', String(SERVICE_CPU), String(service.pid)], { stdio: 'ignore' })
     const { session } = await service.createSession({ bufferEvents: Math.max(100, events) })
     for (let i = 0; (await service.getSession(session.id)).lastSeq < events; i++) {
       if (i > 600) throw new Error('the fake loader did not fill the buffer within a minute')
       await sleep(100)
     }
-    const url = `${service.base}/v1/sessions/${session.id}/events`
-    const perProcess = Math.ceil(clients / CLIENT_PROCESSES)
-    const readers = Array.from({ length: Math.min(CLIENT_PROCESSES, clients) }, (_, i) =>
-      start(process.execPath, ['-e', CLIENTS, url, String(Math.min(perProcess, clients - i * perProcess)), String(events)]))
-    const healthMs = []
-    let done = 0
-    const finished = Promise.all(readers.map(async (reader) => {
-      const line = await reader.waitLine((text) => text.startsWith('done '), 120_000, 'done')
-      done++
-      const [, first, last] = line.line.split(' ').map(Number)
-      return { first, last }
-    }))
-    while (done < readers.length) {
-      const t0 = performance.now()
-      await fetch(`${service.base}/healthz`)
-      healthMs.push(performance.now() - t0)
-      await sleep(10)
+    const run = await measureStreams({
+      servicePid: service.pid,
+      streamUrl: `${service.base}/v1/sessions/${session.id}/events`,
+      probeUrl: `${service.base}/healthz`,
+      clients,
+      lastSeq: events,
+      windowMs,
+      probeEveryMs: PROBE_EVERY_MS,
+      cpu: CLIENT_CPU
+    })
+    return {
+      healthMs: run.probesMs,
+      ownMs: run.serviceMs,
+      spread: Math.max(...run.bytes) / Math.min(...run.bytes),
+      // One client: events from its first byte to its last event. MiB/s: what the streams had read at the checkpoint.
+      eventsPerS: clients === 1 && run.doneMs[0] !== null ? (events - 1) / ((run.doneMs[0] - run.firstMs[0]) / 1000) : NaN,
+      mibPerS: run.bytes.reduce((sum, bytes) => sum + bytes, 0) / 2 ** 20 / (run.checkpointMs / 1000)
     }
-    // From the first byte any client got to the last byte of all: streams served one after another count as such.
-    const spans = await finished
-    const drainMs = Math.max(...spans.map((span) => span.last)) - Math.min(...spans.map((span) => span.first))
-    return { healthMs, eventsPerS: clients * events / (drainMs / 1000) }
   } finally {
     await service.stop()
   }
 }
 
 const rows = []
-for (const s of SCENARIOS) {
+for (const s of SCENARIOS.filter(({ clients }) => opts.clients.split(',').map(Number).includes(clients))) {
   const rounds = []
   for (let round = 0; round < opts.rounds; round++) {
-    rounds.push(await scenario(s))
-    progress(`${s.label}, round ${round + 1}: /healthz p99 ${fmt(percentile(rounds.at(-1).healthMs, 99), 1)} ms, ${fmt(rounds.at(-1).eventsPerS)} events/s`)
+    const r = await scenario(s)
+    rounds.push(r)
+    progress(`${s.label}, round ${round + 1}: /healthz p99 ${fmt(percentile(r.healthMs, 99), 1)} ms, max ${fmt(Math.max(...r.healthMs), 1)} ms ` +
+      `(the service's own: ${fmt(percentile(r.ownMs, 99), 1)}, ${fmt(Math.max(...r.ownMs), 1)}), ` +
+      `spread ${fmt(r.spread, 2)}, ${fmt(r.mibPerS, 1)} MiB/s${s.clients === 1 ? `, ${fmt(r.eventsPerS)} events/s` : ''}`)
   }
   const p99 = median(rounds.map((r) => percentile(r.healthMs, 99)))
+  const max = Math.max(...rounds.map((r) => Math.max(...r.healthMs)))
+  const ownP99 = median(rounds.map((r) => percentile(r.ownMs, 99)))
+  const ownMax = Math.max(...rounds.map((r) => Math.max(...r.ownMs)))
+  const spread = Math.max(...rounds.map((r) => r.spread))
   const rate = median(rounds.map((r) => r.eventsPerS))
-  const target = s.clients === 1 ? `≥ 600 000 events/s: ${verdict(rate, 600_000)}` : `/healthz p99 ≤ 100 ms: ${verdict(p99, 100, true)}`
+  const target = s.clients === 1
+    ? `≥ 600 000 events/s: ${verdict(rate, 600_000)}`
+    : `p99 ≤ 50 ms: ${verdict(p99, 50, true)}; max ≤ 100 ms: ${verdict(max, 100, true)}; spread ≤ 2: ${verdict(spread, 2, true)}`
   rows.push([
-    s.label, fmt(median(rounds.map((r) => r.healthMs.length))), fmt(median(rounds.map((r) => median(r.healthMs))), 1), fmt(p99, 1),
-    fmt(median(rounds.map((r) => Math.max(...r.healthMs))), 1), fmt(rate), target
+    s.label, fmt(median(rounds.map((r) => r.healthMs.length))), fmt(median(rounds.map((r) => median(r.healthMs))), 1), fmt(p99, 1), fmt(max, 1),
+    fmt(median(rounds.map((r) => median(r.ownMs))), 1), fmt(ownP99, 1), fmt(ownMax, 1),
+    s.clients === 1 ? '–' : fmt(spread, 2), fmt(median(rounds.map((r) => r.mibPerS)), 1), s.clients === 1 ? fmt(rate) : '–', target
   ])
 }
 
 emit([
   reportHeader('Event streams and everyone else'),
-  `Clients in ${CLIENT_PROCESSES} processes of their own read a session's buffer over SSE from seq 1 as fast as the socket delivers, ` +
-    'while the benchmark asks GET /healthz every 10 ms until the last client has the last event. The loader is the fake one ' +
-    `(test/helpers/fake-probe.mjs), which fills the buffer before the clients start. ${opts.rounds} rounds, each with a fresh service; medians.`,
+  `The service runs alone on CPU ${SERVICE_CPU} (taskset); the clients, in one process, and a prober at real-time priority (chrt -f) ` +
+    `run on CPU ${CLIENT_CPU}. The clients ask for a session's events from seq 1 together and read as fast as the socket delivers, ` +
+    `each until the last event or for ${opts['window-ms']} ms (one client: to the last event); the prober asks GET /healthz every ${PROBE_EVERY_MS} ms, and the table counts ` +
+    'the asks that started from the moment the clients connected until they were done. "Own": each ask less the time the service\'s ' +
+    'main thread waited meanwhile for a CPU that another task had (its schedstat run delay): the host\'s part, left out. ' +
+    'Targets on the wall-clock figures. Spread: the most bytes a stream had over the ' +
+    'least, when the first stream was done or the window closed. The loader is the fake one (test/helpers/fake-probe.mjs), which fills ' +
+    `the buffer before the clients start. ${opts.rounds} rounds, each with a fresh service; medians, but max and spread: the worst round.`,
   '',
-  table(['clients', '/healthz asked', 'p50 ms', 'p99 ms', 'max ms', 'events/s to the clients', 'target'], rows)
+  table(['clients', '/healthz asked', 'p50 ms', 'p99 ms', 'max ms', 'own p50 ms', 'own p99 ms', 'own max ms', 'spread', 'MiB/s to the clients', 'events/s (1 client)', 'target'], rows)
 ].join('\n'), opts.out)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { ascii, ByteWriter } from './byte-writer.js'
 import type { Session } from './session.js'
-import { takeTurn } from './turns.js'
+import { streamTurns, type TurnTaker } from './turns.js'
 
 /** Frames are pushed in chunks of about this many bytes: one socket write each. */
 const CHUNK_BYTES = 64 * 1024
@@ -23,14 +23,15 @@ const FRAME = {
  *
  * It reads the session's EventLog by cursor only when the socket wants more (a Readable piped to the
  * response), so a slow client costs a cursor and one chunk, never a queue of its own; the events'
- * JSON is built from the buffered records as the chunk is.
+ * JSON is built from the buffered records as the chunk is, in a turn shared with every other stream.
  */
-export class EventStream extends Readable {
+export class EventStream extends Readable implements TurnTaker {
   #cursor: number
   /** The index in session.stateChanges of the last state sent; -1 before the first frame. */
   #sentChange = -1
   #finished = false
-  #pumping = false
+  /** Caught up: it asks for its next turn when the session changes, or sends a heartbeat. */
+  #idle = false
   readonly #closed = new AbortController()
   readonly #out = new ByteWriter(CHUNK_BYTES + 4096)
 
@@ -40,37 +41,34 @@ export class EventStream extends Readable {
     session.streams.open++
   }
 
+  /** The consumer wants more: frames are written in the stream's next turn (turns.ts), never here. */
   override _read (): void {
-    if (!this.#pumping) void this.#pump()
+    if (!this.#idle) streamTurns.want(this)
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    streamTurns.cancel(this)
     this.#closed.abort()
     this.session.streams.open--
     callback(err)
   }
 
-  /** Pushes until the consumer is full or there is nothing to say; then waits for the session to change. */
-  async #pump (): Promise<void> {
-    this.#pumping = true
-    try {
-      while (!this.destroyed) {
-        const turn = takeTurn()
-        if (turn !== undefined) await turn
-        if (this.destroyed) return
-        const chunk = this.#next()
-        if (chunk !== undefined) {
-          if (!this.push(chunk)) return
-        } else if (this.#finished) {
-          this.push(null)
-          return
-        } else if (!await this.session.changes.wait(this.heartbeatMs, this.#closed.signal) && !this.destroyed) {
-          if (!this.push(': heartbeat\n\n')) return
-        }
-      }
-    } finally {
-      this.#pumping = false
-    }
+  /** Pushes one chunk; true while the consumer wants more. Caught up, it waits for the session to change. */
+  takeTurn (): boolean {
+    if (this.destroyed) return false
+    const chunk = this.#next()
+    if (chunk !== undefined) return this.push(chunk)
+    if (this.#finished) this.push(null)
+    else void this.#waitForChange()
+    return false
+  }
+
+  async #waitForChange (): Promise<void> {
+    this.#idle = true
+    const changed = await this.session.changes.wait(this.heartbeatMs, this.#closed.signal)
+    this.#idle = false
+    if (this.destroyed) return
+    if (changed || this.push(': heartbeat\n\n')) streamTurns.want(this)
   }
 
   /** The next chunk of frames, undefined when the client is caught up and the state is unchanged. */

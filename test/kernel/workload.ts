@@ -101,7 +101,9 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
   const argv = [...(opts.prefix ?? []), opts.binary ?? UDPWORK, ...args]
   const child = spawn(argv[0]!, argv.slice(1))
   const out = lines(child)
-  const ready = JSON.parse(await out.first) as { port: number, pid: number }
+  const ready = JSON.parse(await out.first) as { port: number, pid: number, arrivalStamps: boolean }
+  // Its kernel stamps are ground truth only once the kernel stamps datagrams as they arrive (udpwork.c).
+  if (!ready.arrivalStamps) throw new Error(`udpwork recv on ${opts.bind} could not see the kernel stamp datagrams on arrival`)
   const done = out.rest.then((rest) => rest.map((line) => JSON.parse(line) as Received))
   return { port: ready.port, pid: ready.pid, done, child }
 }

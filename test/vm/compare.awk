@@ -34,6 +34,9 @@ FILENAME == ARGV[1] {
 
 field($0, "ready") == "true" {
 	reader_pid[FILENAME] = field($0, "pid")
+	# Its kernel stamps are ground truth only once the kernel stamps datagrams on arrival (udpwork.c).
+	if (field($0, "arrivalStamps") != "true")
+		problem(FILENAME ": the receiver could not see the kernel stamp datagrams on arrival")
 	next
 }
 

@@ -28,6 +28,9 @@ FILENAME ~ /-starved\.recv$/ && !starve_ns {
 }
 
 FILENAME ~ /\.recv$/ {
+	# Its kernel stamps are ground truth only once the kernel stamps datagrams on arrival (udpwork.c).
+	if (field($0, "ready") == "true" && field($0, "arrivalStamps") != "true")
+		problem(FILENAME ": the receiver could not see the kernel stamp datagrams on arrival")
 	if (field($0, "i") == "")
 		next
 	n = ++ngt

@@ -17,7 +17,7 @@ const sessions = async (app: App, headers: Record<string, string> = {}) =>
 
 describe('the Host a request names', () => {
   it.each([
-    'localhost:9470', 'LOCALHOST:9470', 'localhost', '127.0.0.1:9470', '127.0.0.1', '[::1]:9470', '192.0.2.10:8080', '[2001:db8::1]', 'localhost:8080'
+    'localhost:9470', 'LOCALHOST:9470', 'localhost', '127.0.0.1:9470', '127.0.0.1', '[::1]:9470', '198.51.100.10:8080', '[2001:db8::1]', 'localhost:8080'
   ])('is the service\'s own when it is %s: localhost or an address, on any port', async (host) => {
     const app = await sharedApp()
     expect((await app.inject({ url: '/healthz', headers: { host } })).statusCode).toBe(200)

@@ -101,14 +101,9 @@ END {
 	if (!nd) {
 		problem("nothing to compare")
 	} else {
-		sort_values(stamps, nd)
-		sort_values(tails, nd)
-		if (quantile(stamps, nd, 0.99) > max_stamp_ns)
-			problem("stamp to first mark p99 above " us(max_stamp_ns) " us")
-		if (quantile(tails, nd, 0.5) > max_tail_ns)
-			problem("return to user p50 above " us(max_tail_ns) " us")
-		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow "; stamp to first mark us " spread(stamps, nd) \
-			"; return to user us " spread(tails, nd)
+		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow \
+			"; " bounded_spread("stamp to first mark", stamps, nd, 0.99, max_stamp_ns) \
+			"; " bounded_spread("return to user", tails, nd, 0.5, max_tail_ns)
 	}
 	print verdict(detail)
 }

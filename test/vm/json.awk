@@ -70,19 +70,13 @@ function sorted_spread(v, n) {
 	return spread(v, n)
 }
 
-# How n measures differ from their ground truth, d[1..n] the absolute
-# differences (sorted here) and sum the signed ones' sum: "|NAME| us p50 A
-# p99 B max C, mean NAME D"; a problem when there are none or p99 is above
-# max_ns.
-function diff_figures(name, d, n, sum, max_ns) {
-	if (!n) {
-		problem("nothing to compare")
-		return "nothing compared"
-	}
-	sort_values(d, n)
-	if (quantile(d, n, 0.99) > max_ns)
-		problem("p99 above " us(max_ns) " us")
-	return "|" name "| us " spread(d, n) ", mean " name " " us(sum / n)
+# "NAME us p50 A p99 B max C" of v[1..n], which it sorts; a problem when its
+# p-quantile (0 < p <= 1) is above max_ns.
+function bounded_spread(name, v, n, p, max_ns) {
+	sort_values(v, n)
+	if (quantile(v, n, p) > max_ns)
+		problem(name " p" p * 100 " above " us(max_ns) " us")
+	return name " us " spread(v, n)
 }
 
 # "pass DETAIL", or "fail PROBLEMS (N problems); DETAIL".

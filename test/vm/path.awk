@@ -94,14 +94,9 @@ END {
 	if (!nd) {
 		problem("nothing to compare")
 	} else {
-		sort_values(entries, nd)
-		sort_values(exits, nd)
-		if (quantile(entries, nd, 0.5) > max_tail_ns)
-			problem("sendMonoNs to send p50 above " us(max_tail_ns) " us")
-		if (quantile(exits, nd, 0.5) > max_tail_ns)
-			problem("return to returnMonoNs p50 above " us(max_tail_ns) " us")
-		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow "; sendMonoNs to send us " spread(entries, nd) \
-			"; return to returnMonoNs us " spread(exits, nd) \
+		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow \
+			"; " bounded_spread("sendMonoNs to send", entries, nd, 0.5, max_tail_ns) \
+			"; " bounded_spread("return to returnMonoNs", exits, nd, 0.5, max_tail_ns) \
 			"; |totalNs-(returnMonoNs-sendMonoNs)| us " sorted_spread(diffs, nd)
 	}
 	print verdict(detail)

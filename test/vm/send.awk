@@ -85,10 +85,8 @@ END {
 	if (!nd) {
 		problem("nothing to compare")
 	} else {
-		sort_values(excesses, nd)
-		if (quantile(excesses, nd, 0.5) > max_diff_ns)
-			problem("(softwareNs-schedNs)-qdiscNs p50 above " us(max_diff_ns) " us")
-		detail = detail "; every qdisc inside its stamps' span; (softwareNs-schedNs)-qdiscNs us " spread(excesses, nd) \
+		detail = detail "; every qdisc inside its stamps' span; " \
+			bounded_spread("(softwareNs-schedNs)-qdiscNs", excesses, nd, 0.5, max_diff_ns) \
 			"; worst " worst_at "; sendTotal us " sorted_spread(totals, nd) "; call us " sorted_spread(calls, nd)
 	}
 	print verdict(detail)

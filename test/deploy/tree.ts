@@ -92,6 +92,26 @@ export function unitSetting (unitText: string, key: string): string {
   return value
 }
 
+/** How the installed unit starts the service: its ExecStart (setpriv as the service user, `--`, node and the service), and its loader. */
+export interface UnitService {
+  file: string
+  args: string[]
+  /** setpriv and its options, up to and including `--`. */
+  dropPrivileges: string[]
+  probe: string
+}
+
+export function unitService (tree: InstalledTree): UnitService {
+  const unit = readFileSync(`${tree.unitdir}/udplat.service`, 'utf8')
+  const start = unitSetting(unit, 'ExecStart').split(' ')
+  return {
+    file: start[0]!,
+    args: start.slice(1),
+    dropPrivileges: start.slice(0, start.indexOf('--') + 1),
+    probe: unitSetting(unit, 'Environment').replace(/^UDPLAT_PROBE=/, '')
+  }
+}
+
 export interface Credentials {
   /** Real, effective, saved and file-system uid. */
   uids: number[]

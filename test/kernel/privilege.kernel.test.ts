@@ -4,27 +4,22 @@ import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BPF_CAPS_MASK, credentials, ids, installTree, unitSetting, type InstalledTree } from '../deploy/tree.js'
+import { BPF_CAPS_MASK, credentials, ids, installTree, unitService, type InstalledTree, type UnitService } from '../deploy/tree.js'
 import { programsDetached, sessionProgramIds } from './workload.js'
 
 // Privilege separation, for real: the service runs as an unprivileged user, started the way
 // systemd/udplat.service starts it, and only the loader, through its file capabilities, loads BPF.
 let tree: InstalledTree
 let user: { uid: number, gid: number }
-/** setpriv and its options from the installed unit's ExecStart, up to and including `--`. */
+let service: UnitService
 let dropPrivileges: string[]
-let service: { file: string, args: string[] }
 let probe: string
 
 beforeAll(() => {
   tree = installTree([], 'k')
   user = ids(tree.user)
-  const unit = readFileSync(`${tree.unitdir}/udplat.service`, 'utf8')
-  const start = unitSetting(unit, 'ExecStart').split(' ')
-  const end = start.indexOf('--')
-  dropPrivileges = start.slice(0, end + 1)
-  service = { file: start[0]!, args: start.slice(1) }
-  probe = unitSetting(unit, 'Environment').replace(/^UDPLAT_PROBE=/, '')
+  service = unitService(tree)
+  ;({ dropPrivileges, probe } = service)
   console.log(`kernel.unprivileged_bpf_disabled = ${readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim()}`)
 })
 

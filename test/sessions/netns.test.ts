@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { statSync } from 'node:fs'
+import { copyFileSync, statSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { checkNetns } from '../../src/sessions/netns.js'
+import { installTree, unitService, type InstalledTree } from '../deploy/tree.js'
 import { FAKE_PROBE, fakeProbeEnv } from '../helpers/app.js'
-import { ROOT } from '../kernel/workload.js'
 
 // The netns filter's check against namespaces made for it: one bound to a path (as `ip netns add` binds it), one
 // held only by a process of root, one that does not exist; in this process (root), and in the service as it is
@@ -45,11 +45,19 @@ describe('checkNetns, as root', () => {
 })
 
 describe('the netns filter, from the service run as an unprivileged user', () => {
+  let tree: InstalledTree
+  beforeAll(() => { tree = installTree([], 'n') })
+  afterAll(() => tree?.remove())
+
   it('takes its own namespace and a bound one, and refuses one only root\'s process holds with the way to bind it', async () => {
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--',
-      process.execPath, '--import', 'tsx', `${ROOT}src/server.ts`], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, UDPLAT_PORT: '0', UDPLAT_PROBE: FAKE_PROBE, UDPLAT_LOG_LEVEL: 'info', ...fakeProbeEnv('run') }
+    // The service as the unit starts it, from a tree its user can read (a checkout may not be), with the fake loader.
+    const service = unitService(tree)
+    const probe = `${tree.root}/fake-probe.sh`
+    copyFileSync(FAKE_PROBE, `${tree.root}/fake-probe.mjs`)
+    const settings = Object.entries(fakeProbeEnv('run')).map(([name, value]) => `${name}=${value}`).join(' ')
+    writeFileSync(probe, `#!/bin/sh\nexec env ${settings} '${process.execPath}' '${tree.root}/fake-probe.mjs' "$@"\n`, { mode: 0o755 })
+    const child = spawn(service.file, service.args, {
+      env: { PATH: process.env.PATH, UDPLAT_HOST: '127.0.0.1', UDPLAT_PORT: '0', UDPLAT_PROBE: probe, UDPLAT_LOG_LEVEL: 'info' }
     })
     try {
       const base = await new Promise<string>((resolve, reject) => {

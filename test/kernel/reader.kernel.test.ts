@@ -44,6 +44,14 @@ async function scenario (port: number, recv: string[], send: string[], firstRead
 }
 
 const within = (ns: number | null, expected: number, share = 0.1): boolean => ns !== null && Math.abs(ns - expected) <= share * D_NS
+/**
+ * A datagram whose reader's CPU a SCHED_FIFO task held for D from just before it came: the reader, woken as it
+ * was queued, waited at least about D for its CPU, and longer when other tasks there ran first, which nothing
+ * bounds: runqueue, at least 0.9 D.
+ */
+const heldForD = (e: Event): boolean => e.reader.verdict === 'runqueue' && e.reader.runqueueNs! >= 0.9 * D_NS
+/** What the events that fell short of a check were, for its message. */
+const shortOf = (events: Event[]): string => JSON.stringify(events.map((e) => ({ len: e.len, queueNs: e.queueNs, ...e.reader })))
 
 describe('the reader\'s verdict', () => {
   it('busy: a reader that spins D in user space before each read', async () => {
@@ -69,8 +77,8 @@ describe('the reader\'s verdict', () => {
 
   it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task for D from just before each datagram, named', async () => {
     const { known, sent } = await scenario(26003, ['--cpu', '1'], ['starve', '--cpu', '1', '--spin-us', String(D_US)])
-    const starved = known.filter((e) => e.reader.verdict === 'runqueue' && within(e.reader.runqueueNs, D_NS))
-    expect(starved.length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    const starved = known.filter(heldForD)
+    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
     // All but one: once in CI a datagram named a thread of pid 1 (an agent's vsock console), not understood yet.
     const named = starved.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid && e.reader.waitedBehind?.comm === sent.spinner.comm)
     expect(named.length, JSON.stringify(starved.map((e) => e.reader.waitedBehind))).toBeGreaterThanOrEqual(starved.length - 1)
@@ -79,8 +87,8 @@ describe('the reader\'s verdict', () => {
   it('runqueue: names the task that held the CPU by the name it had then, though it renamed itself on that CPU', async () => {
     const { known, sent } = await scenario(26010, ['--cpu', '1'],
       ['starve', '--cpu', '1', '--spin-us', String(D_US), '--rename', '--len', '64', '--len-cycle', String(COUNT)])
-    const starved = known.filter((e) => e.reader.verdict === 'runqueue' && within(e.reader.runqueueNs, D_NS))
-    expect(starved.length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    const starved = known.filter(heldForD)
+    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
     // Before spin i the spinner, on its CPU, named itself by i's parity: what it was called when switched in is stale.
     const named = starved.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid &&
       e.reader.waitedBehind?.comm === ((e.len - 64) % 2 === 1 ? 'spinner-odd' : 'spinner-even'))

@@ -5,8 +5,9 @@ import { runTool, SCHEDWORK } from './workload.js'
 // Each event says what the thread that read its datagram did over its queue interval: busy, waiting for a CPU
 // (and behind whom), or asleep. Ground truth by construction (test/tools/schedwork.c): a reader that spins or
 // sleeps D before each read, fed by a sender that sends the next datagram as soon as the reader echoes the
-// last, so each waits D; or a reader blocked in its read, pinned to a CPU that a SCHED_FIFO thread holds for D
-// from just before each datagram. Ports 26000-26099 are this file's.
+// last, so each waits D; or a reader blocked in its read, pinned to a CPU that a SCHED_FIFO thread holds from
+// before each datagram until D after it was sent. Ports 26000-26099 are this file's.
+const REALTIME = ['chrt', '--fifo', '10']
 const D_US = 5000
 const D_NS = D_US * 1000
 const COUNT = 50
@@ -23,19 +24,27 @@ type Event = ProbeEvent & { reader: Reader }
 
 /**
  * Runs schedwork's reader and its sender against one port under the loader; the events and what the tools
- * printed. A thread's history begins at its first read: the datagrams that read takes, `firstReads`, are unknown.
+ * printed. A thread's history begins at its first read: the datagrams queued before it are unknown, said so, and
+ * every one queued after it is known.
  */
-async function scenario (port: number, recv: string[], send: string[], firstReads = 1) {
+async function scenario (port: number, recv: string[], send: string[]) {
   const probe = await startProbe(['--threshold-us', '0', '--port', String(port)])
   const reader = runTool([SCHEDWORK, 'recv', '--bind', `127.0.0.1:${port}`, '--count', String(COUNT), ...recv])
   await reader.first
-  const sender = runTool([SCHEDWORK, ...send, '--to', `127.0.0.1:${port}`, '--count', String(COUNT)])
+  // The sender at real-time priority, so that each datagram comes when the construction says, however busy the
+  // host; the reader is an ordinary task, whose scheduling is what is measured.
+  const sender = runTool([...REALTIME, SCHEDWORK, ...send, '--to', `127.0.0.1:${port}`, '--count', String(COUNT)])
   const [read, sent] = await Promise.all([reader.rest, sender.first, sender.rest])
   const run = await probe.stop()
   const events = run.events.filter((e) => e.dst.endsWith(`:${port}`)) as Event[]
   expect(events).toHaveLength(COUNT)
   const known = events.filter((e) => e.reader.verdict !== 'unknown')
-  expect(known.length).toBeGreaterThanOrEqual(COUNT - firstReads)
+  const firstReadNs = new Map<number, number>()
+  for (const e of events) firstReadNs.set(e.tid, Math.min(firstReadNs.get(e.tid) ?? Infinity, e.readNs!))
+  const unknown = events.filter((e) => !known.includes(e))
+  expect(unknown.filter((e) => e.enqueueNs! > firstReadNs.get(e.tid)!), shortOf(unknown)).toEqual([])
+  // A reader starved long enough to find several datagrams queued at its first read makes no case: too few known.
+  expect(known.length, shortOf(unknown)).toBeGreaterThanOrEqual(0.9 * COUNT)
   for (const e of known) {
     const sum = e.reader.onCpuNs! + e.reader.runqueueNs! + e.reader.offCpuNs!
     expect(Math.abs(sum - e.queueNs!), 'the three add up to the queue').toBeLessThanOrEqual(1000 + e.queueNs! / 100)
@@ -45,25 +54,36 @@ async function scenario (port: number, recv: string[], send: string[], firstRead
 
 const within = (ns: number | null, expected: number, share = 0.1): boolean => ns !== null && Math.abs(ns - expected) <= share * D_NS
 /**
- * A datagram whose reader's CPU a SCHED_FIFO task held for D from just before it came: the reader, woken as it
- * was queued, waited at least about D for its CPU, and longer when other tasks there ran first, which nothing
- * bounds: runqueue, at least 0.9 D.
+ * A datagram whose reader's CPU a SCHED_FIFO task held until D after it was sent: the reader, woken as it was
+ * queued, waited at least D for its CPU, and longer when other tasks there ran first, which nothing bounds:
+ * runqueue, at least 0.9 D (the send's own time lies between its queueing and the spin's start).
  */
 const heldForD = (e: Event): boolean => e.reader.verdict === 'runqueue' && e.reader.runqueueNs! >= 0.9 * D_NS
+/**
+ * Whether the spinner, which held the reader's CPU D of its wait, surely held it longest: the rest of the wait, less
+ * than D, is all any other task there can have had (a busy loop on that CPU may hold it after the spin).
+ */
+const spinnerHeldLongest = (e: Event): boolean => e.reader.runqueueNs! < 2 * D_NS
+
+/**
+ * Datagrams whose reader spun D of its own CPU time while they waited: busy, unless the host kept the reader off
+ * its CPU longer than it ran (a busy loop on its CPU in a session of its own takes about half of it), then rightly
+ * runqueue.
+ */
+function expectItsSpinOnCpu (spun: Event[]): void {
+  for (const e of spun) expect(e.reader.verdict, shortOf([e])).toBe(e.reader.onCpuNs! >= e.reader.runqueueNs! ? 'busy' : 'runqueue')
+}
+
 /** What the events that fell short of a check were, for its message. */
-const shortOf = (events: Event[]): string => JSON.stringify(events.map((e) => ({ len: e.len, queueNs: e.queueNs, ...e.reader })))
+const shortOf = (events: Event[]): string => JSON.stringify(events.map((e) => ({ len: e.len, enqueueNs: e.enqueueNs, readNs: e.readNs, queueNs: e.queueNs, ...e.reader })))
 
 describe('the reader\'s verdict', () => {
   it('busy: a reader that spins D in user space before each read', async () => {
     const { known, stats } = await scenario(26001, ['--spin-us', String(D_US), '--echo'], ['ping'])
     // The reader spins on its own CPU time, so it runs D whatever else the host does, and never sleeps.
-    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
-    expect(known.filter((e) => e.reader.offCpuNs! <= 0.1 * D_NS).length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
-    // Busy wherever its D is most of the wait; a host busy enough to keep it off its CPU longer than D makes it
-    // runqueue, rightly (it happened once in CI, right after another test file).
-    const clear = known.filter((e) => e.queueNs! < 1.8 * D_NS || e.queueNs! > 2.2 * D_NS)
-    for (const e of clear) expect(e.reader.verdict, `queue ${e.queueNs} ns`).toBe(e.queueNs! < 1.8 * D_NS ? 'busy' : 'runqueue')
-    expect(clear.length).toBeGreaterThanOrEqual(0.5 * known.length)
+    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(known.length - 1)
+    expect(known.filter((e) => e.reader.offCpuNs! <= 0.1 * D_NS).length).toBeGreaterThanOrEqual(known.length - 1)
+    expectItsSpinOnCpu(known)
     // Every slow datagram has one verdict, counted.
     expect(stats.readerBusy).toBe(known.filter((e) => e.reader.verdict === 'busy').length)
     expect(stats.readerBusy + stats.readerRunqueue + stats.readerBlocked + stats.readerUnknown).toBe(COUNT)
@@ -71,28 +91,32 @@ describe('the reader\'s verdict', () => {
 
   it('blocked: a reader that sleeps D before each read', async () => {
     const { known, stats } = await scenario(26002, ['--sleep-us', String(D_US), '--echo'], ['ping'])
-    expect(known.filter((e) => e.reader.verdict === 'blocked' && within(e.reader.offCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(known.filter((e) => e.reader.verdict === 'blocked' && within(e.reader.offCpuNs, D_NS)).length).toBeGreaterThanOrEqual(known.length - 1)
     expect(stats.readerBlocked).toBe(known.filter((e) => e.reader.verdict === 'blocked').length)
   })
 
-  it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task for D from just before each datagram, named', async () => {
+  it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task until D after each datagram was sent, named', async () => {
     const { known, sent } = await scenario(26003, ['--cpu', '1'], ['starve', '--cpu', '1', '--spin-us', String(D_US)])
     const starved = known.filter(heldForD)
-    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     // All but one: once in CI a datagram named a thread of pid 1 (an agent's vsock console), not understood yet.
-    const named = starved.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid && e.reader.waitedBehind?.comm === sent.spinner.comm)
-    expect(named.length, JSON.stringify(starved.map((e) => e.reader.waitedBehind))).toBeGreaterThanOrEqual(starved.length - 1)
+    const spinnerLongest = starved.filter(spinnerHeldLongest)
+    const named = spinnerLongest.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid && e.reader.waitedBehind?.comm === sent.spinner.comm)
+    expect(named.length, shortOf(spinnerLongest.filter((e) => !named.includes(e)))).toBeGreaterThanOrEqual(spinnerLongest.length - 1)
+    expect(spinnerLongest.length).toBeGreaterThanOrEqual(0.9 * starved.length)
   })
 
   it('runqueue: names the task that held the CPU by the name it had then, though it renamed itself on that CPU', async () => {
     const { known, sent } = await scenario(26010, ['--cpu', '1'],
       ['starve', '--cpu', '1', '--spin-us', String(D_US), '--rename', '--len', '64', '--len-cycle', String(COUNT)])
     const starved = known.filter(heldForD)
-    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(0.98 * COUNT - 1)
+    expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     // Before spin i the spinner, on its CPU, named itself by i's parity: what it was called when switched in is stale.
-    const named = starved.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid &&
+    const spinnerLongest = starved.filter(spinnerHeldLongest)
+    const named = spinnerLongest.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid &&
       e.reader.waitedBehind?.comm === ((e.len - 64) % 2 === 1 ? 'spinner-odd' : 'spinner-even'))
-    expect(named.length, JSON.stringify(starved.map((e) => [e.len - 64, e.reader.waitedBehind]))).toBeGreaterThanOrEqual(starved.length - 1)
+    expect(named.length, shortOf(spinnerLongest.filter((e) => !named.includes(e)))).toBeGreaterThanOrEqual(spinnerLongest.length - 1)
+    expect(spinnerLongest.length).toBeGreaterThanOrEqual(0.9 * starved.length)
   })
 
   it('mixed: a reader that spins D/2, then sleeps D/2, before each read', async () => {
@@ -104,7 +128,7 @@ describe('the reader\'s verdict', () => {
   })
 
   it('belongs to the thread that read each datagram: of two threads on one socket, one spins and one sleeps', async () => {
-    const { known, read } = await scenario(26005, ['--threads', '2', '--spin-threads', '1', '--spin-us', String(D_US), '--sleep-us', String(D_US), '--echo'], ['ping'], 2)
+    const { known, read } = await scenario(26005, ['--threads', '2', '--spin-threads', '1', '--spin-us', String(D_US), '--sleep-us', String(D_US), '--echo'], ['ping'])
     const spins = new Map(read.filter((line) => line.reader !== undefined).map((line) => [line.tid, line.spins]))
     // The other thread's part never dominates its own: a spinner is not found asleep, a sleeper not found
     // running. (A third task may hold a CPU the reader waits for, which makes the verdict runqueue, rightly.)
@@ -119,11 +143,12 @@ describe('the reader\'s verdict', () => {
   })
 
   it('belongs to the thread that read each datagram under recvmmsg: a burst of 4 read at once after a spin of D', async () => {
-    const { known, read } = await scenario(26006, ['--batch', '4', '--spin-us', String(D_US), '--echo'], ['ping', '--burst', '4'], 4)
+    const { known, read } = await scenario(26006, ['--batch', '4', '--spin-us', String(D_US), '--echo'], ['ping', '--burst', '4'])
     const tid = read.find((line) => line.reader !== undefined)!.tid
     expect(known.every((e) => e.tid === tid)).toBe(true)
-    expect(known.filter((e) => e.reader.verdict === 'busy').length).toBeGreaterThanOrEqual(0.98 * known.length)
     // Until the sender's bursts fall in step with the reader's spins, a burst waits less than D.
-    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(0.8 * known.length)
+    const spun = known.filter((e) => within(e.reader.onCpuNs, D_NS))
+    expect(spun.length).toBeGreaterThanOrEqual(0.8 * known.length)
+    expectItsSpinOnCpu(spun)
   })
 })

@@ -10,8 +10,9 @@
  *           previous one's echo is back: each reaches the reader just as it
  *           starts to spin or sleep, so it waits exactly that long
  *   starve  send datagrams one at a time, each while a SCHED_FIFO thread
- *           pinned to the reader's CPU spins a known time: the reader, woken
- *           by the datagram, waits that long for its CPU
+ *           pinned to the reader's CPU holds it, from before the send to a
+ *           known time after it: the reader, woken by the datagram, waits at
+ *           least that long for its CPU
  *
  * Prints JSON lines on stdout, diagnostics on stderr.
  */
@@ -91,11 +92,6 @@ static void spin_on(clockid_t clock, long us)
 
 	while (clock_ns(clock) < end)
 		;
-}
-
-static void spin_us(long us)
-{
-	spin_on(CLOCK_MONOTONIC, us);
 }
 
 static void sleep_us(long us)
@@ -297,10 +293,19 @@ static int cmd_ping(struct options *o)
 	return 0;
 }
 
-/* The spinner of starve: at each go, says it runs, spins spin_us on its CPU at SCHED_FIFO, says it is done. */
+/*
+ * The spinner of starve: at each go, says it runs and holds its CPU at
+ * SCHED_FIFO until the datagram has been sent, then spin_us more, and says it
+ * is done. Held from the send, not from the go: the sender, a task of the
+ * other CPU like any other, may be late to send, and the reader, woken as
+ * its datagram is queued, must wait the whole spin_us behind the spinner.
+ */
+#define SENT_WAIT_NS (2 * NSEC_PER_SEC)
+
 struct spinner {
 	const struct options *o;
 	int go, running, done; /* eventfds */
+	long long sent_ns; /* CLOCK_MONOTONIC after this spin's datagram was sent; 0 before */
 	long tid;
 };
 
@@ -316,12 +321,19 @@ static void *spin_loop(void *arg)
 		fail("make the spinner SCHED_FIFO");
 	s->tid = syscall(SYS_gettid);
 	for (long i = 0; read(s->go, &n, sizeof(n)) == sizeof(n); i++) {
+		long long deadline_ns, sent_ns;
+
 		/* Renamed while it holds the CPU: its name when it was switched in is no longer its name. */
 		if (s->o->rename)
 			prctl(PR_SET_NAME, i % 2 ? SPINNER_COMM "-odd" : SPINNER_COMM "-even");
 		if (write(s->running, &n, sizeof(n)) != sizeof(n))
 			fail("say the spinner runs");
-		spin_us(s->o->spin_us);
+		deadline_ns = clock_ns(CLOCK_MONOTONIC) + SENT_WAIT_NS;
+		while (!(sent_ns = __atomic_load_n(&s->sent_ns, __ATOMIC_ACQUIRE)))
+			if (clock_ns(CLOCK_MONOTONIC) > deadline_ns)
+				fail("see the datagram sent");
+		while (clock_ns(CLOCK_MONOTONIC) < sent_ns + s->o->spin_us * NSEC_PER_USEC)
+			;
 		if (write(s->done, &n, sizeof(n)) != sizeof(n))
 			fail("say the spin is over");
 	}
@@ -347,10 +359,12 @@ static int cmd_starve(struct options *o)
 		fail("start the spinner");
 	keep_off(o->cpu);
 	for (long i = 0; i < o->count; i++) {
+		__atomic_store_n(&s.sent_ns, 0, __ATOMIC_RELEASE);
 		if (write(s.go, &n, sizeof(n)) != sizeof(n) ||
 		    read(s.running, &n, sizeof(n)) != sizeof(n))
 			fail("start a spin");
 		send_one(fd, o, i);
+		__atomic_store_n(&s.sent_ns, clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELEASE);
 		if (read(s.done, &n, sizeof(n)) != sizeof(n))
 			fail("wait for a spin's end");
 		sleep_us(o->gap_us);

@@ -10,6 +10,12 @@ import { runTool, SCHEDWORK } from './workload.js'
 const REALTIME = ['chrt', '--fifo', '10']
 const D_US = 5000
 const D_NS = D_US * 1000
+/**
+ * A SCHED_FIFO spinner holds CPU1 D per datagram, with D between spins: with none, real-time tasks held CPU1 nearly
+ * all the time, and the kernel's fair server (6.12) ran ordinary tasks in the middle of a spin (twice a thread of
+ * pid 1 was named), so the spinner no longer held D in one piece.
+ */
+const STARVE = ['starve', '--cpu', '1', '--spin-us', String(D_US), '--gap-us', String(D_US)]
 const COUNT = 50
 
 interface Reader {
@@ -37,7 +43,9 @@ async function scenario (port: number, recv: string[], send: string[]) {
   const [read, sent] = await Promise.all([reader.rest, sender.first, sender.rest])
   const run = await probe.stop()
   const events = run.events.filter((e) => e.dst.endsWith(`:${port}`)) as Event[]
-  expect(events).toHaveLength(COUNT)
+  // A read can take a datagram before its enqueue was seen (docs/attribution.md): counted untracked, never lost.
+  expect(COUNT - events.length).toBeLessThanOrEqual(1)
+  expect(run.stats.untracked + run.stats.stale).toBe(COUNT - events.length)
   const known = events.filter((e) => e.reader.verdict !== 'unknown')
   const firstReadNs = new Map<number, number>()
   for (const e of events) firstReadNs.set(e.tid, Math.min(firstReadNs.get(e.tid) ?? Infinity, e.readNs!))
@@ -79,14 +87,18 @@ const shortOf = (events: Event[]): string => JSON.stringify(events.map((e) => ({
 
 describe('the reader\'s verdict', () => {
   it('busy: a reader that spins D in user space before each read', async () => {
-    const { known, stats } = await scenario(26001, ['--spin-us', String(D_US), '--echo'], ['ping'])
-    // The reader spins on its own CPU time, so it runs D whatever else the host does, and never sleeps.
-    expect(known.filter((e) => within(e.reader.onCpuNs, D_NS)).length).toBeGreaterThanOrEqual(known.length - 1)
-    expect(known.filter((e) => e.reader.offCpuNs! <= 0.1 * D_NS).length).toBeGreaterThanOrEqual(known.length - 1)
+    const { events, known, stats } = await scenario(26001, ['--spin-us', String(D_US), '--echo'], ['ping'])
+    // The reader spins D of its own CPU time, and never sleeps. On its CPU that is about D: more by what the kernel or
+    // the hypervisor took there meanwhile (on the CPU for udplat, not the thread's time), less when a datagram came
+    // late into the spin (a busy host made it 6.6 and 1.2 ms, once each in a run).
+    const ranD = known.filter((e) => within(e.reader.onCpuNs, D_NS))
+    expect(ranD.length, shortOf(known.filter((e) => !ranD.includes(e)))).toBeGreaterThanOrEqual(0.9 * known.length)
+    const neverSlept = known.filter((e) => e.reader.offCpuNs! <= 0.1 * D_NS)
+    expect(neverSlept.length, shortOf(known.filter((e) => !neverSlept.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     expectItsSpinOnCpu(known)
     // Every slow datagram has one verdict, counted.
     expect(stats.readerBusy).toBe(known.filter((e) => e.reader.verdict === 'busy').length)
-    expect(stats.readerBusy + stats.readerRunqueue + stats.readerBlocked + stats.readerUnknown).toBe(COUNT)
+    expect(stats.readerBusy + stats.readerRunqueue + stats.readerBlocked + stats.readerUnknown).toBe(events.length)
   })
 
   it('blocked: a reader that sleeps D before each read', async () => {
@@ -96,10 +108,10 @@ describe('the reader\'s verdict', () => {
   })
 
   it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task until D after each datagram was sent, named', async () => {
-    const { known, sent } = await scenario(26003, ['--cpu', '1'], ['starve', '--cpu', '1', '--spin-us', String(D_US)])
+    const { known, sent } = await scenario(26003, ['--cpu', '1'], STARVE)
     const starved = known.filter(heldForD)
     expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
-    // All but one: once in CI a datagram named a thread of pid 1 (an agent's vsock console), not understood yet.
+    // All but one: a task at a real-time priority above the spinner's may take the CPU from it.
     const spinnerLongest = starved.filter(spinnerHeldLongest)
     const named = spinnerLongest.filter((e) => e.reader.waitedBehind?.pid === sent.spinner.pid && e.reader.waitedBehind?.comm === sent.spinner.comm)
     expect(named.length, shortOf(spinnerLongest.filter((e) => !named.includes(e)))).toBeGreaterThanOrEqual(spinnerLongest.length - 1)
@@ -107,8 +119,7 @@ describe('the reader\'s verdict', () => {
   })
 
   it('runqueue: names the task that held the CPU by the name it had then, though it renamed itself on that CPU', async () => {
-    const { known, sent } = await scenario(26010, ['--cpu', '1'],
-      ['starve', '--cpu', '1', '--spin-us', String(D_US), '--rename', '--len', '64', '--len-cycle', String(COUNT)])
+    const { known, sent } = await scenario(26010, ['--cpu', '1'], [...STARVE, '--rename', '--len', '64', '--len-cycle', String(COUNT)])
     const starved = known.filter(heldForD)
     expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     // Before spin i the spinner, on its CPU, named itself by i's parity: what it was called when switched in is stale.
@@ -148,7 +159,7 @@ describe('the reader\'s verdict', () => {
     expect(known.every((e) => e.tid === tid)).toBe(true)
     // Until the sender's bursts fall in step with the reader's spins, a burst waits less than D.
     const spun = known.filter((e) => within(e.reader.onCpuNs, D_NS))
-    expect(spun.length).toBeGreaterThanOrEqual(0.8 * known.length)
+    expect(spun.length, shortOf(known.filter((e) => !spun.includes(e)))).toBeGreaterThanOrEqual(0.8 * known.length)
     expectItsSpinOnCpu(spun)
   })
 })

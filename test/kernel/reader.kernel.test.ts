@@ -8,6 +8,7 @@ import { runTool, SCHEDWORK } from './workload.js'
 // last, so each waits D; or a reader blocked in its read, pinned to a CPU that a SCHED_FIFO thread holds from
 // before each datagram until D after it was sent. Ports 26000-26099 are this file's.
 const REALTIME = ['chrt', '--fifo', '10']
+const READER_REALTIME = ['chrt', '--fifo', '5']
 const D_US = 5000
 const D_NS = D_US * 1000
 /**
@@ -33,9 +34,12 @@ type Event = ProbeEvent & { reader: Reader }
  * printed. A thread's history begins at its first read: the datagrams queued before it are unknown, said so, and
  * every one queued after it is known.
  */
-async function scenario (port: number, recv: string[], send: string[]) {
+async function scenario (port: number, recv: string[], send: string[], { starved = false } = {}) {
   const probe = await startProbe(['--threshold-us', '0', '--port', String(port)])
-  const reader = runTool([SCHEDWORK, 'recv', '--bind', `127.0.0.1:${port}`, '--count', String(COUNT), ...recv])
+  // A reader that spins or sleeps at real-time priority, below the sender's, so that only its own doing is its wait
+  // (an ordinary task of this host at nice -10 took nine tenths of a CPU from an ordinary reader); a starved one is
+  // an ordinary task, which its spinner keeps off its CPU.
+  const reader = runTool([...(starved ? [] : READER_REALTIME), SCHEDWORK, 'recv', '--bind', `127.0.0.1:${port}`, '--count', String(COUNT), ...recv])
   await reader.first
   // The sender at real-time priority, so that each datagram comes when the construction says, however busy the
   // host; the reader is an ordinary task, whose scheduling is what is measured.
@@ -108,7 +112,7 @@ describe('the reader\'s verdict', () => {
   })
 
   it('runqueue: a reader blocked in its read, its CPU held by a SCHED_FIFO task until D after each datagram was sent, named', async () => {
-    const { known, sent } = await scenario(26003, ['--cpu', '1'], STARVE)
+    const { known, sent } = await scenario(26003, ['--cpu', '1'], STARVE, { starved: true })
     const starved = known.filter(heldForD)
     expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     // All but one: a task at a real-time priority above the spinner's may take the CPU from it.
@@ -119,7 +123,7 @@ describe('the reader\'s verdict', () => {
   })
 
   it('runqueue: names the task that held the CPU by the name it had then, though it renamed itself on that CPU', async () => {
-    const { known, sent } = await scenario(26010, ['--cpu', '1'], [...STARVE, '--rename', '--len', '64', '--len-cycle', String(COUNT)])
+    const { known, sent } = await scenario(26010, ['--cpu', '1'], [...STARVE, '--rename', '--len', '64', '--len-cycle', String(COUNT)], { starved: true })
     const starved = known.filter(heldForD)
     expect(starved.length, shortOf(known.filter((e) => !starved.includes(e)))).toBeGreaterThanOrEqual(known.length - 1)
     // Before spin i the spinner, on its CPU, named itself by i's parity: what it was called when switched in is stale.
@@ -148,8 +152,9 @@ describe('the reader\'s verdict', () => {
       : e.reader.offCpuNs! >= e.reader.onCpuNs!
     expect(new Set(known.map((e) => e.tid)).size).toBe(2)
     // Of a datagram that came as its reader's spin or sleep was ending, both parts are a few microseconds: noise.
+    // A datagram that found a thread waiting in its read is read at once: about half wait for a thread, enough to judge.
     const waited = known.filter((e) => e.queueNs! >= D_NS / 10)
-    expect(waited.length).toBeGreaterThanOrEqual(COUNT / 2)
+    expect(waited.length).toBeGreaterThanOrEqual(COUNT / 4)
     expect(waited.filter(ownPart).length).toBeGreaterThanOrEqual(0.95 * waited.length)
   })
 

@@ -102,7 +102,7 @@ END {
 		problem("nothing to compare")
 	} else {
 		detail = detail "; returns inside the reader's call " nwindow - noutside "/" nwindow \
-			"; " bounded_spread("stamp to first mark", stamps, nd, 0.99, max_stamp_ns) \
+			"; " bounded_spread("stamp to first mark", stamps, nd, 0.5, max_stamp_ns) \
 			"; " bounded_spread("return to user", tails, nd, 0.5, max_tail_ns)
 	}
 	print verdict(detail)

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, vi } from 'vitest'
+import { freePort } from '../helpers/ports.js'
 
 /** One series of an instant query's answer. */
 export interface Sample { metric: Record<string, string>, value: [number, string] }
@@ -20,14 +20,6 @@ export interface Prometheus {
 
 /** The scrape interval: short, so that a test sees a change within a few seconds. */
 export const SCRAPE_S = 1
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Debian's prometheus on loopback, scraping `target` (HOST:PORT) every second, in a directory of its own. */
 export async function startPrometheus (target: string): Promise<Prometheus> {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { fakeProbeCommand } from '../helpers/app.js'
+import { freePort } from '../helpers/ports.js'
 import { measureStreams } from '../helpers/stream-fairness.mjs'
 import { percentile, ROOT } from '../kernel/workload.js'
 
@@ -25,14 +25,6 @@ const PROBE_EVERY_MS = 20
 const MEDIAN_MS = 10
 
 const NODE_FLAGS = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).scripts.start as string).split(' ').filter((word) => word.startsWith('--'))
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 let base: string
 let servicePid: number
